@@ -1,0 +1,44 @@
+# Ringmaster — the two commands: `make demo` and `make test`.
+# Both install what is missing first (Debian packages via apt-get, with sudo when not root).
+
+SHELL := /bin/bash
+APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+RINGMASTER := .build/debug/ringmaster
+
+.PHONY: all deps build test demo clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "==> installing $$missing"; \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.3 first"; exit 1; }
+
+build: deps
+	swift build
+
+test: deps
+	swift build --build-tests
+	swift test --skip-build
+
+demo: build
+	@echo "==> ringmaster place: the demo job on the embedded local cluster (4 agents × 2 accelerators)"
+	$(RINGMASTER) place Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/local.yaml
+	@echo
+	@echo "==> ringmaster place: the same job on an SSH inventory with a spare"
+	$(RINGMASTER) place Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/ssh-example.yaml
+	@echo
+	@for plan in gpt3-175b llama2-70b llama3-405b; do \
+	    echo "==> ringmaster plan Manifests/jobs/plan-$$plan.yaml"; \
+	    $(RINGMASTER) plan Manifests/jobs/plan-$$plan.yaml || exit 1; echo; done
+	@echo "==> ringmaster bench store"
+	$(RINGMASTER) bench store --events 5000
+
+clean:
+	swift package clean

@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Swift 6 language mode: complete strict concurrency checking on every target.
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "ringmaster",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ringmaster", targets: ["ringmaster"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+    ],
+    targets: [
+        // Value types shared by every module and by the node agent. No dependencies.
+        .target(name: "RingmasterModel", swiftSettings: strict),
+        // YAML job manifests and cluster inventories → model types, with FILE:LINE errors.
+        .target(
+            name: "JobManifest",
+            dependencies: ["RingmasterModel", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+        // Placement (ranks → nodes) and the capacity planner. Pure.
+        .target(name: "Planning", dependencies: ["RingmasterModel"], swiftSettings: strict),
+        // The SQLite state store (GRDB): one database type, records, migrations.
+        .target(
+            name: "StateStore",
+            dependencies: ["RingmasterModel", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        // The CLI. Thin: parse, validate, call library code.
+        .executableTarget(
+            name: "ringmaster",
+            dependencies: [
+                "RingmasterModel", "JobManifest", "Planning", "StateStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // Processes the integration tests drive (a store writer to SIGKILL, …).
+        .executableTarget(
+            name: "ringmaster-fixture",
+            dependencies: ["RingmasterModel", "StateStore"],
+            swiftSettings: strict),
+        // Fixtures and helpers for tests: temporary directories, built products, child processes.
+        .target(name: "RingmasterTestKit", dependencies: ["RingmasterModel"], swiftSettings: strict),
+
+        .testTarget(name: "JobManifestTests", dependencies: ["JobManifest", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "JobManifest", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["RingmasterTestKit"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

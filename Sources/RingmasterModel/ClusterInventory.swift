@@ -1,0 +1,91 @@
+/// The operator's list of hosts: SSH nodes, or `local: N` agents on this machine.
+public struct ClusterInventory: Hashable, Codable, Sendable {
+    public var name: String
+    public var nodes: [NodeEntry]
+    public var heartbeat: HeartbeatSettings
+    /// Set for `local:` inventories: agents are child processes of the controller, no SSH.
+    public var isLocal: Bool
+    /// Command run by the agent whose JSON output lists accelerators of kinds it has no code for.
+    public var discoveryCommand: String?
+
+    public init(
+        name: String, nodes: [NodeEntry], heartbeat: HeartbeatSettings = HeartbeatSettings(), isLocal: Bool,
+        discoveryCommand: String? = nil
+    ) {
+        self.name = name
+        self.nodes = nodes
+        self.heartbeat = heartbeat
+        self.isLocal = isLocal
+        self.discoveryCommand = discoveryCommand
+    }
+
+    /// Nodes jobs are placed on first, in inventory order.
+    public var primaryNodes: [NodeEntry] { nodes.filter { !$0.spare } }
+    /// Nodes held back until a failure needs them, in inventory order.
+    public var spareNodes: [NodeEntry] { nodes.filter { $0.spare } }
+}
+
+/// One host of an inventory, with its SSH settings resolved against the inventory's defaults.
+public struct NodeEntry: Hashable, Codable, Sendable {
+    public var id: NodeID
+    public var host: String
+    public var ssh: SSHSettings?
+    /// Spares are never placed until a failure needs them.
+    public var spare: Bool
+    /// Accelerators known before discovery: simulated ones for local and test clusters, or the count an
+    /// operator declared for offline placement. Discovery replaces them with what the agent reports.
+    public var accelerators: [Accelerator]
+    /// Line of the node in its inventory file, for error messages.
+    public var line: Int?
+
+    public init(
+        id: NodeID, host: String, ssh: SSHSettings? = nil, spare: Bool = false, accelerators: [Accelerator] = [],
+        line: Int? = nil
+    ) {
+        self.id = id
+        self.host = host
+        self.ssh = ssh
+        self.spare = spare
+        self.accelerators = accelerators
+        self.line = line
+    }
+}
+
+/// How the controller reaches a node over SSH.
+public struct SSHSettings: Hashable, Codable, Sendable {
+    public var user: String
+    public var port: Int
+    /// Absolute path of the private key.
+    public var identityFile: String
+    /// Absolute path of the known_hosts file host keys are checked against.
+    public var knownHosts: String
+    /// Accept and record an unknown host key (never a changed one).
+    public var trustOnFirstUse: Bool
+    public var connectTimeout: Duration
+
+    public init(
+        user: String, port: Int = 22, identityFile: String, knownHosts: String, trustOnFirstUse: Bool = false,
+        connectTimeout: Duration = .seconds(5)
+    ) {
+        self.user = user
+        self.port = port
+        self.identityFile = identityFile
+        self.knownHosts = knownHosts
+        self.trustOnFirstUse = trustOnFirstUse
+        self.connectTimeout = connectTimeout
+    }
+}
+
+/// Agent heartbeat cadence; a node is lost after `missed` intervals without one.
+public struct HeartbeatSettings: Hashable, Codable, Sendable {
+    public var interval: Duration
+    public var missed: Int
+
+    public init(interval: Duration = .seconds(1), missed: Int = 3) {
+        self.interval = interval
+        self.missed = missed
+    }
+
+    /// Silence after which a node counts as lost.
+    public var lostAfter: Duration { interval * missed }
+}

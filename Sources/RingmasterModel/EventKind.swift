@@ -1,0 +1,26 @@
+/// What an event row records, as `subject.verb`. An open set: later services add their own kinds;
+/// the store only checks the shape.
+public struct EventKind: StringIdentifier {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let nodeRegistered = EventKind(rawValue: "node.registered")
+    public static let nodeState = EventKind(rawValue: "node.state")
+    public static let jobSubmitted = EventKind(rawValue: "job.submitted")
+    public static let jobState = EventKind(rawValue: "job.state")
+    public static let attemptStarted = EventKind(rawValue: "attempt.started")
+    public static let attemptFinished = EventKind(rawValue: "attempt.finished")
+    public static let rankStarted = EventKind(rawValue: "rank.started")
+    public static let rankExited = EventKind(rawValue: "rank.exited")
+    public static let checkpointCommitted = EventKind(rawValue: "checkpoint.committed")
+    public static let checkpointCorrupt = EventKind(rawValue: "checkpoint.corrupt")
+
+    /// `subject.verb` in lower-case letters, digits and '-'.
+    public var isWellFormed: Bool {
+        let parts = rawValue.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { part in
+            !part.isEmpty && part.first!.isLetter
+                && part.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import RingmasterModel
+
+extension RingmasterStore {
+    /// Starts the job's next attempt: the attempt row, a `pending` row per rank, the job moved to
+    /// `running` (a restart also counts against the budget), and `attempt.started`, in one transaction.
+    public func startAttempt(
+        _ jobId: JobID, placement: Placement, token: AttemptToken, resumeStep: Int?, at now: Date
+    ) throws -> AttemptRecord {
+        try transaction { db in
+            guard var job = try JobRecord.fetchOne(db, key: jobId.rawValue) else { throw StoreError.unknownJob(jobId) }
+            let known = try Set(String.fetchAll(db, sql: "SELECT id FROM node"))
+            let missing = placement.nodes.filter { !known.contains($0.rawValue) }
+            guard missing.isEmpty else { throw StoreError.placementNodesUnknown(missing) }
+
+            let number = (try Int.fetchOne(db, sql: "SELECT MAX(number) FROM attempt WHERE jobId = ?",
+                                           arguments: [jobId.rawValue]) ?? 0) + 1
+            if number > 1 {
+                job.restarts += 1
+                job.updatedAt = now
+                try job.update(db)
+            }
+            var attempt = AttemptRecord(
+                id: nil, jobId: jobId, number: number, state: .launching, token: token, resumeStep: resumeStep,
+                placement: placement, startedAt: now, endedAt: nil, endReason: nil)
+            try attempt.insert(db)
+            for r in placement.ranks {
+                try RankRecord(attemptId: attempt.id!, rank: r.rank, nodeId: r.node, localRank: r.localRank,
+                               state: .pending, updatedAt: now).insert(db)
+            }
+            _ = try Self.moveJob(jobId, to: .running, reason: nil, at: now, db)
+            let resume = resumeStep.map { "resuming from step \($0)" } ?? "fresh start"
+            try Self.insert(EventRecord(
+                time: now, kind: .attemptStarted, jobId: jobId, attemptId: attempt.id,
+                message: "attempt \(number) of \(jobId) launching \(placement.worldSize) ranks on "
+                    + "\(placement.nodes.count) nodes, \(resume)",
+                payload: EventRecord.payload(["number": number, "resumeStep": resumeStep ?? -1])), db)
+            return attempt
+        }
+    }
+
+    /// Ends an attempt as succeeded, failed or stopped, with the reason, and records `attempt.finished`.
+    @discardableResult
+    public func finishAttempt(_ id: Int64, as state: AttemptState, reason: String, at now: Date) throws -> AttemptRecord {
+        precondition(state.isFinal, "finishAttempt needs a final state")
+        return try transaction { db in
+            guard var attempt = try AttemptRecord.fetchOne(db, key: id) else { throw StoreError.unknownAttempt(id) }
+            guard !attempt.state.isFinal else { throw StoreError.attemptAlreadyFinished(id, attempt.state) }
+            attempt.state = state
+            attempt.endedAt = now
+            attempt.endReason = reason
+            try attempt.update(db)
+            try Self.insert(EventRecord(
+                time: now, kind: .attemptFinished, jobId: attempt.jobId, attemptId: id,
+                message: "attempt \(attempt.number) of \(attempt.jobId) \(state.rawValue): \(reason)"), db)
+            return attempt
+        }
+    }
+
+    /// The agent spawned the rank: record its pid; the attempt is `running` once every rank has started.
+    public func recordRankStarted(attempt: Int64, rank: Int, pid: Int32, at now: Date) throws {
+        try transaction { db in
+            var row = try Self.rank(attempt, rank, db)
+            row.state = .starting
+            row.pid = pid
+            row.updatedAt = now
+            try row.update(db)
+            let waiting = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rank WHERE attemptId = ? AND state = 'pending'",
+                                           arguments: [attempt]) ?? 0
+            if waiting == 0 {
+                try db.execute(sql: "UPDATE attempt SET state = 'running' WHERE id = ? AND state = 'launching'",
+                               arguments: [attempt])
+            }
+            try Self.insert(EventRecord(
+                time: now, kind: .rankStarted, jobId: try Self.jobId(of: attempt, db), attemptId: attempt,
+                nodeId: row.nodeId,
+                rank: rank, message: "rank \(rank) started on \(row.nodeId) as pid \(pid)"), db)
+        }
+    }
+
+    /// The rank's process is gone: status for a normal exit, signal when it was killed.
+    public func recordRankExited(attempt: Int64, rank: Int, status: Int32?, signal: Int32?, at now: Date) throws {
+        try transaction { db in
+            var row = try Self.rank(attempt, rank, db)
+            row.state = .exited
+            row.exitStatus = status
+            row.exitSignal = signal
+            row.updatedAt = now
+            try row.update(db)
+            let how = signal.map { "killed by signal \($0)" } ?? "exited with status \(status ?? 0)"
+            try Self.insert(EventRecord(
+                time: now, kind: .rankExited, jobId: try Self.jobId(of: attempt, db), attemptId: attempt,
+                nodeId: row.nodeId,
+                rank: rank, message: "rank \(rank) on \(row.nodeId) \(how)"), db)
+        }
+    }
+
+    static func rank(_ attempt: Int64, _ rank: Int, _ db: Database) throws -> RankRecord {
+        guard let row = try RankRecord.fetchOne(db, key: ["attemptId": attempt, "rank": rank]) else {
+            throw StoreError.unknownRank(attempt: attempt, rank: rank)
+        }
+        return row
+    }
+
+    static func jobId(of attempt: Int64, _ db: Database) throws -> JobID? {
+        try String.fetchOne(db, sql: "SELECT jobId FROM attempt WHERE id = ?", arguments: [attempt]).map { JobID($0) }
+    }
+
+    /// Attempts of a job, oldest first.
+    public func attempts(of jobId: JobID) throws -> [AttemptRecord] {
+        try read { db in
+            try AttemptRecord.filter(Column("jobId") == jobId.rawValue).order(Column("number")).fetchAll(db)
+        }
+    }
+
+    /// Ranks of an attempt, by rank.
+    public func ranks(of attempt: Int64) throws -> [RankRecord] {
+        try read { db in try RankRecord.filter(Column("attemptId") == attempt).order(Column("rank")).fetchAll(db) }
+    }
+}

@@ -1,0 +1,38 @@
+// Processes the integration tests start, stop and kill. Not part of the product.
+import Foundation
+@_spi(Testing) import StateStore
+
+/// Unbuffered line on stdout: the test reads it while this process is still running.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+let args = CommandLine.arguments
+
+func usage() -> Never {
+    FileHandle.standardError.write(Data("usage: ringmaster-fixture store-writer DB BATCHES BATCH_SIZE\n".utf8))
+    exit(64)
+}
+
+guard args.count >= 2 else { usage() }
+switch args[1] {
+case "store-writer":
+    // Commits BATCHES transactions of BATCH_SIZE events ("committed N" after each), then opens one more
+    // transaction, writes far more than the page cache holds into it so pages spill to the WAL, prints
+    // "holding" and blocks until killed.
+    guard args.count == 5, let batches = Int(args[3]), let size = Int(args[4]) else { usage() }
+    let store = try RingmasterStore.open(path: args[2])
+    let payload = EventRecord.payload(["filler": String(repeating: "x", count: 512)])
+    for b in 1...batches {
+        try store.recordEvents((0..<size).map {
+            EventRecord(time: Date(), kind: .rankStarted, rank: $0, message: "batch \(b)", payload: payload)
+        })
+        say("committed \(b)")
+    }
+    try store.withWriteTransaction { insert in
+        for i in 0..<20_000 {
+            try insert(EventRecord(time: Date(), kind: .rankStarted, rank: i, message: "uncommitted", payload: payload))
+        }
+        say("holding")
+        while true { pause() }
+    }
+default:
+    usage()
+}

@@ -1,0 +1,185 @@
+import Foundation
+import JobManifest
+import RingmasterModel
+import RingmasterTestKit
+import Testing
+
+@Suite struct JobManifestParsing {
+    @Test func readsEveryFieldAndResolvesRelativePaths() throws {
+        let spec = try parseJob("""
+            name: demo
+            command: [python3, train.py, --lr, "3e-4"]
+            workdir: ../work
+            env: {PYTHONUNBUFFERED: "1", SEED: 7}
+            parallelism: {data: 2, pipeline: 2, tensor: 2}
+            resources: {acceleratorsPerRank: 1, ranksPerNode: 4, acceleratorKind: nvidia}
+            checkpoint: {every: 50, keep: 2, dir: ckpt, async: false}
+            failure: {maxRestarts: 4, backoff: 500ms, stallTimeout: 2m, quarantineAfter: 2, minDataParallel: 1}
+            """, file: "/tmp/manifests/job.yaml")
+        #expect(spec.name == "demo")
+        #expect(spec.command == ["python3", "train.py", "--lr", "3e-4"])
+        #expect(spec.workdir == "/tmp/work")
+        #expect(spec.env == ["PYTHONUNBUFFERED": "1", "SEED": "7"])
+        #expect(spec.parallelism == Parallelism(data: 2, pipeline: 2, tensor: 2))
+        #expect(spec.resources == Resources(acceleratorsPerRank: 1, ranksPerNode: 4, acceleratorKind: .nvidia))
+        #expect(spec.checkpoint == CheckpointPolicy(every: 50, keep: 2, dir: "/tmp/manifests/ckpt", async: false))
+        #expect(spec.failure == FailurePolicy(maxRestarts: 4, backoff: .milliseconds(500), stallTimeout: .seconds(120),
+                                              quarantineAfter: 2, minDataParallel: 1))
+    }
+
+    @Test func appliesDefaultsAndRunsAStringCommandThroughTheShell() throws {
+        let spec = try parseJob("name: j\ncommand: python3 train.py > out.log\n")
+        #expect(spec.command == ["/bin/sh", "-c", "python3 train.py > out.log"])
+        #expect(spec.parallelism.worldSize == 1)
+        #expect(spec.resources.acceleratorsPerRank == 1)
+        #expect(spec.checkpoint == nil)
+        #expect(spec.failure == FailurePolicy())
+    }
+
+    @Test func recordsTheLineOfEveryField() throws {
+        let loaded = try JobManifestLoader.parse("name: j\ncommand: [a]\nparallelism:\n  data: 2\n  tensor: 2\n",
+                                                 file: "/m/job.yaml")
+        #expect(loaded.lines["parallelism.tensor"] == 5)
+        let error = loaded.error(field: "parallelism.tensor", message: "too big", hint: "lower it")
+        #expect(error.description == "/m/job.yaml:5: parallelism.tensor: too big — lower it")
+        // A field that was not written points at its nearest written parent.
+        #expect(loaded.error(field: "parallelism.pipeline", message: "x").line == 3)
+    }
+}
+
+@Suite struct JobManifestErrors {
+    @Test func unknownFieldSuggestsTheClosestName() {
+        #expect(jobErrors("name: j\ncommand: [a]\nparalelism: {data: 2}\n") == [
+            "/manifests/job.yaml:3: paralelism: unknown field — did you mean `parallelism`?",
+        ])
+        #expect(jobErrors("name: j\ncommand: [a]\nparallelism: {tensr: 2}\n") == [
+            "/manifests/job.yaml:3: parallelism.tensr: unknown field — did you mean `tensor`?",
+        ])
+    }
+
+    @Test func wrongTypeSaysWhatWasExpected() {
+        #expect(jobErrors("name: j\ncommand: [a]\nparallelism:\n  data: two\n") == [
+            "/manifests/job.yaml:4: parallelism.data: expected an integer, got `two` — a count of 1 or more",
+        ])
+        #expect(jobErrors("name: j\ncommand: [a]\nparallelism: [1, 2]\n") == [
+            "/manifests/job.yaml:3: parallelism: expected a mapping of fields, got a list — fields: data, pipeline, tensor",
+        ])
+        #expect(jobErrors("name: j\ncommand: [a]\ncheckpoint: {every: 5, dir: /tmp/x, async: maybe}\n") == [
+            "/manifests/job.yaml:3: checkpoint.async: expected true or false, got `maybe`",
+        ])
+    }
+
+    @Test func missingRequiredFields() {
+        #expect(jobErrors("parallelism: {data: 1}\n") == [
+            "/manifests/job.yaml:1: name: missing required field — name the job, e.g. `name: llama-finetune`",
+            "/manifests/job.yaml:1: command: missing required field — give the program every rank runs, e.g. `command: [python3, train.py]`",
+        ])
+        #expect(jobErrors("name: j\ncommand: [a]\ncheckpoint: {every: 10}\n") == [
+            "/manifests/job.yaml:3: checkpoint.dir: missing required field — a directory every node and the controller can see",
+        ])
+    }
+
+    @Test func zeroAndNegativeCounts() {
+        #expect(jobErrors("name: j\ncommand: [a]\nparallelism: {data: 0, tensor: -2}\n") == [
+            "/manifests/job.yaml:3: parallelism.data: must be at least 1, got 0 — a count of 1 or more",
+            "/manifests/job.yaml:3: parallelism.tensor: must be at least 1, got -2 — a count of 1 or more",
+        ])
+        #expect(jobErrors("name: j\ncommand: [a]\nfailure: {maxRestarts: -1}\n") == [
+            "/manifests/job.yaml:3: failure.maxRestarts: must not be negative, got -1",
+        ])
+    }
+
+    @Test func emptyCommand() {
+        let hint = "give the program and its arguments, e.g. `command: [python3, train.py]`"
+        #expect(jobErrors("name: j\ncommand: \"  \"\n") == ["/manifests/job.yaml:2: command: empty command — \(hint)"])
+        #expect(jobErrors("name: j\ncommand: []\n") == ["/manifests/job.yaml:2: command: empty command — \(hint)"])
+        #expect(jobErrors("name: j\ncommand:\n") == [
+            "/manifests/job.yaml:2: command: required field has no value — give the program every rank runs, e.g. `command: [python3, train.py]`",
+        ])
+    }
+
+    @Test func malformedDurations() {
+        let hint = "write a number and a unit: 500ms, 30s, 5m or 2h"
+        #expect(jobErrors("name: j\ncommand: [a]\nfailure:\n  backoff: 5\n  stallTimeout: 30 sec\n") == [
+            "/manifests/job.yaml:4: failure.backoff: malformed duration `5` — \(hint)",
+            "/manifests/job.yaml:5: failure.stallTimeout: malformed duration `30 sec` — \(hint)",
+        ])
+        #expect(jobErrors("name: j\ncommand: [a]\nfailure: {stallTimeout: 0s}\n") == [
+            "/manifests/job.yaml:3: failure.stallTimeout: must be longer than zero — write e.g. 500ms or 30s",
+        ])
+    }
+
+    @Test func durationsInEveryUnit() throws {
+        let spec = try parseJob("name: j\ncommand: [a]\nfailure: {backoff: 1.5s, stallTimeout: 5m}\n")
+        #expect(spec.failure.backoff == .milliseconds(1500))
+        #expect(spec.failure.stallTimeout == .seconds(300))
+        let hours = try parseJob("name: j\ncommand: [a]\nfailure: {backoff: 250ms, stallTimeout: 2h}\n")
+        #expect(hours.failure.backoff == .milliseconds(250))
+        #expect(hours.failure.stallTimeout == .seconds(7200))
+    }
+
+    @Test func checkpointDirThatCannotBeCreated() throws {
+        try withTemporaryDirectory { dir in
+            let file = try writeFile(dir, "blocker", "not a directory")
+            let errors = jobErrors("name: j\ncommand: [a]\ncheckpoint:\n  every: 5\n  dir: blocker/ckpt\n",
+                                   file: "\(dir)/job.yaml")
+            #expect(errors == [
+                "\(dir)/job.yaml:5: checkpoint.dir: cannot create `\(file)/ckpt`: `\(file)` is a file, not a directory "
+                    + "— choose a writable directory on storage every node sees",
+            ])
+            // A directory that does not exist yet but can be created is fine, and nothing is created.
+            #expect(jobErrors("name: j\ncommand: [a]\ncheckpoint: {every: 5, dir: new/ckpt}\n",
+                              file: "\(dir)/job.yaml").isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: "\(dir)/new"))
+        }
+    }
+
+    @Test func reportsEveryErrorOfTheFileTogether() {
+        let errors = jobErrors("""
+            name: bad name!
+            command: []
+            parallelism: {data: 0, pipline: 2}
+            failure: {backoff: soon}
+            """)
+        #expect(errors.count == 5)
+        #expect(errors.map { $0.split(separator: ":")[1] } == ["1", "2", "3", "3", "4"])
+    }
+
+    @Test func reservedEnvironmentAndBadNames() {
+        #expect(jobErrors("name: j\ncommand: [a]\nenv:\n  RANK: \"3\"\n  1BAD: x\n") == [
+            "/manifests/job.yaml:4: env.RANK: is set by Ringmaster for every rank — remove it; see the rank environment in README.md",
+            "/manifests/job.yaml:5: env.1BAD: not a valid environment variable name — use letters, digits and '_', not starting with a digit",
+        ])
+    }
+
+    @Test func cpuOnlyRanksNeedANodeCapacity() {
+        #expect(jobErrors("name: j\ncommand: [a]\nresources: {acceleratorsPerRank: 0}\n") == [
+            "/manifests/job.yaml:3: resources.acceleratorsPerRank: CPU-only ranks (0 accelerators) need a node capacity — add `resources.ranksPerNode: N`",
+        ])
+    }
+
+    @Test func shrinkFloorAboveDataParallelism() {
+        #expect(jobErrors("name: j\ncommand: [a]\nparallelism: {data: 2}\nfailure: {minDataParallel: 4}\n") == [
+            "/manifests/job.yaml:4: failure.minDataParallel: is 4 but parallelism.data is 2 — the job may only shrink: use a value from 1 to 2",
+        ])
+    }
+
+    @Test func yamlSyntaxErrorsAndDuplicateKeysHaveTheirLine() {
+        let syntax = jobErrors("name: j\ncommand: [a\nparallelism: {}\n")
+        #expect(syntax.count == 1)
+        #expect(syntax[0].hasPrefix("/manifests/job.yaml:"))
+        #expect(syntax[0].contains("not valid YAML"))
+        let duplicate = jobErrors("name: j\nname: k\ncommand: [a]\n")
+        #expect(duplicate.count == 1)
+        #expect(duplicate[0].contains("duplicate key name"))
+    }
+
+    @Test func unreadableFileNamesThePath() {
+        #expect(throws: ManifestErrors.self) { try JobManifestLoader.load(path: "/nonexistent/job.yaml") }
+        do {
+            _ = try JobManifestLoader.load(path: "/nonexistent/job.yaml")
+        } catch {
+            #expect(error.description == "/nonexistent/job.yaml: cannot read the file — check the path and its permissions")
+        }
+    }
+}
