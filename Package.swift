@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
     ],
     targets: [
         // Value types shared by every module and by the node agent. No dependencies.
@@ -30,18 +31,23 @@ let package = Package(
             name: "StateStore",
             dependencies: ["RingmasterModel", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        // Rank-side step checkpoints: atomic, verified (SHA-256), optionally asynchronous.
+        .target(
+            name: "Checkpointing",
+            dependencies: ["RingmasterModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         // The CLI. Thin: parse, validate, call library code.
         .executableTarget(
             name: "ringmaster",
             dependencies: [
-                "RingmasterModel", "JobManifest", "Planning", "StateStore",
+                "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // Processes the integration tests drive (a store writer to SIGKILL, …).
         .executableTarget(
             name: "ringmaster-fixture",
-            dependencies: ["RingmasterModel", "StateStore"],
+            dependencies: ["RingmasterModel", "StateStore", "Checkpointing"],
             swiftSettings: strict),
         // Fixtures and helpers for tests: temporary directories, built products, child processes.
         .target(name: "RingmasterTestKit", dependencies: ["RingmasterModel"], swiftSettings: strict),
@@ -49,6 +55,7 @@ let package = Package(
         .testTarget(name: "JobManifestTests", dependencies: ["JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["RingmasterTestKit"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

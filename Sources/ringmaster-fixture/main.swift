@@ -1,5 +1,6 @@
 // Processes the integration tests start, stop and kill. Not part of the product.
 import Foundation
+@_spi(Testing) import Checkpointing
 @_spi(Testing) import StateStore
 
 /// Unbuffered line on stdout: the test reads it while this process is still running.
@@ -7,7 +8,7 @@ func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").ut
 let args = CommandLine.arguments
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: ringmaster-fixture store-writer DB BATCHES BATCH_SIZE\n".utf8))
+    FileHandle.standardError.write(Data("usage: ringmaster-fixture store-writer DB BATCHES BATCH_SIZE | checkpoint-writer DIR\n".utf8))
     exit(64)
 }
 
@@ -33,6 +34,21 @@ case "store-writer":
         say("holding")
         while true { pause() }
     }
+case "checkpoint-writer":
+    // Commits step 1 of a world-size-1 run, then starts saving step 2 (async) and stops for good
+    // after its first blob file is durable, printing "mid-write": the test kills it there.
+    guard args.count == 3 else { usage() }
+    let saver = Checkpointer(.init(directory: args[2], rank: 0, worldSize: 1, keep: 3, async: true))
+    let blob = CheckpointSnapshot.blob([Float](repeating: 1.5, count: 1 << 20))
+    try saver.save(CheckpointSnapshot(step: 1, blobs: ["a": blob, "b": blob], dataPosition: 10, rngState: [1, 2]))
+    try saver.flush()
+    say("committed 1")
+    saver.setAfterFileHook { _ in
+        say("mid-write")
+        while true { pause() }
+    }
+    try saver.save(CheckpointSnapshot(step: 2, blobs: ["a": blob, "b": blob], dataPosition: 20, rngState: [3, 4]))
+    while true { pause() }
 default:
     usage()
 }

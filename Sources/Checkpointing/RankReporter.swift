@@ -1,0 +1,57 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sends rank reports (`step N`, `checkpoint N`, `metric NAME VALUE`) to the agent's Unix datagram
+/// socket named by `RINGMASTER_CONTROL`, one datagram per line.
+public final class RankReporter: @unchecked Sendable {
+    private let fd: Int32
+    private let address: sockaddr_un
+    public let path: String
+
+    /// nil when `RINGMASTER_CONTROL` is unset (a plain local run).
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> RankReporter? {
+        guard let path = env["RINGMASTER_CONTROL"], !path.isEmpty else { return nil }
+        return try? RankReporter(path: path)
+    }
+
+    public struct PathTooLong: Error {}
+
+    public init(path: String) throws {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw PathTooLong() }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        self.address = addr
+        self.path = path
+        self.fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // A report must not stall training for long if the agent is gone: give up after a second.
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    public func step(_ n: Int) { send("step \(n)") }
+    public func checkpoint(_ n: Int) { send("checkpoint \(n)") }
+    public func metric(_ name: String, _ value: Double) { send("metric \(name) \(value)") }
+
+    /// Sends one line; returns false if the agent's socket did not take it.
+    @discardableResult
+    public func send(_ line: String) -> Bool {
+        var addr = address
+        let bytes = Array(line.utf8)
+        let sent = withUnsafePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                sendto(fd, bytes, bytes.count, 0, sa, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return sent == bytes.count
+    }
+}
