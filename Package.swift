@@ -36,6 +36,9 @@ let package = Package(
             name: "Checkpointing",
             dependencies: ["RingmasterModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
+        // The reference decoder-only language model: hand-written forward/backward, Adam, tensor,
+        // pipeline and data parallelism over a Communicator, deterministic data and resume.
+        .target(name: "TrainerCore", dependencies: ["RingmasterModel", "Checkpointing"], swiftSettings: strict),
         // The CLI. Thin: parse, validate, call library code.
         .executableTarget(
             name: "ringmaster",
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(name: "TrainerCoreTests", dependencies: ["TrainerCore", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["RingmasterTestKit"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

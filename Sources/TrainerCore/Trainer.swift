@@ -1,0 +1,189 @@
+import Checkpointing
+import Foundation
+import RingmasterModel
+
+/// What a training run does, from flags or the rank environment.
+public struct TrainingOptions: Sendable {
+    public var model: ModelConfig
+    public var seed: UInt64
+    public var steps: Int
+    /// Sequences per step over all data-parallel replicas.
+    public var globalBatch: Int
+    /// Micro-batches per step per replica (GPipe schedule).
+    public var microBatches: Int
+    public var learningRate: Float
+    public var checkpointEvery: Int?
+    public var checkpointDir: String?
+    public var keep: Int
+    public var asyncCheckpoint: Bool
+
+    public init(model: ModelConfig = .tiny, seed: UInt64 = 1, steps: Int = 200, globalBatch: Int = 16,
+                microBatches: Int = 2, learningRate: Float = 3e-3, checkpointEvery: Int? = nil,
+                checkpointDir: String? = nil, keep: Int = 3, asyncCheckpoint: Bool = true) {
+        self.model = model
+        self.seed = seed
+        self.steps = steps
+        self.globalBatch = globalBatch
+        self.microBatches = microBatches
+        self.learningRate = learningRate
+        self.checkpointEvery = checkpointEvery
+        self.checkpointDir = checkpointDir
+        self.keep = keep
+        self.asyncCheckpoint = asyncCheckpoint
+    }
+}
+
+public struct TrainerError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// One rank of a data × pipeline × tensor parallel training run.
+public final class Trainer {
+    public let options: TrainingOptions
+    public let layout: Parallelism
+    public let coordinates: RankCoordinates
+    public let model: StageModel
+    let groups: RankGroups
+    let corpus: SyntheticCorpus
+    public private(set) var loader: DataLoader
+    public private(set) var step = 0
+    let optimizer: Adam
+    let checkpointer: Checkpointer?
+    let reporter: RankReporter?
+
+    public init(options: TrainingOptions, layout: Parallelism, coordinates: RankCoordinates, groups: RankGroups,
+                rank: Int, reporter: RankReporter? = nil) throws {
+        let m = options.model
+        guard m.heads % layout.tensor == 0, m.mlpDim % layout.tensor == 0 else {
+            throw TrainerError(description: "\(m.heads) heads cannot be split over tensor parallelism \(layout.tensor)")
+        }
+        guard m.layers >= layout.pipeline else {
+            throw TrainerError(description: "\(m.layers) layers cannot fill \(layout.pipeline) pipeline stages")
+        }
+        guard options.globalBatch % (layout.data * options.microBatches) == 0 else {
+            throw TrainerError(description: "global batch \(options.globalBatch) must divide into data \(layout.data) "
+                + "× \(options.microBatches) micro-batches")
+        }
+        self.options = options
+        self.layout = layout
+        self.coordinates = coordinates
+        self.groups = groups
+        self.reporter = reporter
+        model = StageModel(config: m, seed: options.seed, stage: coordinates.pp, stages: layout.pipeline,
+                           tensor: groups.tensor)
+        corpus = SyntheticCorpus(seed: options.seed, vocab: m.vocab, seqLen: m.seqLen)
+        loader = DataLoader(seed: options.seed)
+        optimizer = Adam(learningRate: options.learningRate)
+        if let dir = options.checkpointDir, options.checkpointEvery != nil {
+            checkpointer = Checkpointer(.init(directory: dir, rank: rank, worldSize: layout.worldSize,
+                                              keep: options.keep, async: options.asyncCheckpoint, reporter: reporter))
+        } else {
+            checkpointer = nil
+        }
+    }
+
+    /// Runs one optimizer step; returns the step's loss averaged over data parallelism on the last
+    /// pipeline stage, nil elsewhere.
+    @discardableResult
+    public func trainStep() throws -> Float? {
+        let m = options.model
+        let replicaBatch = options.globalBatch / layout.data
+        let microBatch = replicaBatch / options.microBatches
+        let ids = loader.nextBatch(options.globalBatch)
+        let mine = Array(ids[(coordinates.dp * replicaBatch)..<((coordinates.dp + 1) * replicaBatch)])
+        let activation = microBatch * m.seqLen * m.dModel
+        let pipe = groups.pipeline
+        model.params.zeroGrad()
+
+        // GPipe: every micro-batch forward, then every micro-batch backward in reverse.
+        var caches: [StageModel.Cache] = []
+        var logitGrads: [[Float]] = []
+        var loss: Float = 0
+        for mb in 0..<options.microBatches {
+            let samples = mine[(mb * microBatch)..<((mb + 1) * microBatch)].map(corpus.sample)
+            var input: [Float]?
+            if !model.isFirst {
+                var buffer = [Float](repeating: 0, count: activation)
+                try pipe.recv(&buffer, from: pipe.rank - 1)
+                input = buffer
+            }
+            let (out, cache) = try model.forward(tokens: samples.flatMap(\.inputs), input: input, batch: microBatch)
+            caches.append(cache)
+            if model.isLast {
+                let (l, g) = softmaxCrossEntropy(out, targets: samples.flatMap(\.targets), rows: microBatch * m.seqLen,
+                                                 vocab: m.vocab, scale: 1 / Float(options.microBatches))
+                loss += l / Float(options.microBatches)
+                logitGrads.append(g)
+            } else {
+                try pipe.send(out, to: pipe.rank + 1)
+            }
+        }
+        for mb in (0..<options.microBatches).reversed() {
+            var dOut: [Float]
+            if model.isLast {
+                dOut = logitGrads[mb]
+            } else {
+                dOut = [Float](repeating: 0, count: activation)
+                try pipe.recv(&dOut, from: pipe.rank + 1)
+            }
+            if let dIn = try model.backward(dOut, cache: caches[mb]) {
+                try pipe.send(dIn, to: pipe.rank - 1)
+            }
+        }
+        // Data parallelism: average the gradients over the replicas in one all-reduce.
+        if layout.data > 1 {
+            var flat = model.params.flatGradients()
+            try groups.data.allReduceSum(&flat)
+            let inverse = 1 / Float(layout.data)
+            for i in flat.indices { flat[i] *= inverse }
+            model.params.setGradients(flat)
+        }
+        step += 1
+        optimizer.update(model.params, step: step)
+        guard model.isLast else { return nil }
+        var mean = [loss]
+        try groups.data.allReduceSum(&mean)
+        return mean[0] / Float(layout.data)
+    }
+
+    /// Trains to `options.steps`, reporting every step and checkpointing every `checkpointEvery` steps.
+    public func run(onStep: (Int, Float?) -> Void = { _, _ in }) throws {
+        while step < options.steps {
+            let loss = try trainStep()
+            reporter?.step(step)
+            if let loss, coordinates.tp == 0 { reporter?.metric("loss", Double(loss)) }
+            onStep(step, loss)
+            if let every = options.checkpointEvery, step % every == 0 { try saveCheckpoint() }
+        }
+        try checkpointer?.flush()
+    }
+
+    public func saveCheckpoint() throws {
+        guard let checkpointer else { return }
+        var blobs: [String: Data] = [:]
+        for p in model.params.all {
+            blobs[p.name] = CheckpointSnapshot.blob(p.value)
+            blobs[p.name + ".adam-m"] = CheckpointSnapshot.blob(p.m)
+            blobs[p.name + ".adam-v"] = CheckpointSnapshot.blob(p.v)
+        }
+        try checkpointer.save(CheckpointSnapshot(step: step, blobs: blobs, dataPosition: loader.cursor,
+                                                 rngState: [loader.rng.state]))
+    }
+
+    /// Restores parameters, optimizer moments, data position and RNG state of `step`.
+    public func resume(from step: Int) throws {
+        guard let checkpointer else { throw TrainerError(description: "resuming needs a checkpoint directory") }
+        let snapshot = try checkpointer.load(step: step)
+        for p in model.params.all {
+            guard let value = snapshot.blobs[p.name], let m = snapshot.blobs[p.name + ".adam-m"],
+                  let v = snapshot.blobs[p.name + ".adam-v"], value.count == p.value.count * 4
+            else { throw CheckpointError.corrupt(step: step, file: p.name) }
+            p.value = CheckpointSnapshot.values(value, as: Float.self)
+            p.m = CheckpointSnapshot.values(m, as: Float.self)
+            p.v = CheckpointSnapshot.values(v, as: Float.self)
+        }
+        loader.cursor = snapshot.dataPosition
+        loader.rng.state = snapshot.rngState.first ?? loader.rng.state
+        self.step = step
+    }
+}
