@@ -25,7 +25,7 @@ build: deps
 
 test: deps
 	swift build --build-tests
-	swift test --skip-build
+	swift test --skip-build --no-parallel
 
 demo: build
 	@echo "==> ringmaster place: the demo job on the embedded local cluster (4 agents × 2 accelerators)"

@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ringmaster", targets: ["ringmaster"]),
+        .executable(name: "ringmaster-train", targets: ["ringmaster-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -31,6 +32,8 @@ let package = Package(
             name: "StateStore",
             dependencies: ["RingmasterModel", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        // TCP ring collectives: rendezvous, process groups, all-reduce and friends.
+        .target(name: "Collectives", dependencies: ["RingmasterModel"], swiftSettings: strict),
         // Rank-side step checkpoints: atomic, verified (SHA-256), optionally asynchronous.
         .target(
             name: "Checkpointing",
@@ -43,7 +46,15 @@ let package = Package(
         .executableTarget(
             name: "ringmaster",
             dependencies: [
-                "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing",
+                "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // The reference trainer executable: TrainerCore over Collectives, configured by the rank environment.
+        .executableTarget(
+            name: "ringmaster-train",
+            dependencies: [
+                "TrainerCore", "Collectives", "Checkpointing", "RingmasterModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -58,6 +69,7 @@ let package = Package(
         .testTarget(name: "JobManifestTests", dependencies: ["JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "RingmasterModel"], swiftSettings: strict),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "TrainerCoreTests", dependencies: ["TrainerCore", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["RingmasterTestKit"], swiftSettings: strict),

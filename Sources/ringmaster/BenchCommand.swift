@@ -3,5 +3,5 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Ringmaster's parts on this machine.",
-        subcommands: [BenchStore.self, BenchCheckpoint.self])
+        subcommands: [BenchAllReduceCommand.self, BenchAllReduceRankCommand.self, BenchStore.self, BenchCheckpoint.self])
 }

@@ -1,0 +1,32 @@
+/// Which all-reduce algorithm a buffer size gets. Both sides of every link compute this from
+/// the same inputs (and the frame header carries the choice, so a rank configured differently
+/// is reported as a mismatch rather than misread).
+public enum AllReduceAlgorithm: UInt8, Sendable, CustomStringConvertible {
+    case recursiveDoubling = 2
+    case ring = 1
+
+    public var description: String { self == .ring ? "ring" : "recursive-doubling" }
+}
+
+public enum AlgorithmChoice {
+    /// Measured with `ringmaster bench allreduce --algorithm ring|doubling` on the 2-core
+    /// development machine (loopback, float32 sum, median µs, doubling / ring):
+    ///
+    ///     bytes   N=2        N=3        N=4
+    ///     8       48 / 75    115 / 176  194 / 350
+    ///     64K     84 / 102   197 / 212  316 / 429
+    ///     96K     80 / 104   236 / 249  363 / 671
+    ///     128K    102 / 170  295 / 310  494 / 703
+    ///     192K    158 / 189  387 / 350  629 / 676
+    ///     256K    315 / 235  425 / 415  844 / 742
+    ///     1M      1169 / 964 1586 / 1324 3224 / 2536
+    ///
+    /// The crossover lies between 128 KiB and 256 KiB at every N; 128 KiB is the largest size
+    /// at which doubling still won everywhere. Recursive doubling moves the whole buffer log2(N)
+    /// times, so it wins while per-hop latency dominates and loses once bandwidth does.
+    public static let measuredThresholdBytes = 128 << 10
+
+    public static func choose(bytes: Int, worldSize: Int, threshold: Int) -> AllReduceAlgorithm {
+        worldSize > 1 && bytes <= threshold ? .recursiveDoubling : .ring
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+@testable import Collectives
+
+/// Runs `body(rank)` for every rank on its own thread (collective operations block, so they
+/// must never run on the cooperative pool) and returns each rank's result.
+func onRankThreads<T: Sendable>(_ n: Int, _ body: @escaping @Sendable (Int) throws -> T) async -> [Result<T, any Error>] {
+    await withCheckedContinuation { (continuation: CheckedContinuation<[Result<T, any Error>], Never>) in
+        let box = ResultBox<T>(count: n, continuation: continuation)
+        for r in 0..<n {
+            let thread = Thread {
+                let result = Result { try body(r) }
+                box.set(r, result)
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+}
+
+/// Runs a blocking closure on a dedicated thread.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await onRankThreads(1) { _ in try body() }[0].get()
+}
+
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<T, any Error>?]
+    private var remaining: Int
+    private let continuation: CheckedContinuation<[Result<T, any Error>], Never>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<T, any Error>], Never>) {
+        results = Array(repeating: nil, count: count)
+        remaining = count
+        self.continuation = continuation
+    }
+
+    func set(_ i: Int, _ r: Result<T, any Error>) {
+        lock.lock()
+        results[i] = r
+        remaining -= 1
+        let done = remaining == 0
+        lock.unlock()
+        if done { continuation.resume(returning: results.map { $0! }) }
+    }
+}
+
+/// World groups of `n` thread-ranks over the in-process fake network.
+func localGroups(_ n: Int, options: GroupOptions = GroupOptions()) -> [ProcessGroup] {
+    let hub = LocalHub(worldSize: n)
+    return (0..<n).map { ProcessGroup(connector: hub.connector(rank: $0), options: options) }
+}
+
+extension Result {
+    var error: Failure? {
+        if case .failure(let e) = self { return e }
+        return nil
+    }
+}
+
+/// Deterministic pseudo-random generator (SplitMix64) for test data.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
