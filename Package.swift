@@ -71,7 +71,9 @@ let package = Package(
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "RingmasterModel"], swiftSettings: strict),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "RingmasterTestKit"], swiftSettings: strict),
-        .testTarget(name: "TrainerCoreTests", dependencies: ["TrainerCore", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "TrainerCoreTests", dependencies: ["TrainerCore", "Collectives", "RingmasterModel", "RingmasterTestKit"],
+            swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["RingmasterTestKit"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

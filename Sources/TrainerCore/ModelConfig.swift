@@ -20,11 +20,14 @@ public struct ModelConfig: Codable, Hashable, Sendable {
     /// Fits the demo: 8 ranks, ~200 steps in well under 2 minutes on 2 cores (release build).
     public static let tiny = ModelConfig(vocab: 64, dModel: 64, heads: 4, layers: 4, seqLen: 32)
     public static let small = ModelConfig(vocab: 128, dModel: 128, heads: 8, layers: 8, seqLen: 64)
+    /// For tests of the process machinery: milliseconds per step even in a debug build.
+    public static let micro = ModelConfig(vocab: 16, dModel: 16, heads: 2, layers: 2, seqLen: 8)
 
     public static func preset(_ name: String) -> ModelConfig? {
         switch name {
         case "tiny": return .tiny
         case "small": return .small
+        case "micro": return .micro
         default: return nil
         }
     }

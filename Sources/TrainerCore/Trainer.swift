@@ -158,29 +158,43 @@ public final class Trainer {
         try checkpointer?.flush()
     }
 
+    /// Snapshots parameters, Adam moments, data position and RNG state (three blobs, each every
+    /// parameter of this rank concatenated in order: few files, few fsyncs).
     public func saveCheckpoint() throws {
         guard let checkpointer else { return }
-        var blobs: [String: Data] = [:]
-        for p in model.params.all {
-            blobs[p.name] = CheckpointSnapshot.blob(p.value)
-            blobs[p.name + ".adam-m"] = CheckpointSnapshot.blob(p.m)
-            blobs[p.name + ".adam-v"] = CheckpointSnapshot.blob(p.v)
-        }
+        let params = model.params.all
+        let blobs = [
+            "parameters": CheckpointSnapshot.blob(params.flatMap(\.value)),
+            "adam-m": CheckpointSnapshot.blob(params.flatMap(\.m)),
+            "adam-v": CheckpointSnapshot.blob(params.flatMap(\.v)),
+        ]
         try checkpointer.save(CheckpointSnapshot(step: step, blobs: blobs, dataPosition: loader.cursor,
                                                  rngState: [loader.rng.state]))
     }
+
+    /// Waits for an in-flight checkpoint write (also after a failure: the snapshot is still good).
+    public func flushCheckpoints() throws { try checkpointer?.flush() }
 
     /// Restores parameters, optimizer moments, data position and RNG state of `step`.
     public func resume(from step: Int) throws {
         guard let checkpointer else { throw TrainerError(description: "resuming needs a checkpoint directory") }
         let snapshot = try checkpointer.load(step: step)
-        for p in model.params.all {
-            guard let value = snapshot.blobs[p.name], let m = snapshot.blobs[p.name + ".adam-m"],
-                  let v = snapshot.blobs[p.name + ".adam-v"], value.count == p.value.count * 4
-            else { throw CheckpointError.corrupt(step: step, file: p.name) }
-            p.value = CheckpointSnapshot.values(value, as: Float.self)
-            p.m = CheckpointSnapshot.values(m, as: Float.self)
-            p.v = CheckpointSnapshot.values(v, as: Float.self)
+        let params = model.params.all
+        let total = params.reduce(0) { $0 + $1.value.count }
+        func floats(_ name: String) throws -> [Float] {
+            guard let data = snapshot.blobs[name], data.count == total * MemoryLayout<Float>.size else {
+                throw CheckpointError.corrupt(step: step, file: name)
+            }
+            return CheckpointSnapshot.values(data, as: Float.self)
+        }
+        let (values, m, v) = (try floats("parameters"), try floats("adam-m"), try floats("adam-v"))
+        var offset = 0
+        for p in params {
+            let range = offset..<(offset + p.value.count)
+            p.value = Array(values[range])
+            p.m = Array(m[range])
+            p.v = Array(v[range])
+            offset = range.upperBound
         }
         loader.cursor = snapshot.dataPosition
         loader.rng.state = snapshot.rngState.first ?? loader.rng.state

@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
             trains alone. Exit 86: the checkpoint to resume from is corrupt.
             """)
 
-    @Option(help: "Model size: tiny or small.")
+    @Option(help: "Model size: tiny, small, or micro (for tests).")
     var preset = "tiny"
 
     @Option(help: "Train until this step.")
@@ -59,7 +59,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
         let env = ProcessInfo.processInfo.environment
-        guard let model = ModelConfig.preset(preset) else { throw ValidationError("unknown preset \(preset): tiny or small") }
+        guard let model = ModelConfig.preset(preset) else { throw ValidationError("unknown preset \(preset): tiny, small or micro") }
         let (layout, rank, groups) = try Self.groups(env)
         let dir = checkpointDir ?? env["RINGMASTER_CHECKPOINT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         let resume = resumeStep ?? env["RINGMASTER_RESUME_STEP"].flatMap { Int($0) }
@@ -80,6 +80,8 @@ struct TrainCommand: ParsableCommand {
         }
         let clock = ContinuousClock()
         let start = clock.now
+        // A failed step (a peer died) still lets an in-flight checkpoint write finish: its snapshot is good.
+        defer { try? trainer.flushCheckpoints() }
         try trainer.run { step, loss in
             if let loss, logEvery > 0, step % logEvery == 0 || step == steps, rank == layout.worldSize - layout.tensor * layout.data {
                 print(String(format: "step %d loss %.4f", step, loss))
