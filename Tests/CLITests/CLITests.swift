@@ -4,15 +4,13 @@ import Testing
 
 /// Runs the built `ringmaster` and returns (exit status, stdout, stderr).
 func ringmaster(_ args: [String]) async throws -> (Int32, String, String) {
-    let child = try ChildProcess(try BuiltProducts.executable("ringmaster"), args)
-    let status = await child.exit()
-    _ = await child.line { _ in false }  // drain stdout to EOF
-    return (status, child.outputLines.joined(separator: "\n"), child.standardError)
+    let done = try await runToCompletion(try BuiltProducts.executable("ringmaster"), args)
+    return (done.status, done.standardOutput, done.standardError)
 }
 
 let root = BuiltProducts.packageRoot
 
-@Suite struct PlaceAndPlanCommands {
+@Suite(.timeLimit(.minutes(2))) struct PlaceAndPlanCommands {
     @Test func placeJSONFollowsTheRankContract() async throws {
         let (status, out, err) = try await ringmaster(["place", "\(root)/Manifests/jobs/demo-3d.yaml",
                                                        "--cluster", "\(root)/Manifests/clusters/local.yaml", "--json"])

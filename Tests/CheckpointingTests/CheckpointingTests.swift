@@ -136,7 +136,7 @@ func snapshot(step: Int, scale: Float = 1) -> CheckpointSnapshot {
     }
 }
 
-@Suite(.serialized) struct CrashSafety {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct CrashSafety {
     @Test func aProcessKilledMidWriteLeavesNothingThatLooksComplete() async throws {
         try await withTemporaryDirectory { dir in
             let writer = try ChildProcess(try BuiltProducts.executable("ringmaster-fixture"), ["checkpoint-writer", dir])

@@ -5,7 +5,7 @@ import RingmasterTestKit
 import StateStore
 import Testing
 
-@Suite(.serialized) struct Durability {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct Durability {
     @Test func aWriterKilledMidTransactionLosesNothingCommittedAndShowsNothingHalfWritten() async throws {
         try await withTemporaryDirectory { dir in
             let db = "\(dir)/state.db"

@@ -7,7 +7,7 @@ import Testing
 /// Real `ringmaster-train` processes over real TCP collectives: a rank killed with SIGKILL at
 /// different points, the attempt resumed from the newest step every rank has durably written, ends
 /// with parameters bit-identical to an uninterrupted run.
-@Suite(.serialized) struct ResumeAfterKill {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ResumeAfterKill {
     static let layout = Parallelism(data: 2, pipeline: 2, tensor: 2)
     static let steps = 12
 
