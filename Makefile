@@ -31,7 +31,10 @@ demo: build
 	@echo "==> ringmaster place: the demo job on the embedded local cluster (4 agents × 2 accelerators)"
 	$(RINGMASTER) place Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/local.yaml
 	@echo
-	@echo "==> ringmaster place: the same job on an SSH inventory with a spare"
+	@echo "==> ringmaster nodes: start the 4 local agents and discover them"
+	$(RINGMASTER) nodes --cluster Manifests/clusters/local.yaml
+	@echo
+	@echo "==> ringmaster place: the same job on an SSH inventory with a spare (no connection is made)"
 	$(RINGMASTER) place Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/ssh-example.yaml
 	@echo
 	@for plan in gpt3-175b llama2-70b llama3-405b; do \

@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "ringmaster", targets: ["ringmaster"]),
         .executable(name: "ringmaster-train", targets: ["ringmaster-train"]),
+        .executable(name: "ringmaster-agent", targets: ["ringmaster-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -32,6 +33,23 @@ let package = Package(
             name: "StateStore",
             dependencies: ["RingmasterModel", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        // Controller ↔ agent messages, newline-delimited JSON framing, rank reports, inventory parsers.
+        // Shared with the agent: Foundation and the model only. Optimised even in debug builds: the agent
+        // hashes its own executable at every start (SHA-256 in Swift runs ~40× slower unoptimised).
+        .target(
+            name: "AgentProtocol", dependencies: ["RingmasterModel"],
+            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // The node agent: `ringmaster-agent --stdio`. Shipped as a `--static-swift-stdlib` release build.
+        .executableTarget(
+            name: "ringmaster-agent", dependencies: ["RingmasterModel", "AgentProtocol"],
+            path: "Agents/ringmaster-agent", swiftSettings: strict),
+        // libssh through pkg-config, and a small safe wrapper: one thread per session, strict host keys, SFTP.
+        .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
+        .target(name: "SSHTransport", dependencies: ["CLibSSH"], swiftSettings: strict),
+        // Controller side: brings nodes up (local pipes or SSH), supervises heartbeats.
+        .target(
+            name: "NodeManager", dependencies: ["RingmasterModel", "AgentProtocol", "SSHTransport"],
+            swiftSettings: strict),
         // TCP ring collectives: rendezvous, process groups, all-reduce and friends.
         .target(name: "Collectives", dependencies: ["RingmasterModel"], swiftSettings: strict),
         // Rank-side step checkpoints: atomic, verified (SHA-256), optionally asynchronous.
@@ -46,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "ringmaster",
             dependencies: [
-                "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives",
+                "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives", "NodeManager",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -64,8 +82,22 @@ let package = Package(
             dependencies: ["RingmasterModel", "StateStore", "Checkpointing"],
             swiftSettings: strict),
         // Fixtures and helpers for tests: temporary directories, built products, child processes.
-        .target(name: "RingmasterTestKit", dependencies: ["RingmasterModel"], swiftSettings: strict),
+        .target(
+            name: "RingmasterTestKit",
+            dependencies: ["RingmasterModel", "AgentProtocol", "SSHTransport", "NodeManager"],
+            swiftSettings: strict),
 
+        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(name: "NodeManagerTests", dependencies: ["NodeManager", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentIntegrationTests", dependencies: ["NodeManager", "AgentProtocol", "RingmasterTestKit"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SSHTransportTests", dependencies: ["SSHTransport", "NodeManager", "RingmasterTestKit"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "NetnsClusterTests", dependencies: ["NodeManager", "SSHTransport", "RingmasterTestKit"],
+            swiftSettings: strict),
         .testTarget(name: "JobManifestTests", dependencies: ["JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit"], swiftSettings: strict),

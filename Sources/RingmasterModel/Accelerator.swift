@@ -21,7 +21,7 @@ public struct Accelerator: Hashable, Codable, Sendable {
     /// `count` simulated devices, used by local and test clusters.
     public static func simulated(count: Int, kind: AcceleratorKind = .simulated, node: String) -> [Accelerator] {
         (0..<count).map {
-            Accelerator(index: $0, uuid: "sim-\(node)-\($0)", name: "simulated \(kind.rawValue)", kind: kind)
+            Accelerator(index: $0, uuid: "sim-\(node)-\($0)", name: kind == .simulated ? "simulated accelerator" : "simulated \(kind.rawValue)", kind: kind)
         }
     }
 }

@@ -1,0 +1,187 @@
+import AgentProtocol
+import Foundation
+import NodeManager
+import SSHTransport
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A directory removed when the value is released (or by `remove()`).
+public final class TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(prefix: String = "rm-test") throws {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw POSIX.Error("mkdtemp", errno: errno)
+        }
+        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    public func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    public func write(_ name: String, _ contents: String, mode: mode_t = 0o644) throws -> String {
+        let p = file(name)
+        try contents.write(toFile: p, atomically: true, encoding: .utf8)
+        chmod(p, mode)
+        return p
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    deinit { remove() }
+}
+
+/// Whether this process may do what root-only tests need (network namespaces, sshd).
+public enum TestEnvironment {
+    public static var isRoot: Bool { geteuid() == 0 }
+    public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+    /// Root tests run as root, and also on CI where not being root must fail them (see `requireRoot`).
+    public static var canRunRootTests: Bool { isRoot || isCI }
+    public static let skipMessage = "needs root (network namespaces, sshd): skipped; run the tests as root (CI=true makes this a failure)"
+
+    public struct NotRoot: Error, CustomStringConvertible {
+        public var description: String { "this test needs root and CI=true forbids skipping it" }
+    }
+
+    /// Throws on CI when not root (the test then fails); elsewhere tests are disabled by the trait.
+    public static func requireRoot() throws {
+        if !isRoot { throw NotRoot() }
+    }
+
+    /// The built `ringmaster-agent` next to the test bundle, or `RINGMASTER_AGENT`.
+    public static var agentExecutable: String {
+        if let p = ProcessInfo.processInfo.environment["RINGMASTER_AGENT"], !p.isEmpty { return p }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("ringmaster-agent").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("ringmaster-agent").path
+    }
+}
+
+/// Output of a finished command.
+public struct CommandResult: Sendable {
+    public var status: POSIX.Termination?
+    public var output: String
+    public var succeeded: Bool { status == .exited(0) }
+}
+
+public struct CommandFailed: Error, CustomStringConvertible {
+    public var command: [String]
+    public var result: CommandResult
+    public var description: String { "\(command.joined(separator: " ")) failed (\(result.status.map { "\($0)" } ?? "?")): \(result.output)" }
+}
+
+/// Runs a short command on a thread of its own (never blocking the cooperative pool); stdout and stderr
+/// together, at most 1 MiB.
+@discardableResult
+public func runCommand(_ argv: [String], check: Bool = true, stdin: String? = nil) async throws -> CommandResult {
+    let result = try await onDedicatedThread(name: "command") { () throws -> CommandResult in
+        let (r, w) = try POSIX.makePipe()
+        var input: (read: Int32, write: Int32)?
+        if stdin != nil { input = try POSIX.makePipe() }
+        let pid: pid_t
+        do {
+            pid = try POSIX.spawn(argv, stdin: input.map { .fd($0.read) } ?? .devNull, stdout: .fd(w), stderr: .fd(w))
+        } catch {
+            close(r)
+            close(w)
+            throw error
+        }
+        close(w)
+        if let input, let stdin {
+            close(input.read)
+            try? POSIX.writeAll(input.write, Array(stdin.utf8))
+            close(input.write)
+        }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(r, $0.baseAddress!, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            if out.count < 1 << 20 { out += buf[0..<n] }
+        }
+        close(r)
+        return CommandResult(status: POSIX.wait(pid), output: String(decoding: out, as: UTF8.self))
+    }
+    if check, !result.succeeded { throw CommandFailed(command: argv, result: result) }
+    return result
+}
+
+public struct TimedOut: Error, CustomStringConvertible {
+    public var what: String
+    public var description: String { "timed out waiting for \(what)" }
+}
+
+/// Runs `body`, failing with `TimedOut` after `limit` (real time).
+public func withTimeout<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try? await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw TimedOut(what: what) }
+        return value
+    }
+}
+
+/// Checks `condition` until it holds, at most `limit`: for states outside the process (a pid gone, a file
+/// written) that send no event. Bounded; the interval only paces the checks.
+public func eventually(
+    _ what: String, within limit: Duration = .seconds(5), every interval: Duration = .milliseconds(20),
+    _ condition: @Sendable () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        if try await condition() { return }
+        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
+        try await Task.sleep(for: interval)
+    }
+}
+
+/// True while `pid` exists and is not a zombie.
+public func processIsAlive(_ pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    guard let stat = POSIX.readText("/proc/\(pid)/stat", limit: 4096), let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(after: close)...].split(separator: " ").first
+    return state != "Z" && state != "X"
+}
+
+/// Resident set size of a process in bytes.
+public func residentBytes(of pid: pid_t) -> UInt64? {
+    guard let status = POSIX.readText("/proc/\(pid)/status", limit: 16384) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let v = line.split(separator: " ")
+        if v.count >= 2, let kb = UInt64(v[1]) { return kb * 1024 }
+    }
+    return nil
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released; the caller retries on the rare collision).
+public func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sp -> Int32 in
+            _ = bind(fd, sp, len)
+            return getsockname(fd, sp, &len)
+        }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
