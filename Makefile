@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-RINGMASTER := .build/debug/ringmaster
+RELEASE := .build/release
 
 .PHONY: all deps build test demo clean
 
@@ -27,21 +27,26 @@ test: deps
 	swift build --build-tests
 	swift test --skip-build --no-parallel
 
-demo: build
-	@echo "==> ringmaster place: the demo job on the embedded local cluster (4 agents × 2 accelerators)"
-	$(RINGMASTER) place Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/local.yaml
+demo: deps
+	swift build -c release
 	@echo
-	@echo "==> ringmaster nodes: start the 4 local agents and discover them"
-	$(RINGMASTER) nodes --cluster Manifests/clusters/local.yaml
+	@echo "==> ringmaster run: the demo-3d job (reference trainer, data 2 × pipeline 2 × tensor 2) on 4 local agents"
+	@state=$$(mktemp -d /tmp/ringmaster-demo-state.XXXXXX); rm -rf /tmp/ringmaster-demo; \
+	    $(RELEASE)/ringmaster run Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/local.yaml --state-dir $$state \
+	    | grep -v "^[0-9:.]* \[rank"; \
+	    status=$${PIPESTATUS[0]}; echo "state directory: $$state"; exit $$status
+	@echo
+	@echo "==> ringmaster nodes: the 4 local agents as discovered"
+	$(RELEASE)/ringmaster nodes --cluster Manifests/clusters/local.yaml
 	@echo
 	@echo "==> ringmaster place: the same job on an SSH inventory with a spare (no connection is made)"
-	$(RINGMASTER) place Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/ssh-example.yaml
+	$(RELEASE)/ringmaster place Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/ssh-example.yaml
 	@echo
 	@for plan in gpt3-175b llama2-70b llama3-405b; do \
 	    echo "==> ringmaster plan Manifests/jobs/plan-$$plan.yaml"; \
-	    $(RINGMASTER) plan Manifests/jobs/plan-$$plan.yaml || exit 1; echo; done
+	    $(RELEASE)/ringmaster plan Manifests/jobs/plan-$$plan.yaml || exit 1; echo; done
 	@echo "==> ringmaster bench store"
-	$(RINGMASTER) bench store --events 5000
+	$(RELEASE)/ringmaster bench store --events 5000
 
 clean:
 	swift package clean

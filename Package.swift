@@ -60,11 +60,17 @@ let package = Package(
         // The reference decoder-only language model: hand-written forward/backward, Adam, tensor,
         // pipeline and data parallelism over a Communicator, deterministic data and resume.
         .target(name: "TrainerCore", dependencies: ["RingmasterModel", "Checkpointing"], swiftSettings: strict),
+        // The controller's services: rank environment, checkpoint commits, the job run over node agents.
+        .target(
+            name: "Controller",
+            dependencies: ["RingmasterModel", "JobManifest", "Planning", "StateStore", "AgentProtocol", "NodeManager",
+                           "Collectives", "Checkpointing"],
+            swiftSettings: strict),
         // The CLI. Thin: parse, validate, call library code.
         .executableTarget(
             name: "ringmaster",
             dependencies: [
-                "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives", "NodeManager",
+                "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives", "NodeManager", "Controller",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -97,6 +103,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "NetnsClusterTests", dependencies: ["NodeManager", "SSHTransport", "RingmasterTestKit"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: ["Controller", "Planning", "JobManifest", "StateStore", "Checkpointing", "RingmasterTestKit"],
             swiftSettings: strict),
         .testTarget(name: "JobManifestTests", dependencies: ["JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "JobManifest", "RingmasterTestKit"], swiftSettings: strict),

@@ -10,6 +10,14 @@ enum Output {
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
 
+    /// A line for operators: UTC time with milliseconds, then the text.
+    static func timestamped(_ text: String) {
+        let f = DateFormatter()
+        f.dateFormat = "HH:mm:ss.SSS"
+        f.timeZone = TimeZone(identifier: "UTC")
+        FileHandle.standardOutput.write(Data("\(f.string(from: Date())) \(text)\n".utf8))
+    }
+
     static func error(_ text: String) {
         FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }

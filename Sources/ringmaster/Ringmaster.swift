@@ -9,5 +9,5 @@ struct Ringmaster: AsyncParsableCommand {
             Exit codes: 0 success, 1 failure, 64 bad command line, 65 invalid manifest or inventory.
             """,
         version: "0.1.0",
-        subcommands: [Place.self, Plan.self, Nodes.self, Bench.self])
+        subcommands: [Run.self, Place.self, Plan.self, Nodes.self, Bench.self])
 }

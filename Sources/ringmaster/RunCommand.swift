@@ -1,0 +1,51 @@
+import ArgumentParser
+import Controller
+import Foundation
+import JobManifest
+import StateStore
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one job to its end in the foreground on a local cluster (agents on this machine).",
+        discussion: """
+            Starts the inventory's agents, places the job, launches its ranks with the rank environment,
+            streams their logs, commits checkpoints, and records everything in the state directory's
+            SQLite store. Exit 0 when every rank exits 0, 1 when the job fails, 65 for invalid manifests.
+            """)
+
+    @Argument(help: "Job manifest (YAML).")
+    var job: String
+
+    @Option(name: .long, help: "Cluster inventory (YAML) with `local:`.")
+    var cluster: String
+
+    @Option(name: .long, help: "State directory (default: $RINGMASTER_STATE_DIR or ~/.ringmaster).")
+    var stateDir: String?
+
+    func run() async throws {
+        let jobResult = Manifests.job(job)
+        let clusterResult = Manifests.cluster(cluster)
+        var errors: [ManifestError] = []
+        if case .failure(let e) = jobResult { errors += e.errors }
+        if case .failure(let e) = clusterResult { errors += e.errors }
+        guard case .success(let spec) = jobResult, case .success(let inventory) = clusterResult else {
+            throw Manifests.fail(errors)
+        }
+        let env = ProcessInfo.processInfo.environment
+        let state = stateDir ?? env["RINGMASTER_STATE_DIR"] ?? (NSHomeDirectory() + "/.ringmaster")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let store = try RingmasterStore.open(path: "\(state)/state.db")
+        let bin = (Nodes.defaultAgentPath() as NSString).deletingLastPathComponent
+        let run = JobRun(
+            manifest: spec, inventory: inventory.value, store: store,
+            options: JobRunOptions(stateDirectory: state, agentExecutable: Nodes.defaultAgentPath(), binDirectory: bin),
+            output: { Output.timestamped($0) })
+        switch try await run.run() {
+        case .succeeded:
+            Output.timestamped("job succeeded; state in \(state)/state.db")
+        case .failed(let reason):
+            Output.timestamped("job failed: \(reason)")
+            throw ExitCode(1)
+        }
+    }
+}
