@@ -6,7 +6,7 @@ APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps build test demo agent clean
 
 all: build
 
@@ -47,6 +47,12 @@ demo: deps
 	    $(RELEASE)/ringmaster plan Manifests/jobs/plan-$$plan.yaml || exit 1; echo; done
 	@echo "==> ringmaster bench store"
 	$(RELEASE)/ringmaster bench store --events 5000
+
+# The node agent for SSH hosts: a static-stdlib release build that needs only libc, libstdc++ and
+# libgcc_s on the node. Point RINGMASTER_AGENT at it (or `ringmaster nodes --agent`).
+agent: deps
+	swift build -c release --product ringmaster-agent --static-swift-stdlib
+	@ls -l .build/release/ringmaster-agent
 
 clean:
 	swift package clean

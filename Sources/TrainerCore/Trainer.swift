@@ -47,6 +47,9 @@ public final class Trainer {
     let corpus: SyntheticCorpus
     public private(set) var loader: DataLoader
     public private(set) var step = 0
+    /// Time the training thread spent in `saveCheckpoint` (snapshot copies and async back-pressure):
+    /// the checkpoint overhead training actually pays.
+    public private(set) var checkpointStall = Duration.zero
     let optimizer: Adam
     let checkpointer: Checkpointer?
     let reporter: RankReporter?
@@ -153,7 +156,11 @@ public final class Trainer {
             reporter?.step(step)
             if let loss, coordinates.tp == 0 { reporter?.metric("loss", Double(loss)) }
             onStep(step, loss)
-            if let every = options.checkpointEvery, step % every == 0 { try saveCheckpoint() }
+            if let every = options.checkpointEvery, step % every == 0 {
+                let start = ContinuousClock.now
+                try saveCheckpoint()
+                checkpointStall += ContinuousClock.now - start
+            }
         }
         try checkpointer?.flush()
     }
@@ -174,6 +181,9 @@ public final class Trainer {
 
     /// Waits for an in-flight checkpoint write (also after a failure: the snapshot is still good).
     public func flushCheckpoints() throws { try checkpointer?.flush() }
+
+    /// Saves, bytes and background write time so far (nil without checkpoints).
+    public var checkpointStatistics: Checkpointer.Statistics? { checkpointer?.statistics }
 
     /// Restores parameters, optimizer moments, data position and RNG state of `step`.
     public func resume(from step: Int) throws {

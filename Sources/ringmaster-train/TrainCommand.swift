@@ -91,6 +91,12 @@ struct TrainCommand: ParsableCommand {
         let done = trainer.step - (resume ?? 0)
         print(String(format: "rank %d: %d steps in %.2f s (%.1f ms/step)", rank, done, seconds,
                      done > 0 ? seconds / Double(done) * 1000 : 0))
+        if let stats = trainer.checkpointStatistics, stats.saves > 0 {
+            let stall = trainer.checkpointStall.seconds
+            print(String(format: "rank %d: %d checkpoints (%.1f MB): %.1f ms on the training thread (%.2f%% of %.2f s), "
+                + "%.1f ms writing in the background", rank, stats.saves, Double(stats.bytes) / 1e6, stall * 1000,
+                stall / seconds * 100, seconds, stats.writeTime.seconds * 1000))
+        }
         if printHash { print("parameter-hash rank \(rank) \(trainer.model.params.hash())") }
     }
 

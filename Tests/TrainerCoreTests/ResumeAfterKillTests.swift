@@ -127,3 +127,25 @@ import Testing
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(2))) struct CorruptResume {
+    @Test func aCorruptShardMakesTheRankExitWith86() async throws {
+        try await withTemporaryDirectory { dir in
+            let exe = try BuiltProducts.executable("ringmaster-train")
+            let common = ["--preset", "micro", "--batch", "8", "--checkpoint-every", "3", "--checkpoint-dir", dir,
+                          "--sync-checkpoint", "--log-every", "0"]
+            let first = try await runToCompletion(exe, common + ["--steps", "6"])
+            #expect(first.status == 0, "\(first.standardError)")
+            let shard = "\(dir)/step-6/rank-0/parameters.bin"
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: shard))
+            bytes[bytes.count / 2] ^= 0x40
+            try bytes.write(to: URL(fileURLWithPath: shard))
+            let resumed = try await runToCompletion(exe, common + ["--steps", "9", "--resume-step", "6"])
+            #expect(resumed.status == 86)
+            #expect(resumed.standardError.contains("checkpoint step 6 is corrupt: \(shard)"))
+            // The step before verifies and resumes.
+            let older = try await runToCompletion(exe, common + ["--steps", "9", "--resume-step", "3"])
+            #expect(older.status == 0, "\(older.standardError)")
+        }
+    }
+}
