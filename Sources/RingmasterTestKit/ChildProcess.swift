@@ -35,6 +35,7 @@ public final class ChildProcess: @unchecked Sendable {
         var results: [String?] = []
         lock.withLock {
             if data.isEmpty {
+                guard !closed else { return }
                 closed = true
                 stdoutPipe.fileHandleForReading.readabilityHandler = nil
                 ready = waiters.map(\.continuation)
@@ -81,11 +82,18 @@ public final class ChildProcess: @unchecked Sendable {
 
     public func kill(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
 
-    /// Waits for exit on a background thread (never in the cooperative pool).
+    /// Waits for exit on a background thread (never in the cooperative pool), then reads what is left of
+    /// stdout and marks it closed, so `line(where:)` returns nil instead of waiting for an end-of-file
+    /// the readability handler may never report.
     public func exit() async -> Int32 {
         await withCheckedContinuation { c in
-            Thread.detachNewThread { [process] in
+            Thread.detachNewThread { [self] in
                 process.waitUntilExit()
+                let handle = stdoutPipe.fileHandleForReading
+                handle.readabilityHandler = nil
+                let rest = (try? handle.readToEnd()) ?? Data()
+                if !rest.isEmpty { consume(rest) }
+                consume(Data())
                 c.resume(returning: process.terminationStatus)
             }
         }
