@@ -18,6 +18,9 @@ final class Block {
         var batch: Int
     }
 
+    /// Every parameter of the block (a gradient bucket).
+    var parameters: [Parameter] { [ln1g, ln1b, wq, wk, wv, wo, bo, ln2g, ln2b, w1, b1, w2, b2] }
+
     init(index: Int, config: ModelConfig, params: ParameterSet, tensor: any Communicator) {
         self.config = config
         self.tensor = tensor

@@ -89,17 +89,6 @@ public final class ParameterSet {
         for p in all { for i in p.grad.indices { p.grad[i] = 0 } }
     }
 
-    /// All gradients in one contiguous buffer (one all-reduce for the data group), and back.
-    func flatGradients() -> [Float] { all.flatMap(\.grad) }
-
-    func setGradients(_ flat: [Float]) {
-        var offset = 0
-        for p in all {
-            for i in p.grad.indices { p.grad[i] = flat[offset + i] }
-            offset += p.grad.count
-        }
-    }
-
     /// FNV-1a over every parameter's bit pattern, in order: equal hashes mean bit-identical parameters.
     public func hash() -> String {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325

@@ -86,8 +86,10 @@ public final class StageModel {
     }
 
     /// Last stage: `dOut` is d(loss)/d(logits); others: the gradient from the next stage.
-    /// Returns the gradient for the previous stage (nil on the first stage).
-    func backward(_ dOut: [Float], cache: Cache) throws -> [Float]? {
+    /// Returns the gradient for the previous stage (nil on the first stage). `finished` receives each
+    /// group of parameters as soon as this pass has added its last gradient to them (head, each block
+    /// from the last, embeddings).
+    func backward(_ dOut: [Float], cache: Cache, finished: ([Parameter]) -> Void = { _ in }) throws -> [Float]? {
         let d = config.dModel, n = cache.batch * config.seqLen
         var dx = dOut
         if let lnfg, let lnfb, let head, let headBias, let lc = cache.lnfCache {
@@ -95,9 +97,11 @@ public final class StageModel {
             let dlnf = linearBackward(dOut, cache.lnf, head.value, dW: &head.grad, rows: n, inDim: d,
                                       outDim: config.vocab)
             dx = LayerNorm.backward(dlnf, cache: lc, g: lnfg.value, dg: &lnfg.grad, db: &lnfb.grad, rows: n, dim: d)
+            finished([lnfg, lnfb, head, headBias])
         }
         for (block, c) in zip(blocks, cache.blockCaches).reversed() {
             dx = try block.backward(dx, cache: c)
+            finished(block.parameters)
         }
         if let tokenEmbedding, let positionEmbedding {
             for r in 0..<n {
@@ -107,6 +111,7 @@ public final class StageModel {
                     positionEmbedding.grad[pos * d + j] += dx[r * d + j]
                 }
             }
+            finished([tokenEmbedding, positionEmbedding])
             return nil
         }
         return dx

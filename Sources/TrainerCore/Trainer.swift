@@ -51,6 +51,8 @@ public final class Trainer {
     /// the checkpoint overhead training actually pays.
     public private(set) var checkpointStall = Duration.zero
     let optimizer: Adam
+    /// Averages gradients over the data group during the last micro-batch's backward pass.
+    let gradientSync: GradientSync?
     let checkpointer: Checkpointer?
     let reporter: RankReporter?
 
@@ -77,6 +79,7 @@ public final class Trainer {
         corpus = SyntheticCorpus(seed: options.seed, vocab: m.vocab, seqLen: m.seqLen)
         loader = DataLoader(seed: options.seed)
         optimizer = Adam(learningRate: options.learningRate)
+        gradientSync = layout.data > 1 ? GradientSync(group: groups.data) : nil
         if let dir = options.checkpointDir, options.checkpointEvery != nil {
             checkpointer = Checkpointer(.init(directory: dir, rank: rank, worldSize: layout.worldSize,
                                               keep: options.keep, async: options.asyncCheckpoint, reporter: reporter))
@@ -84,6 +87,8 @@ public final class Trainer {
             checkpointer = nil
         }
     }
+
+    deinit { gradientSync?.close() }
 
     /// Runs one optimizer step; returns the step's loss averaged over data parallelism on the last
     /// pipeline stage, nil elsewhere.
@@ -129,18 +134,16 @@ public final class Trainer {
                 dOut = [Float](repeating: 0, count: activation)
                 try pipe.recv(&dOut, from: pipe.rank + 1)
             }
-            if let dIn = try model.backward(dOut, cache: caches[mb]) {
-                try pipe.send(dIn, to: pipe.rank - 1)
+            // Data parallelism: during the last micro-batch's pass, each group of parameters whose
+            // gradients are final is averaged over the replicas on the sync thread, overlapping the
+            // rest of the backward pass (and the send of its result to the previous stage).
+            let last = mb == 0
+            let dIn = try model.backward(dOut, cache: caches[mb]) { bucket in
+                if last { gradientSync?.enqueue(bucket) }
             }
+            if let dIn { try pipe.send(dIn, to: pipe.rank - 1) }
         }
-        // Data parallelism: average the gradients over the replicas in one all-reduce.
-        if layout.data > 1 {
-            var flat = model.params.flatGradients()
-            try groups.data.allReduceSum(&flat)
-            let inverse = 1 / Float(layout.data)
-            for i in flat.indices { flat[i] *= inverse }
-            model.params.setGradients(flat)
-        }
+        try gradientSync?.finish()
         step += 1
         optimizer.update(model.params, step: step)
         guard model.isLast else { return nil }

@@ -11,7 +11,7 @@ import Glibc
 
 /// Real agents as child processes over pipes (local mode): discovery, launch, logs, reports, signals,
 /// exit latency, no orphans.
-@Suite(.serialized) struct LocalModeTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct LocalModeTests {
     static func localInventory(_ n: Int, heartbeat: Duration = .milliseconds(200)) -> ClusterInventory {
         ClusterInventory(
             name: "local",

@@ -8,7 +8,7 @@ import Testing
 /// Real rank processes: the built `ringmaster` executable (next to the test bundle), started
 /// with posix_spawn, joined through a rendezvous hosted by the test. Serialized: each test
 /// runs several processes on a 2-core machine.
-@Suite(.serialized) struct ProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ProcessTests {
     static var executable: String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("ringmaster").path

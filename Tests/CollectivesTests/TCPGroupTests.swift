@@ -6,7 +6,7 @@ import Testing
 
 /// Process groups over real TCP on loopback (ranks are threads here; see ProcessTests for
 /// separate processes): rendezvous, authentication, refusals, join deadlines.
-@Suite(.serialized) struct TCPGroupTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct TCPGroupTests {
     static func join(_ n: Int, server: RendezvousServer, token: String, attempt: Int = 7,
                      joinTimeout: Duration = .seconds(30), ranks: [Int]? = nil) async -> [Result<ProcessGroup, any Error>] {
         let members = ranks ?? Array(0..<n)

@@ -12,7 +12,7 @@ import Glibc
 #endif
 
 /// The 4-host network-namespace cluster: real sshds, real SSH, real agents.
-@Suite(.serialized, .enabled(if: TestEnvironment.canRunRootTests, Comment(rawValue: TestEnvironment.skipMessage)))
+@Suite(.serialized, .timeLimit(.minutes(3)), .enabled(if: TestEnvironment.canRunRootTests, Comment(rawValue: TestEnvironment.skipMessage)))
 struct NetnsClusterTests {
     /// Creates a cluster, runs `body`, and always destroys the cluster.
     func withCluster(startSSHD: @escaping (Int) -> Bool = { _ in true }, _ body: (NetnsCluster) async throws -> Void) async throws {

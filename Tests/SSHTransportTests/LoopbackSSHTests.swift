@@ -12,7 +12,7 @@ import Glibc
 #endif
 
 /// sshd on 127.0.0.1 with keys made by the test.
-@Suite(.serialized, .enabled(if: TestEnvironment.canRunRootTests, Comment(rawValue: TestEnvironment.skipMessage)))
+@Suite(.serialized, .timeLimit(.minutes(3)), .enabled(if: TestEnvironment.canRunRootTests, Comment(rawValue: TestEnvironment.skipMessage)))
 struct LoopbackSSHTests {
     final class Fixture: Sendable {
         let dir: TemporaryDirectory

@@ -102,3 +102,52 @@ final class LossLog: @unchecked Sendable {
         }
     }
 }
+
+/// A data-group member that records which thread each all-reduce ran on.
+final class RecordingGroup: Communicator, @unchecked Sendable {
+    let inner: HubMember
+    private let lock = NSLock()
+    private var threads: [pthread_t] = []
+    var trainingThread: pthread_t?
+    init(_ inner: HubMember) { self.inner = inner }
+    var rank: Int { inner.rank }
+    var size: Int { inner.size }
+    /// For each all-reduce: whether it ran on the training thread.
+    var onTrainingThread: [Bool] { lock.withLock { threads.map { pthread_equal($0, trainingThread!) != 0 } } }
+    func allReduceSum(_ buffer: inout [Float]) throws {
+        lock.withLock { threads.append(pthread_self()) }
+        try inner.allReduceSum(&buffer)
+    }
+    func send(_ buffer: [Float], to peer: Int) throws { try inner.send(buffer, to: peer) }
+    func recv(_ buffer: inout [Float], from peer: Int) throws { try inner.recv(&buffer, from: peer) }
+}
+
+@Suite struct DataParallelOverlap {
+    @Test func gradientsAreAveragedPerBucketOnTheSyncThreadDuringBackward() throws {
+        let layout = Parallelism(data: 2, pipeline: 1, tensor: 1)
+        let hub = GroupHub(size: 2)
+        let recorders = [RecordingGroup(hub.member(0)), RecordingGroup(hub.member(1))]
+        let trainers = try (0..<2).map { r in
+            try Trainer(options: options(steps: 1), layout: layout, coordinates: layout.coordinates(of: r),
+                        groups: RankGroups(tensor: SoloGroup(), data: recorders[r], pipeline: SoloGroup()), rank: r)
+        }
+        let done = DispatchGroup()
+        for (t, recorder) in zip(trainers, recorders) {
+            done.enter()
+            let box = UncheckedBox(t)
+            Thread.detachNewThread {
+                recorder.trainingThread = pthread_self()
+                _ = try? box.value.trainStep()
+                done.leave()
+            }
+        }
+        done.wait()
+        // One all-reduce per bucket (head, each of the 2 blocks, embeddings), all on the sync thread,
+        // plus the loss average on the training thread at the end.
+        for recorder in recorders {
+            #expect(recorder.onTrainingThread == [false, false, false, false, true])
+        }
+        // Both replicas applied the same averaged gradients.
+        #expect(trainers[0].model.params.hash() == trainers[1].model.params.hash())
+    }
+}
