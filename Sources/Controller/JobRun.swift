@@ -147,7 +147,7 @@ public final class JobRun: Sendable {
         })
         let environment = RankEnvironment(
             job: job.id, spec: spec, attempt: attempt.number, placement: placement, token: token,
-            rendezvous: rendezvous.address, masterAddress: "127.0.0.1", masterPort: Self.freePort(),
+            rendezvous: rendezvous.address, masterAddress: "127.0.0.1", masterPort: POSIX.freeLoopbackPort(),
             resumeStep: nil, acceleratorKinds: kinds, base: baseEnvironment())
         let logDir = "\(options.stateDirectory)/logs/\(job.id)/attempt-\(attempt.number)"
         for r in placement.ranks {
@@ -244,19 +244,5 @@ public final class JobRun: Sendable {
         var base: [String: String] = ["PATH": options.binDirectory + ":" + (env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")]
         for key in ["HOME", "LANG", "USER", "TMPDIR"] { if let v = env[key] { base[key] = v } }
         return base
-    }
-
-    /// A free TCP port on this host (bound and released) for MASTER_PORT.
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

@@ -18,14 +18,7 @@ struct Place: ParsableCommand {
     var json = false
 
     func run() throws {
-        let jobResult = Manifests.job(job)
-        let clusterResult = Manifests.cluster(cluster)
-        var errors: [ManifestError] = []
-        if case .failure(let e) = jobResult { errors += e.errors }
-        if case .failure(let e) = clusterResult { errors += e.errors }
-        guard case .success(let spec) = jobResult, case .success(let inventory) = clusterResult else {
-            throw Manifests.fail(errors)
-        }
+        let (spec, inventory) = try Manifests.jobAndCluster(job, cluster)
         let slots = inventory.value.nodes.map { NodeSlots(node: $0, resources: spec.value.resources) }
         let placement: Placement
         do {

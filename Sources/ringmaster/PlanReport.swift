@@ -15,7 +15,7 @@ struct PlanReport {
         let r = plan.reliability
         let tp = plan.tensorParallel
         let factor = model.recompute == .full ? "8" : "6"
-        var rows: [(String, String)] = [
+        let rows: [(String, String)] = [
             ("Compute", ""),
             ("  training FLOPs", "\(sci(plan.trainingFLOPs))  (\(factor)·P·T, P = \(count(model.parameters)), "
                 + "T = \(count(model.trainingTokens)) tokens)"),

@@ -23,14 +23,7 @@ struct Run: AsyncParsableCommand {
     var stateDir: String?
 
     func run() async throws {
-        let jobResult = Manifests.job(job)
-        let clusterResult = Manifests.cluster(cluster)
-        var errors: [ManifestError] = []
-        if case .failure(let e) = jobResult { errors += e.errors }
-        if case .failure(let e) = clusterResult { errors += e.errors }
-        guard case .success(let spec) = jobResult, case .success(let inventory) = clusterResult else {
-            throw Manifests.fail(errors)
-        }
+        let (spec, inventory) = try Manifests.jobAndCluster(job, cluster)
         let env = ProcessInfo.processInfo.environment
         let state = stateDir ?? env["RINGMASTER_STATE_DIR"] ?? (NSHomeDirectory() + "/.ringmaster")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
