@@ -31,24 +31,13 @@ test: deps
 
 demo: deps
 	swift build -c release
-	@echo
-	@echo "==> ringmaster run: the demo-3d job (reference trainer, data 2 × pipeline 2 × tensor 2) on 4 local agents"
-	@state=$$(mktemp -d /tmp/ringmaster-demo-state.XXXXXX); rm -rf /tmp/ringmaster-demo; \
-	    $(RELEASE)/ringmaster run Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/local.yaml --state-dir $$state \
-	    | grep -v "^[0-9:.]* \[rank"; \
-	    status=$${PIPESTATUS[0]}; echo "state directory: $$state"; exit $$status
-	@echo
-	@echo "==> ringmaster nodes: the 4 local agents as discovered"
-	$(RELEASE)/ringmaster nodes --cluster Manifests/clusters/local.yaml
+	scripts/demo.sh $(RELEASE)
 	@echo
 	@echo "==> ringmaster place: the same job on an SSH inventory with a spare (no connection is made)"
 	$(RELEASE)/ringmaster place Manifests/jobs/demo-3d.yaml --cluster Manifests/clusters/ssh-example.yaml
 	@echo
-	@for plan in gpt3-175b llama2-70b llama3-405b; do \
-	    echo "==> ringmaster plan Manifests/jobs/plan-$$plan.yaml"; \
-	    $(RELEASE)/ringmaster plan Manifests/jobs/plan-$$plan.yaml || exit 1; echo; done
-	@echo "==> ringmaster bench store"
-	$(RELEASE)/ringmaster bench store --events 5000
+	@echo "==> ringmaster plan Manifests/jobs/plan-llama3-405b.yaml"
+	$(RELEASE)/ringmaster plan Manifests/jobs/plan-llama3-405b.yaml
 
 # The node agent for SSH hosts: a static-stdlib release build that needs only libc, libstdc++ and
 # libgcc_s on the node. Point RINGMASTER_AGENT at it (or `ringmaster nodes --agent`).

@@ -11,12 +11,18 @@ let package = Package(
         .executable(name: "ringmaster", targets: ["ringmaster"]),
         .executable(name: "ringmaster-train", targets: ["ringmaster-train"]),
         .executable(name: "ringmaster-agent", targets: ["ringmaster-agent"]),
+        .executable(name: "ringmaster-smoke", targets: ["ringmaster-smoke"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        // The HTTP API. Default traits off: no swift-configuration, no full Foundation needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
     ],
     targets: [
         // Value types shared by every module and by the node agent. No dependencies.
@@ -60,18 +66,25 @@ let package = Package(
         // The reference decoder-only language model: hand-written forward/backward, Adam, tensor,
         // pipeline and data parallelism over a Communicator, deterministic data and resume.
         .target(name: "TrainerCore", dependencies: ["RingmasterModel", "Checkpointing"], swiftSettings: strict),
-        // The controller's services: rank environment, checkpoint commits, the job run over node agents.
+        // The HTTP API's wire types and a small blocking HTTP/1.1 client for the CLI. Foundation only.
+        .target(name: "ControllerAPI", dependencies: ["RingmasterModel"], swiftSettings: strict),
+        // The controller's services: rank environment, checkpoint commits, the job runner over node agents,
+        // the HTTP API (Hummingbird), metrics (Prometheus), all in one ServiceGroup.
         .target(
             name: "Controller",
             dependencies: ["RingmasterModel", "JobManifest", "Planning", "StateStore", "AgentProtocol", "NodeManager",
-                           "Collectives", "Checkpointing"],
+                           "Collectives", "Checkpointing", "ControllerAPI",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: strict),
         // The CLI. Thin: parse, validate, call library code.
         .executableTarget(
             name: "ringmaster",
             dependencies: [
                 "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives", "NodeManager", "Controller",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ControllerAPI", "SSHTransport", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // The reference trainer executable: TrainerCore over Collectives, configured by the rank environment.
@@ -82,6 +95,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+        // The rank-contract smoke workload: all-reduce over the world and the tensor, data and pipeline groups.
+        .executableTarget(
+            name: "ringmaster-smoke", dependencies: ["Collectives", "Checkpointing"], swiftSettings: strict),
         // Processes the integration tests drive (a store writer to SIGKILL, …).
         .executableTarget(
             name: "ringmaster-fixture",
@@ -90,7 +106,7 @@ let package = Package(
         // Fixtures and helpers for tests: temporary directories, built products, child processes.
         .target(
             name: "RingmasterTestKit",
-            dependencies: ["RingmasterModel", "AgentProtocol", "SSHTransport", "NodeManager"],
+            dependencies: ["RingmasterModel", "AgentProtocol", "SSHTransport", "NodeManager", "ControllerAPI"],
             swiftSettings: strict),
 
         .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "RingmasterTestKit"], swiftSettings: strict),
@@ -115,6 +131,10 @@ let package = Package(
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(
             name: "TrainerCoreTests", dependencies: ["TrainerCore", "Collectives", "RingmasterModel", "RingmasterTestKit"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["ControllerAPI", "RingmasterModel", "RingmasterTestKit", "SSHTransport", "AgentProtocol"],
             swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["RingmasterTestKit"], swiftSettings: strict),
     ],

@@ -37,6 +37,12 @@ public struct RankEnvironment: Sendable {
         self.base = base
     }
 
+    /// The job's own folder under the manifest's `checkpoint.dir`: `<dir>/<job id>`, so two jobs from one
+    /// manifest never prune or overwrite each other's steps.
+    public var checkpointDirectory: String? { spec.checkpoint.map { Self.checkpointDirectory(base: $0.dir, job: job) } }
+
+    public static func checkpointDirectory(base: String, job: JobID) -> String { "\(base)/\(job.rawValue)" }
+
     /// The variables of `rank`. `RINGMASTER_CONTROL` is added by the agent that owns the socket.
     public func variables(rank: Int) -> [String: String] {
         let r = placement.ranks[rank]
@@ -62,10 +68,9 @@ public struct RankEnvironment: Sendable {
             "RINGMASTER_DP_RANK": "\(r.dp)", "RINGMASTER_DP_SIZE": "\(p.data)",
             "RINGMASTER_RENDEZVOUS": rendezvous,
             "RINGMASTER_TOKEN": token.rawValue,
-            "RINGMASTER_CHECKPOINT_DIR": spec.checkpoint?.dir ?? "",
+            "RINGMASTER_CHECKPOINT_DIR": checkpointDirectory ?? "",
             "RINGMASTER_RESUME_STEP": resumeStep.map(String.init) ?? "",
-            "RINGMASTER_RESUME_DIR": resumeStep.flatMap { step in
-                spec.checkpoint.map { "\($0.dir)/step-\(step)" } } ?? "",
+            "RINGMASTER_RESUME_DIR": resumeStep.flatMap { step in checkpointDirectory.map { "\($0)/step-\(step)" } } ?? "",
             "RINGMASTER_ACCELERATORS": r.devices.map(String.init).joined(separator: ","),
         ]
         env.merge(set) { _, ours in ours }

@@ -8,8 +8,12 @@ public struct EventKind: StringIdentifier {
     public static let nodeState = EventKind(rawValue: "node.state")
     public static let jobSubmitted = EventKind(rawValue: "job.submitted")
     public static let jobState = EventKind(rawValue: "job.state")
+    /// A pending job's reason changed (why it cannot be placed yet).
+    public static let jobWaiting = EventKind(rawValue: "job.waiting")
     public static let attemptStarted = EventKind(rawValue: "attempt.started")
     public static let attemptFinished = EventKind(rawValue: "attempt.finished")
+    /// The attempt's first `step` report: its ranks joined the rendezvous, restored and trained.
+    public static let attemptStepping = EventKind(rawValue: "attempt.stepping")
     public static let rankStarted = EventKind(rawValue: "rank.started")
     public static let rankExited = EventKind(rawValue: "rank.exited")
     public static let checkpointCommitted = EventKind(rawValue: "checkpoint.committed")

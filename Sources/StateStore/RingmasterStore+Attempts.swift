@@ -51,6 +51,9 @@ extension RingmasterStore {
             attempt.endedAt = now
             attempt.endReason = reason
             try attempt.update(db)
+            // Every rank of an ended attempt is gone, reported or not (a dead controller never heard).
+            try db.execute(sql: "UPDATE rank SET state = 'exited', updatedAt = ? WHERE attemptId = ? AND state != 'exited'",
+                           arguments: [now, id])
             try Self.insert(EventRecord(
                 time: now, kind: .attemptFinished, jobId: attempt.jobId, attemptId: id,
                 message: "attempt \(attempt.number) of \(attempt.jobId) \(state.rawValue): \(reason)"), db)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Collectives
 import Foundation
+import SSHTransport
 
 /// `ringmaster bench allreduce --ranks N --sizes 8,4K,…`: spawns N rank processes over
 /// loopback TCP (each running `bench allreduce-rank`), hosts their rendezvous, and prints
@@ -24,7 +25,7 @@ struct BenchAllReduceCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let output = try await onDedicatedThread("bench-allreduce") { try launch() }
+        let output = try await onDedicatedThread(name: "bench-allreduce") { try launch() }
         print(output, terminator: "")
     }
 

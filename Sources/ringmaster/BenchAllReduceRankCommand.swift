@@ -1,6 +1,7 @@
 import ArgumentParser
 import Collectives
 import Foundation
+import SSHTransport
 
 /// One rank of `bench allreduce` (hidden; spawned by it, and by the tests). Joins through the
 /// rank environment (RANK, WORLD_SIZE, RINGMASTER_RENDEZVOUS, RINGMASTER_TOKEN, …).
@@ -16,7 +17,7 @@ struct BenchAllReduceRankCommand: AsyncParsableCommand {
     func validate() throws { try workload.check() }
 
     func run() async throws {
-        let code = try await onDedicatedThread("rank") { work() }
+        let code = try await onDedicatedThread(name: "rank") { work() }
         if code != 0 { throw ExitCode(code) }
     }
 

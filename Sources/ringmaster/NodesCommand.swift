@@ -1,14 +1,15 @@
 import ArgumentParser
+import ControllerAPI
 import Foundation
 import JobManifest
 import NodeManager
 import RingmasterModel
 
-/// `ringmaster nodes --cluster FILE`: discover the inventory's nodes and print host, state, CPUs, memory
-/// and accelerators. Standalone until the controller daemon exists.
+/// `ringmaster nodes`: the controller's nodes with state, reason, accelerators and ranks placed; or, with
+/// `--cluster FILE` / `--local N`, a standalone discovery of an inventory without a controller.
 struct Nodes: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Discover the nodes of a cluster inventory and print what their agents report.")
+        abstract: "List the controller's nodes; with --cluster or --local, discover an inventory's nodes directly.")
 
     @Option(name: .long, help: "Cluster inventory file.")
     var cluster: String?
@@ -22,13 +23,16 @@ struct Nodes: AsyncParsableCommand {
     @Option(name: .long, help: "The ringmaster-agent executable (default: next to this one, or $RINGMASTER_AGENT).")
     var agent: String?
 
+    @OptionGroup var client: ClientOptions
+
     func validate() throws {
-        guard (cluster == nil) != (local == nil) else { throw ValidationError("give exactly one of --cluster FILE or --local N") }
+        guard cluster == nil || local == nil else { throw ValidationError("give at most one of --cluster FILE or --local N") }
         if let local, local < 1 { throw ValidationError("--local needs at least 1 node") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
 
     func run() async throws {
+        guard cluster != nil || local != nil else { return try await fromController() }
         let inventory: ClusterInventory
         if let cluster {
             switch Manifests.cluster(cluster) {
@@ -61,6 +65,18 @@ struct Nodes: AsyncParsableCommand {
         if !settled { print("(some nodes still connecting after \(timeout) s)") }
         await manager.shutdown()
         if manager.statuses().contains(where: { $0.state != .ready }) { throw ExitCode(1) }
+    }
+
+    func fromController() async throws {
+        let api = try client.client()
+        let nodes = try await ClientFailure.call { try api.get("\(APIVersion.prefix)/nodes", as: [NodeView].self) }
+        if client.json { return try Output.json(nodes) }
+        let rows = nodes.map { n in
+            [n.host, n.id + (n.spare ? " (spare)" : ""), n.state.rawValue, n.cpus.map(String.init) ?? "-",
+             n.memoryBytes.map(Self.bytes) ?? "-", Self.accelerators(n.accelerators), String(n.ranks),
+             Human.age(n.since), n.state == .ready ? "" : (n.reason ?? "")]
+        }
+        print(Output.table(["HOST", "NAME", "STATE", "CPUS", "MEMORY", "ACCELERATORS", "RANKS", "SINCE", "REASON"], rows))
     }
 
     static func defaultAgentPath() -> String {

@@ -1,11 +1,10 @@
+import ControllerAPI
 import Foundation
 
 /// Printing helpers shared by the commands: tables for people, JSON for programs, errors on stderr.
 enum Output {
     static func json(_ value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
+        let data = try APICoding.encoder(pretty: true).encode(value)
         FileHandle.standardOutput.write(data)
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
@@ -31,5 +30,12 @@ enum Output {
                 i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }.joined(separator: "\n")
+    }
+}
+
+extension Output {
+    /// Prints a line and flushes at once: streamed output (events, logs) must not wait in a buffer.
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 }

@@ -47,7 +47,8 @@ final class Lines: @unchecked Sendable {
             #expect(try store.ranks(of: attempt.id!).map(\.exitStatus) == [0, 0, 0, 0])
             // Both steps were committed; retention kept the newest.
             #expect(try store.checkpoints(of: job.id).map(\.step) == [6, 3])
-            #expect(CheckpointLayout(directory: "\(dir)/ckpt").committedSteps() == [6])
+            // Each job checkpoints into its own folder under `checkpoint.dir`.
+            #expect(CheckpointLayout(directory: "\(dir)/ckpt/\(job.id)").committedSteps() == [6])
             let kinds = Set(try store.events(job: job.id).map(\.kind.rawValue))
             #expect(kinds.isSuperset(of: ["job.submitted", "attempt.started", "rank.started", "rank.exited",
                                           "checkpoint.committed", "attempt.finished", "job.state"]))
@@ -83,7 +84,7 @@ final class Lines: @unchecked Sendable {
                 Issue.record("expected a failure")
                 return
             }
-            #expect(reason.hasPrefix("cannot place on the 2 ready nodes: world size 8"))
+            #expect(reason.hasPrefix("cannot place on the ready nodes: waiting for nodes: world size 8"), "\(reason)")
         }
     }
 }

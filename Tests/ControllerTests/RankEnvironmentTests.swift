@@ -29,8 +29,8 @@ import Testing
             "RINGMASTER_JOB_ID": "demo-3", "RINGMASTER_ATTEMPT": "2",
             "RINGMASTER_TP_RANK": "1", "RINGMASTER_TP_SIZE": "2", "RINGMASTER_PP_RANK": "1", "RINGMASTER_PP_SIZE": "2",
             "RINGMASTER_DP_RANK": "0", "RINGMASTER_DP_SIZE": "2", "RINGMASTER_RENDEZVOUS": "127.0.0.1:4000",
-            "RINGMASTER_TOKEN": String(repeating: "ab", count: 32), "RINGMASTER_CHECKPOINT_DIR": "/ckpt",
-            "RINGMASTER_RESUME_STEP": "40", "RINGMASTER_RESUME_DIR": "/ckpt/step-40",
+            "RINGMASTER_TOKEN": String(repeating: "ab", count: 32), "RINGMASTER_CHECKPOINT_DIR": "/ckpt/demo-3",
+            "RINGMASTER_RESUME_STEP": "40", "RINGMASTER_RESUME_DIR": "/ckpt/demo-3/step-40",
             "RINGMASTER_ACCELERATORS": "1", "CUDA_VISIBLE_DEVICES": "1",
             "FOO": "bar", "PATH": "/job/bin", "HOME": "/root",
         ]

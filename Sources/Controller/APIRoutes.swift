@@ -1,0 +1,129 @@
+import ControllerAPI
+import Foundation
+import Hummingbird
+import JobManifest
+import NodeManager
+import Planning
+import RingmasterModel
+import StateStore
+
+/// The HTTP API's routes (documented in the README, "HTTP API"). Handlers validate, call the runner
+/// or read the store, and answer JSON; errors are `APIErrorBody` with a status.
+struct APIRoutes: Sendable {
+    let runner: JobRunner
+    let events: EventFeed
+    let metrics: ControllerMetrics
+    let info: @Sendable () -> ControllerInfo
+    /// Largest request body accepted (a manifest is a few KiB).
+    static let maxBody = 1 << 20
+
+    var store: RingmasterStore { runner.store }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in JSONBody.response(info()) }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render(store: store))))
+        }
+        let v1 = router.group(RouterPath(APIVersion.prefix))
+        v1.post("/jobs") { request, _ in try await submit(request) }
+        v1.get("/jobs") { _, _ in JSONBody.response(try store.jobs().map { Views.job($0, runner: runner) }) }
+        v1.get("/jobs/:id") { _, context in
+            JSONBody.response(try Views.detail(try job(context), runner: runner))
+        }
+        v1.get("/jobs/:id/ranks") { _, context in
+            JSONBody.response(try Views.detail(try job(context), runner: runner).ranks)
+        }
+        v1.post("/jobs/:id/cancel") { _, context in
+            let id = try job(context).id
+            switch await runner.cancel(id) {
+            case .success(let view): return JSONBody.response(view)
+            case .failure(let body): return JSONBody.response(body, status: .conflict)
+            }
+        }
+        v1.get("/jobs/:id/logs") { request, context in try logs(request, try job(context)) }
+        v1.get("/nodes") { _, _ in
+            let busy = runner.busyRanks()
+            return JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: busy))
+        }
+        v1.get("/events") { request, _ in try eventsResponse(request) }
+    }
+
+    private func job(_ context: BasicRequestContext) throws -> JobRecord {
+        let id = try context.parameters.require("id")
+        guard let job = try store.job(JobID(id)) else {
+            throw APIError(.notFound, "no job \(id)", hint: "`ringmaster jobs` lists the jobs this controller knows")
+        }
+        return job
+    }
+
+    private func submit(_ request: Request) async throws -> Response {
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: Self.maxBody) } catch {
+            throw APIError(.contentTooLarge, "request body larger than \(Self.maxBody) bytes",
+                           hint: "send the manifest's YAML text, not its data")
+        }
+        let body: SubmitRequest
+        do { body = try APICoding.decoder().decode(SubmitRequest.self, from: Data(buffer.readableBytesView)) } catch {
+            throw APIError(.badRequest, "request body is not a submit request: \(error)",
+                           hint: #"send {"manifest": "<YAML text>", "path": "<file it came from>"}"#)
+        }
+        let manifest: LoadedManifest<JobSpec>
+        do { manifest = try JobManifestLoader.parse(body.manifest, file: body.path) } catch {
+            throw APIError(.badRequest, "invalid job manifest \(body.path)", details: error.errors.map(\.description),
+                           hint: "fix the fields named above and submit again")
+        }
+        if let problem = runner.neverFits(manifest.value) {
+            throw APIError(.badRequest, "job \(manifest.value.name) can never run on this cluster",
+                           details: [manifest.error(field: problem.field, message: problem.message,
+                                                    hint: problem.hint).description])
+        }
+        let job = try runner.submit(manifest)
+        return JSONBody.response(Views.job(job, runner: runner), status: .created)
+    }
+
+    private func logs(_ request: Request, _ job: JobRecord) throws -> Response {
+        let q = request.uri.queryParameters
+        let rank = try q.get("rank").map { text -> Int in
+            guard let r = Int(text), r >= 0, r < job.spec.parallelism.worldSize else {
+                throw APIError(.badRequest, "rank \(text) is not a rank of \(job.id)",
+                               hint: "ranks are 0…\(job.spec.parallelism.worldSize - 1)")
+            }
+            return r
+        }
+        let tail = q.get("tail").flatMap { Int($0) } ?? 100
+        let follow = q.get("follow").map { $0 == "1" || $0 == "true" } ?? false
+        let attempts = try store.attempts(of: job.id)
+        let attempt = q.get("attempt").flatMap { Int($0) } ?? attempts.last?.number ?? 1
+        let lines = runner.logs.lines(job: job.id, attempt: attempt, rank: rank, tail: tail, follow: follow)
+        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody { writer in
+            for await line in lines { try await writer.write(ByteBuffer(string: line + "\n")) }
+            try await writer.finish(nil)
+        })
+    }
+
+    private func eventsResponse(_ request: Request) throws -> Response {
+        let q = request.uri.queryParameters
+        let after = q.get("after").flatMap { Int64($0) } ?? 0
+        let job = q.get("job").map { JobID(String($0)) }
+        let follow = q.get("follow").map { $0 == "1" || $0 == "true" } ?? false
+        let limit = min(q.get("limit").flatMap { Int($0) } ?? 1000, 10_000)
+        guard follow else {
+            return JSONBody.response(try store.events(after: after, job: job, limit: limit).map(Views.event))
+        }
+        let stream = events.follow(store: store, after: after, job: job)
+        return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
+            let encoder = APICoding.encoder()
+            for try await batch in stream {
+                var buffer = ByteBuffer()
+                for e in batch {
+                    buffer.writeBytes(try encoder.encode(Views.event(e)))
+                    buffer.writeString("\n")
+                }
+                try await writer.write(buffer)
+            }
+            try await writer.finish(nil)
+        })
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import RingmasterModel
+
+/// How the runner reaches and launches ranks.
+public struct JobRunnerOptions: Sendable {
+    public var stateDirectory: StateDirectory
+    /// Prepended to the ranks' PATH so they find Ringmaster's own executables (ringmaster-train).
+    public var binDirectory: String
+    /// SIGTERM → SIGKILL grace when stopping ranks.
+    public var gracePeriod: Duration
+    /// Whether the inventory's nodes are agents on this machine (loopback addresses, local log paths).
+    public var local: Bool
+    /// Address ranks reach this controller's rendezvous at (127.0.0.1 for local clusters; for SSH clusters
+    /// the local address of the route towards the nodes).
+    public var rendezvousHost: String
+
+    public init(stateDirectory: StateDirectory, binDirectory: String, gracePeriod: Duration = .seconds(3), local: Bool,
+                rendezvousHost: String) {
+        self.stateDirectory = stateDirectory
+        self.binDirectory = binDirectory
+        self.gracePeriod = gracePeriod
+        self.local = local
+        self.rendezvousHost = rendezvousHost
+    }
+}
+
+/// What the runner tells people as it works (the foreground `run` prints it; the daemon logs it).
+public enum RunnerNote: Sendable {
+    /// A state change or decision worth a line.
+    case text(JobID?, String)
+    /// A line a rank printed.
+    case rankOutput(JobID, rank: Int, String)
+    /// The job's progress rank reported a step (with its loss when it sent one).
+    case step(JobID, step: Int, loss: Double?)
+    /// A pending job cannot be placed on the free ready nodes (the reason says why).
+    case waiting(JobID, String)
+    /// A job reached a final state.
+    case finished(JobID, JobState, String?)
+}

@@ -1,0 +1,132 @@
+import AgentProtocol
+import Collectives
+import Foundation
+import NodeManager
+import Planning
+import RingmasterModel
+import StateStore
+
+extension RunnerLoop {
+    /// After a restart: attempts the previous controller left open end as failed (their agents stopped
+    /// the ranks when the controller's channels closed), and their jobs wait to run again from the
+    /// newest committed checkpoint. Then every pending job is tried.
+    func resumeAfterRestart() {
+        guarded("resuming jobs after a restart") {
+            for job in try store.jobs() where job.state == .running || job.state == .recovering {
+                for attempt in try store.attempts(of: job.id) where !attempt.state.isFinal {
+                    try store.finishAttempt(
+                        attempt.id!, as: .failed,
+                        reason: "the controller stopped while it ran (its agents stopped the ranks)", at: Date())
+                }
+                try store.setJobState(job.id, to: .pending,
+                                      reason: "controller restarted; relaunching from the newest checkpoint", at: Date())
+                runner.note(.text(job.id, "\(job.id) was running when the previous controller stopped; it will run again"))
+            }
+        }
+    }
+
+    /// Nodes that are ready and not used by an active attempt, with the accelerators their agents reported.
+    func freeSlots(for spec: JobSpec) -> [NodeSlots] {
+        let busy = Set(attempts.values.flatMap(\.placement.nodes))
+        return runner.nodes.statuses().filter { $0.state == .ready && !busy.contains($0.entry.id) }.map { status in
+            var entry = status.entry
+            if let hello = status.hello { entry.accelerators = hello.accelerators }
+            return NodeSlots(node: entry, resources: spec.resources)
+        }
+    }
+
+    /// Places and launches pending jobs, oldest first; a job that does not fit keeps waiting with its
+    /// reason, and younger jobs that fit the remaining nodes may start before it (backfill).
+    func schedule() {
+        guard !shuttingDown else { return }
+        let pending: [JobRecord]
+        do { pending = try store.jobs().filter { $0.state == .pending }.reversed() } catch {
+            runner.note(.text(nil, "reading pending jobs failed: \(error)"))
+            return
+        }
+        for job in pending where attempts[job.id] == nil {
+            let slots = freeSlots(for: job.spec)
+            do {
+                let placement = try Placer(job: job.spec).place(on: slots)
+                launch(job, placement: placement)
+            } catch {
+                let ready = slots.count
+                let reason = "waiting for nodes: \(error.message) (\(ready) free ready node\(ready == 1 ? "" : "s"))"
+                // While nodes are still coming up the reason would only be noise.
+                let settling = runner.nodes.statuses().contains { $0.state == nil || $0.state == .connecting }
+                if !settling { runner.note(.waiting(job.id, reason)) }
+                guard job.reason != reason, !settling else { continue }
+                guarded("recording why \(job.id) waits", job: job.id) {
+                    try store.setJobState(job.id, to: .pending, reason: reason, at: Date())
+                    try store.recordEvent(EventRecord(time: Date(), kind: .jobWaiting, jobId: job.id,
+                                                      message: "\(job.id) \(reason)"))
+                }
+            }
+        }
+    }
+
+    /// Persists the attempt, opens its rendezvous and sends `launch` for every rank.
+    func launch(_ job: JobRecord, placement: Placement) {
+        let options = runner.options
+        do {
+            let resume = try store.newestCommittedCheckpoint(of: job.id)?.step
+            let token = AttemptToken.generate()
+            let number = (try store.attempts(of: job.id).last?.number ?? 0) + 1
+            let rendezvous = try RendezvousServer(attempt: number, token: token.rawValue, worldSize: placement.worldSize,
+                                                  host: options.rendezvousHost)
+            let record = try store.startAttempt(job.id, placement: placement, token: token, resumeStep: resume, at: Date())
+            let attempt = ActiveAttempt(job: job, attempt: record, rendezvous: rendezvous, startedAt: Date())
+            attempts[job.id] = attempt
+            runner.placements.withLock { $0[job.id] = placement }
+            runner.logs.attemptStarted(job: job.id, attempt: record.number)
+            publish(attempt)
+            let statuses = Dictionary(uniqueKeysWithValues: runner.nodes.statuses().map { ($0.entry.id, $0) })
+            let kinds = statuses.mapValues { $0.hello?.accelerators.first?.kind ?? .simulated }
+            let rank0Node = placement.ranks[0].node
+            let masterAddress = options.local ? "127.0.0.1" : (statuses[rank0Node]?.entry.host ?? "127.0.0.1")
+            let masterPort = options.local ? POSIX.freeLoopbackPort() : Int.random(in: 20000..<30000)
+            let environment = RankEnvironment(
+                job: job.id, spec: job.spec, attempt: record.number, placement: placement, token: token,
+                rendezvous: rendezvous.address, masterAddress: masterAddress, masterPort: masterPort, resumeStep: resume,
+                acceleratorKinds: kinds, base: baseEnvironment())
+            for r in placement.ranks {
+                let request = LaunchRequest(
+                    rank: RankRef(job: job.id, attempt: record.number, rank: r.rank), argv: job.spec.command,
+                    env: environment.variables(rank: r.rank), cwd: job.spec.workdir,
+                    logDir: agentLogDirectory(job: job.id, attempt: record.number, node: r.node))
+                if !runner.nodes.send(.launch(request), to: r.node) {
+                    attempt.gone.insert(r.rank)
+                    fail(attempt, "node \(r.node) has no open channel for rank \(r.rank)")
+                }
+            }
+            runner.note(.text(job.id, "attempt \(record.number) of \(job.id): launched \(placement.worldSize) ranks on "
+                + "\(placement.nodes.count) nodes (rendezvous \(rendezvous.address))"
+                + (resume.map { ", resuming from step \($0)" } ?? "")))
+            finishIfDone(attempt)
+        } catch {
+            runner.note(.text(job.id, "launching \(job.id) failed: \(error)"))
+            guarded("failing \(job.id)", job: job.id) {
+                try store.setJobState(job.id, to: .failed, reason: "launch failed: \(error)", at: Date())
+            }
+            runner.note(.finished(job.id, .failed, "launch failed: \(error)"))
+        }
+    }
+
+    /// Where the node's agent keeps the ranks' raw stdout/stderr: the state directory on a local cluster,
+    /// the login directory's `.ringmaster/logs` on SSH nodes.
+    func agentLogDirectory(job: JobID, attempt: Int, node: NodeID) -> String {
+        runner.options.local
+            ? "\(runner.options.stateDirectory.logDirectory(job: job.rawValue, attempt: attempt))/agent-\(node)"
+            : ".ringmaster/logs/\(job)/attempt-\(attempt)"
+    }
+
+    /// PATH with Ringmaster's own executables first, plus HOME and LANG from the controller.
+    func baseEnvironment() -> [String: String] {
+        let env = ProcessInfo.processInfo.environment
+        var base: [String: String] = [
+            "PATH": runner.options.binDirectory + ":" + (env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        ]
+        for key in ["HOME", "LANG", "USER", "TMPDIR"] { if let v = env[key] { base[key] = v } }
+        return base
+    }
+}

@@ -1,0 +1,108 @@
+import ControllerAPI
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The controller's state directory: the SQLite store, the API token, the lock that keeps a second
+/// controller out, `controller.json` (where the API listens) and the rank logs.
+public struct StateDirectory: Sendable {
+    public let path: String
+
+    public init(_ path: String) { self.path = path }
+
+    /// `explicit`, else `$RINGMASTER_STATE_DIR`, else `~/.ringmaster`.
+    public static func resolve(_ explicit: String?) -> StateDirectory {
+        let env = ProcessInfo.processInfo.environment["RINGMASTER_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        let raw = explicit ?? env ?? (NSHomeDirectory() + "/.ringmaster")
+        return StateDirectory(URL(fileURLWithPath: raw).standardizedFileURL.path)
+    }
+
+    public var database: String { path + "/state.db" }
+    public var tokenFile: String { path + "/api-token" }
+    public var infoFile: String { path + "/controller.json" }
+    public var lockFile: String { path + "/controller.lock" }
+    public var logs: String { path + "/logs" }
+
+    public func create() throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+    }
+
+    public struct LockedError: Error, CustomStringConvertible {
+        public var path: String
+        public var holder: ControllerInfo?
+        public var description: String {
+            let who = holder.map { " (pid \($0.pid), API at \($0.url))" } ?? ""
+            return "another controller\(who) already uses the state directory \(path) — stop it first, "
+                + "or give this one its own with --state-dir"
+        }
+    }
+
+    /// Takes the directory's exclusive lock for the life of the process (released by the kernel when the
+    /// process dies, even by SIGKILL); fails at once when another controller holds it.
+    public func lock() throws -> StateLock {
+        let fd = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw POSIXFailure(what: "open \(lockFile)", code: errno) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw LockedError(path: path, holder: readInfo())
+        }
+        return StateLock(fd: fd)
+    }
+
+    /// The API token: read from `api-token`, or made (32 random bytes, hex) and written with mode 0600.
+    public func token() throws -> String {
+        if let existing = readToken() { return existing }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = rng.next() }
+        let token = bytes.map { String(format: "%02x", $0) }.joined()
+        let temp = tokenFile + ".tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw POSIXFailure(what: "create \(temp)", code: errno) }
+        fchmod(fd, 0o600)
+        let data = Array((token + "\n").utf8)
+        let written = write(fd, data, data.count)
+        fsync(fd)
+        close(fd)
+        guard written == data.count, rename(temp, tokenFile) == 0 else {
+            throw POSIXFailure(what: "write \(tokenFile)", code: errno)
+        }
+        return token
+    }
+
+    public func readToken() -> String? {
+        guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { return nil }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return token.isEmpty ? nil : token
+    }
+
+    public func writeInfo(_ info: ControllerInfo) throws {
+        let data = try APICoding.encoder(pretty: true).encode(info)
+        try data.write(to: URL(fileURLWithPath: infoFile), options: .atomic)
+    }
+
+    public func readInfo() -> ControllerInfo? {
+        guard let data = FileManager.default.contents(atPath: infoFile) else { return nil }
+        return try? APICoding.decoder().decode(ControllerInfo.self, from: data)
+    }
+
+    /// Controller-side copies of the ranks' streamed output, per job and attempt.
+    public func logDirectory(job: String, attempt: Int) -> String { "\(logs)/\(job)/attempt-\(attempt)" }
+}
+
+/// The held lock; closing it (or the process ending) releases it.
+public final class StateLock: Sendable {
+    let fd: Int32
+    init(fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
+}
+
+/// A failed system call, with what was being done.
+public struct POSIXFailure: Error, CustomStringConvertible {
+    public var what: String
+    public var code: Int32
+    public var description: String { "\(what): \(String(cString: strerror(code)))" }
+}

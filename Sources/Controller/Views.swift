@@ -1,0 +1,60 @@
+import ControllerAPI
+import Foundation
+import NodeManager
+import RingmasterModel
+import StateStore
+
+/// Store records (and the runner's live numbers) → the API's wire types.
+enum Views {
+    static func job(_ job: JobRecord, runner: JobRunner) -> JobView {
+        let p = job.spec.parallelism
+        let attempts = (try? runner.store.attempts(of: job.id)) ?? []
+        let live = runner.progress(of: job.id)
+        var step = live?.step
+        if step == nil, let newest = attempts.last?.id {
+            step = ((try? runner.store.ranks(of: newest)) ?? []).compactMap(\.lastStep).max()
+        }
+        let checkpoint = (try? runner.store.newestCommittedCheckpoint(of: job.id))??.step
+        return JobView(
+            id: job.id.rawValue, name: job.name, state: job.state, reason: job.reason, submittedAt: job.submittedAt,
+            updatedAt: job.updatedAt, restarts: job.restarts, data: p.data, pipeline: p.pipeline, tensor: p.tensor,
+            worldSize: p.worldSize, command: job.spec.command, attempt: attempts.last?.number, step: step,
+            checkpoint: checkpoint)
+    }
+
+    static func detail(_ job: JobRecord, runner: JobRunner) throws -> JobDetail {
+        let attempts = try runner.store.attempts(of: job.id)
+        var ranks: [RankView] = []
+        if let newest = attempts.last {
+            let coordinates = Dictionary(uniqueKeysWithValues: newest.placement.ranks.map { ($0.rank, $0) })
+            ranks = try runner.store.ranks(of: newest.id!).map { r in
+                let c = coordinates[r.rank]
+                return RankView(rank: r.rank, node: r.nodeId.rawValue, localRank: r.localRank, tp: c?.tp ?? 0,
+                                pp: c?.pp ?? 0, dp: c?.dp ?? 0, state: r.state, pid: r.pid, exitStatus: r.exitStatus,
+                                exitSignal: r.exitSignal, lastStep: r.lastStep)
+            }
+        }
+        return JobDetail(
+            job: Self.job(job, runner: runner),
+            attempts: attempts.map {
+                AttemptView(number: $0.number, state: $0.state, startedAt: $0.startedAt, endedAt: $0.endedAt,
+                            endReason: $0.endReason, resumeStep: $0.resumeStep, nodes: $0.placement.nodes.map(\.rawValue))
+            },
+            ranks: ranks)
+    }
+
+    static func nodes(store: RingmasterStore, manager: NodeManager, busy: [NodeID: Int]) throws -> [NodeView] {
+        let statuses = Dictionary(uniqueKeysWithValues: manager.statuses().map { ($0.entry.id, $0) })
+        return try store.nodes().map { n in
+            let hello = statuses[n.id]?.hello
+            return NodeView(id: n.id.rawValue, host: n.host, spare: n.spare, state: n.state, reason: n.stateReason,
+                            since: n.stateChangedAt, accelerators: n.accelerators, cpus: hello?.host.cpuCount,
+                            memoryBytes: hello?.host.memoryBytes, ranks: busy[n.id] ?? 0)
+        }
+    }
+
+    static func event(_ e: EventRecord) -> EventView {
+        EventView(id: e.id ?? 0, time: e.time, kind: e.kind.rawValue, job: e.jobId?.rawValue, attempt: e.attemptId,
+                  node: e.nodeId?.rawValue, rank: e.rank, message: e.message, payload: e.payload)
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import RingmasterModel
+
+/// `POST /v1/jobs`: the manifest's YAML text and the path it was read from (for error messages and
+/// to resolve its relative paths; the CLI and the controller share a filesystem).
+public struct SubmitRequest: Codable, Sendable {
+    public var manifest: String
+    public var path: String
+    public init(manifest: String, path: String) {
+        self.manifest = manifest
+        self.path = path
+    }
+}
+
+/// One job as `jobs` and `status` show it.
+public struct JobView: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var state: JobState
+    /// Why it is in that state: the pending reason, the failure cause.
+    public var reason: String?
+    public var submittedAt: Date
+    public var updatedAt: Date
+    public var restarts: Int
+    public var data: Int
+    public var pipeline: Int
+    public var tensor: Int
+    public var worldSize: Int
+    public var command: [String]
+    /// The newest attempt's number, if any.
+    public var attempt: Int?
+    /// Newest step reported by the job's progress rank.
+    public var step: Int?
+    /// Newest committed checkpoint step.
+    public var checkpoint: Int?
+
+    public init(id: String, name: String, state: JobState, reason: String?, submittedAt: Date, updatedAt: Date,
+                restarts: Int, data: Int, pipeline: Int, tensor: Int, worldSize: Int, command: [String],
+                attempt: Int?, step: Int?, checkpoint: Int?) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.reason = reason
+        self.submittedAt = submittedAt
+        self.updatedAt = updatedAt
+        self.restarts = restarts
+        self.data = data
+        self.pipeline = pipeline
+        self.tensor = tensor
+        self.worldSize = worldSize
+        self.command = command
+        self.attempt = attempt
+        self.step = step
+        self.checkpoint = checkpoint
+    }
+}
+
+/// One attempt of a job.
+public struct AttemptView: Codable, Sendable, Equatable {
+    public var number: Int
+    public var state: AttemptState
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var endReason: String?
+    public var resumeStep: Int?
+    public var nodes: [String]
+
+    public init(number: Int, state: AttemptState, startedAt: Date, endedAt: Date?, endReason: String?,
+                resumeStep: Int?, nodes: [String]) {
+        self.number = number
+        self.state = state
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.endReason = endReason
+        self.resumeStep = resumeStep
+        self.nodes = nodes
+    }
+}
+
+/// One rank of an attempt, with its coordinates in the 3-D layout.
+public struct RankView: Codable, Sendable, Equatable {
+    public var rank: Int
+    public var node: String
+    public var localRank: Int
+    public var tp: Int
+    public var pp: Int
+    public var dp: Int
+    public var state: RankState
+    public var pid: Int32?
+    public var exitStatus: Int32?
+    public var exitSignal: Int32?
+    public var lastStep: Int?
+
+    public init(rank: Int, node: String, localRank: Int, tp: Int, pp: Int, dp: Int, state: RankState, pid: Int32?,
+                exitStatus: Int32?, exitSignal: Int32?, lastStep: Int?) {
+        self.rank = rank
+        self.node = node
+        self.localRank = localRank
+        self.tp = tp
+        self.pp = pp
+        self.dp = dp
+        self.state = state
+        self.pid = pid
+        self.exitStatus = exitStatus
+        self.exitSignal = exitSignal
+        self.lastStep = lastStep
+    }
+}
+
+/// `GET /v1/jobs/{id}`: the job, its attempts (oldest first) and the newest attempt's ranks.
+public struct JobDetail: Codable, Sendable {
+    public var job: JobView
+    public var attempts: [AttemptView]
+    public var ranks: [RankView]
+    public init(job: JobView, attempts: [AttemptView], ranks: [RankView]) {
+        self.job = job
+        self.attempts = attempts
+        self.ranks = ranks
+    }
+}
+
+/// One node as the controller sees it now.
+public struct NodeView: Codable, Sendable, Equatable {
+    public var id: String
+    public var host: String
+    public var spare: Bool
+    public var state: NodeState
+    public var reason: String?
+    public var since: Date
+    public var accelerators: [Accelerator]
+    public var cpus: Int?
+    public var memoryBytes: UInt64?
+    /// Ranks of running attempts placed here.
+    public var ranks: Int
+
+    public init(id: String, host: String, spare: Bool, state: NodeState, reason: String?, since: Date,
+                accelerators: [Accelerator], cpus: Int?, memoryBytes: UInt64?, ranks: Int) {
+        self.id = id
+        self.host = host
+        self.spare = spare
+        self.state = state
+        self.reason = reason
+        self.since = since
+        self.accelerators = accelerators
+        self.cpus = cpus
+        self.memoryBytes = memoryBytes
+        self.ranks = ranks
+    }
+}
+
+/// One event row.
+public struct EventView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var time: Date
+    public var kind: String
+    public var job: String?
+    public var attempt: Int64?
+    public var node: String?
+    public var rank: Int?
+    public var message: String
+    /// Structured detail as JSON text (`job.state`: `{"from": …, "to": …}`).
+    public var payload: String?
+
+    public init(id: Int64, time: Date, kind: String, job: String?, attempt: Int64?, node: String?, rank: Int?,
+                message: String, payload: String? = nil) {
+        self.id = id
+        self.time = time
+        self.kind = kind
+        self.job = job
+        self.attempt = attempt
+        self.node = node
+        self.rank = rank
+        self.message = message
+        self.payload = payload
+    }
+
+    /// For `job.state` events: the state the job moved to.
+    public var jobStateTo: JobState? {
+        guard kind == "job.state", let payload,
+              let map = try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8)) else { return nil }
+        return map["to"].flatMap(JobState.init(rawValue:))
+    }
+}
+
+/// Every non-2xx response's body: what went wrong, each detail line (every manifest error as the
+/// validator wrote it), and what to do next.
+public struct APIErrorBody: Codable, Sendable, Error, CustomStringConvertible {
+    public var error: String
+    public var details: [String]
+    public var hint: String?
+
+    public init(error: String, details: [String] = [], hint: String? = nil) {
+        self.error = error
+        self.details = details
+        self.hint = hint
+    }
+
+    public var description: String {
+        ([error] + details).joined(separator: "\n") + (hint.map { "\nhint: \($0)" } ?? "")
+    }
+}
+
+/// `/healthz` and `controller.json`: who is serving.
+public struct ControllerInfo: Codable, Sendable {
+    public var pid: Int32
+    public var url: String
+    public var cluster: String
+    public var startedAt: Date
+    public init(pid: Int32, url: String, cluster: String, startedAt: Date) {
+        self.pid = pid
+        self.url = url
+        self.cluster = cluster
+        self.startedAt = startedAt
+    }
+}

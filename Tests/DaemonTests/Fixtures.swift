@@ -1,0 +1,40 @@
+import ControllerAPI
+import Foundation
+import RingmasterModel
+import RingmasterTestKit
+
+/// A local cluster file with `nodes` agents of 2 simulated accelerators each.
+func localCluster(_ dir: TemporaryDirectory, nodes: Int = 4) throws -> String {
+    try dir.write("cluster.yaml", "name: local\nlocal: {nodes: \(nodes), accelerators: 2}\nheartbeat: {interval: 1s, missed: 3}\n")
+}
+
+/// The repository's Manifests/ folder.
+var manifests: String { BuiltProducts.packageRoot + "/Manifests" }
+
+extension ControllerProcess {
+    /// Submits the manifest file through the API.
+    func submit(_ path: String) async throws -> JobView {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try await call { try $0.post("\(APIVersion.prefix)/jobs", body: SubmitRequest(manifest: text, path: path), as: JobView.self) }
+    }
+
+    func detail(_ id: String) async throws -> JobDetail {
+        try await call { try $0.get("\(APIVersion.prefix)/jobs/\(id)", as: JobDetail.self) }
+    }
+
+    func events(job: String) async throws -> [EventView] {
+        try await call { try $0.get("\(APIVersion.prefix)/events?job=\(job)&limit=10000", as: [EventView].self) }
+    }
+}
+
+/// The HTTP status of a failed call (nil when it succeeded).
+func status(of body: @escaping @Sendable () async throws -> Void) async -> Int? {
+    do {
+        try await body()
+        return nil
+    } catch let failure as ControllerClient.Failure {
+        return failure.status
+    } catch {
+        return -1
+    }
+}

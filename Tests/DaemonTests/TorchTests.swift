@@ -1,0 +1,49 @@
+import ControllerAPI
+import Foundation
+import RingmasterModel
+import RingmasterTestKit
+import Testing
+
+/// The machine's CPU PyTorch wheel, if it has one.
+let torchWheel: String? = {
+    if let w = ProcessInfo.processInfo.environment["RINGMASTER_TORCH_WHEEL"], FileManager.default.fileExists(atPath: w) { return w }
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/opt/wheels")) ?? []
+    return names.filter { $0.hasPrefix("torch-") && $0.hasSuffix(".whl") }.sorted().last.map { "/opt/wheels/\($0)" }
+}()
+
+/// A venv with torch, made once per machine by scripts/torch-venv.sh.
+func torchPython() async throws -> String {
+    let venv = "/var/tmp/ringmaster-torch-venv"
+    try await runCommand([BuiltProducts.packageRoot + "/scripts/torch-venv.sh", venv])
+    return venv + "/bin/python"
+}
+
+/// An unmodified torch.distributed DDP script (env://, gloo) on 2 nodes × 2 ranks of a local cluster.
+@Suite(.serialized, .timeLimit(.minutes(5)),
+       .enabled(if: torchWheel != nil, "no PyTorch wheel on this machine (/opt/wheels/torch-*.whl): skipped"))
+struct TorchDDPTests {
+    @Test func anUnmodifiedDDPScriptTrainsOnTwoNodesOfTwoRanks() async throws {
+        let python = try await torchPython()
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let controller = try await ControllerProcess.start(cluster: try localCluster(dir, nodes: 2), stateDirectory: dir.file("state"))
+        try await controller.waitForReadyNodes(2)
+        let manifest = try dir.write("ddp.yaml", """
+            name: ddp
+            command: [\(python), \(manifests)/jobs/scripts/torch_ddp.py, "20"]
+            env: {PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: "1"}
+            parallelism: {data: 4}
+            """)
+        let job = try await controller.submit(manifest)
+        let done = try await controller.waitForJob(job.id, within: .seconds(240))
+        #expect(done.state == .succeeded, "\(done.reason ?? "")")
+        let detail = try await controller.detail(job.id)
+        #expect(detail.ranks.map(\.node) == ["local-0", "local-0", "local-1", "local-1"])
+        let logs = try await controller.cli(["logs", job.id, "--tail", "1000"]).output
+        for rank in 0..<4 {
+            #expect(logs.contains("[rank \(rank)] rank \(rank)/4 local \(rank % 2) on 127.0.0.1:"), "\(logs)")
+        }
+        #expect(logs.components(separatedBy: "parameters identical on every rank: True").count == 5)
+        #expect(await controller.stop() == 0)
+    }
+}
