@@ -34,15 +34,20 @@ step "ringmaster submit Manifests/jobs/smoke.yaml --wait   (all-reduce over worl
 "$rm_" submit Manifests/jobs/smoke.yaml --wait || exit 1
 "$rm_" logs smoke-1 --rank 0
 
-step "ringmaster submit Manifests/jobs/demo-3d.yaml --wait   (reference trainer, data 2 × pipeline 2 × tensor 2)"
+step "ringmaster submit Manifests/jobs/demo-3d.yaml; ringmaster logs -f & ringmaster events -f   (reference trainer, 2 × 2 × 2)"
 rm -rf /tmp/ringmaster-demo
-"$rm_" submit Manifests/jobs/demo-3d.yaml --wait || exit 1
-"$rm_" logs demo-3d-2 --tail 1
+job=$("$rm_" submit Manifests/jobs/demo-3d.yaml | awk '{print $2}')
+[ -n "$job" ] || exit 1
+# Logs follow the attempt (they end with it); events follow the job until it ends.
+"$rm_" logs "$job" -f --tail 0 | sed -u 's/^/    log /' &
+logs=$!
+"$rm_" events -f --job "$job" | grep --line-buffered -v -e ' rank.started ' -e ' rank.exited '
+wait "$logs"
 
-step "summary: ringmaster jobs, ringmaster status demo-3d-2"
+step "summary: ringmaster jobs, ringmaster status $job"
 "$rm_" jobs
 echo
-"$rm_" status demo-3d-2
+"$rm_" status "$job"
 
 step "stopping the controller (SIGTERM): API, runner, then agents"
 trap - EXIT

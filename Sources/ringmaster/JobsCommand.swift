@@ -130,13 +130,14 @@ struct Events: AsyncParsableCommand {
     @Option(name: .long, help: "Start after this event id.")
     var after: Int64 = 0
 
-    @Flag(name: [.short, .customLong("follow")], help: "Keep printing events as they happen.")
+    @Flag(name: [.short, .customLong("follow")], help: "Keep printing events as they happen (with --job: until the job ends).")
     var follow = false
 
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
         let client = try options.client()
+        let untilFinal = job != nil
         var q = "after=\(after)"
         if let job { q += "&job=\(job)" }
         let query = q
@@ -144,10 +145,9 @@ struct Events: AsyncParsableCommand {
         if follow {
             try await ClientFailure.call {
                 try client.stream("\(APIVersion.prefix)/events?\(query)&follow=1") { line in
-                    if json { Output.line(line) } else if let e = try? APICoding.decoder().decode(EventView.self, from: Data(line.utf8)) {
-                        Output.line(Human.event(e))
-                    }
-                    return true
+                    let e = try? APICoding.decoder().decode(EventView.self, from: Data(line.utf8))
+                    if json { Output.line(line) } else if let e { Output.line(Human.event(e)) }
+                    return !(untilFinal && (e?.jobStateTo?.isFinal ?? false))
                 }
             }
             return
