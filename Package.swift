@@ -34,6 +34,9 @@ let package = Package(
             swiftSettings: strict),
         // Placement (ranks → nodes) and the capacity planner. Pure.
         .target(name: "Planning", dependencies: ["RingmasterModel"], swiftSettings: strict),
+        // Failure detection and recovery decisions: hang and launch-error detectors, restart budget and
+        // backoff, quarantine. Pure state machines; time is an input.
+        .target(name: "FaultPolicy", dependencies: ["RingmasterModel"], swiftSettings: strict),
         // The SQLite state store (GRDB): one database type, records, migrations.
         .target(
             name: "StateStore",
@@ -72,8 +75,8 @@ let package = Package(
         // the HTTP API (Hummingbird), metrics (Prometheus), all in one ServiceGroup.
         .target(
             name: "Controller",
-            dependencies: ["RingmasterModel", "JobManifest", "Planning", "StateStore", "AgentProtocol", "NodeManager",
-                           "Collectives", "Checkpointing", "ControllerAPI",
+            dependencies: ["RingmasterModel", "JobManifest", "Planning", "FaultPolicy", "StateStore", "AgentProtocol",
+                           "NodeManager", "Collectives", "Checkpointing", "ControllerAPI",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Logging", package: "swift-log"),
@@ -84,7 +87,7 @@ let package = Package(
             name: "ringmaster",
             dependencies: [
                 "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives", "NodeManager", "Controller",
-                "ControllerAPI", "SSHTransport", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ControllerAPI", "SSHTransport", "FaultPolicy", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // The reference trainer executable: TrainerCore over Collectives, configured by the rank environment.
@@ -124,6 +127,7 @@ let package = Package(
             name: "ControllerTests",
             dependencies: ["Controller", "Planning", "JobManifest", "StateStore", "Checkpointing", "RingmasterTestKit"],
             swiftSettings: strict),
+        .testTarget(name: "FaultPolicyTests", dependencies: ["FaultPolicy", "RingmasterModel"], swiftSettings: strict),
         .testTarget(name: "JobManifestTests", dependencies: ["JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit"], swiftSettings: strict),

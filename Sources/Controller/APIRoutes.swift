@@ -47,6 +47,27 @@ struct APIRoutes: Sendable {
             return JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: busy))
         }
         v1.get("/events") { request, _ in try eventsResponse(request) }
+        v1.post("/nodes/:id/release") { _, context in
+            let id = try context.parameters.require("id")
+            switch await runner.release(NodeID(id)) {
+            case .success(let text): return JSONBody.response(["released": id, "message": text])
+            case .failure(let body): return JSONBody.response(body, status: .conflict)
+            }
+        }
+        v1.post("/jobs/:id/chaos") { request, context in
+            let id = try job(context).id
+            var request = request
+            let buffer = try await request.collectBody(upTo: 64 * 1024)
+            let chaos: ChaosRequest
+            do { chaos = try APICoding.decoder().decode(ChaosRequest.self, from: Data(buffer.readableBytesView)) } catch {
+                throw APIError(.badRequest, "not a chaos request: \(error)",
+                               hint: #"send {"action": "kill-rank|hang-rank|kill-node|stop-agent", "rank": R, "node": "N"}"#)
+            }
+            switch await runner.chaos(id, chaos) {
+            case .success(let report): return JSONBody.response(report)
+            case .failure(let body): return JSONBody.response(body, status: .conflict)
+            }
+        }
     }
 
     private func job(_ context: BasicRequestContext) throws -> JobRecord {

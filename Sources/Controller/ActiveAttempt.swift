@@ -2,6 +2,7 @@ import AgentProtocol
 import Checkpointing
 import Collectives
 import ControllerAPI
+import FaultPolicy
 import Foundation
 import RingmasterModel
 import StateStore
@@ -12,6 +13,17 @@ enum StopReason: Sendable {
     case cancelled
     /// The controller is shutting down: the job goes back to `pending` and resumes at the next start.
     case controllerShutdown
+}
+
+/// A failure being recovered from, carried from detection to the new attempt's first step.
+struct RecoveryContext: Sendable {
+    var failure: Failure
+    /// Newest step the failed attempt reached.
+    var lastStep: Int?
+    var teardownDoneAt: Date?
+    var relaunchedAt: Date?
+    var resumeStep: Int?
+    var summary: String
 }
 
 /// The runner's live view of one attempt: which ranks have started and exited, the first failure,
@@ -30,7 +42,15 @@ final class ActiveAttempt {
     var commits: CommitTracker
     var started = Set<Int>()
     var gone = Set<Int>()
-    var failure: String?
+    /// The attempt's first failure (later ones are consequences, or noted as overlapping).
+    var failure: Failure?
+    /// Nodes lost while this attempt ran or was torn down: the next attempt must not use them.
+    var lostNodes = Set<NodeID>()
+    var hang: HangDetector
+    var rankStartedAt: [Int: Date] = [:]
+    var rankPIDs: [Int: Int32] = [:]
+    /// Set when this attempt replaces a failed one: what it recovers from, for the `recovery.complete` event.
+    var recovery: RecoveryContext?
     var stop: StopReason?
     /// Replies owed to `cancel` requests, sent once the ranks are gone.
     var cancelReplies: [CheckedContinuation<Result<JobView, APIErrorBody>, Never>] = []
@@ -54,6 +74,7 @@ final class ActiveAttempt {
         progressRank = attempt.placement.ranks.last { $0.tp == 0 && $0.dp == 0 }?.rank ?? 0
         commits = CommitTracker(worldSize: attempt.placement.worldSize)
         self.startedAt = startedAt
+        hang = HangDetector(stallTimeout: job.spec.failure.stallTimeout)
     }
 
     var finished: Bool { gone.count >= placement.worldSize }

@@ -93,6 +93,24 @@ public final class JobRunner: Service, Sendable {
         } catch { return error }
     }
 
+    /// Feeds `input` to the loop after `delay` (backoff timers).
+    func after(_ delay: Duration, _ input: RunnerInput) {
+        Task { [feed] in
+            try? await Task.sleep(for: delay)
+            feed.yield(input)
+        }
+    }
+
+    /// Releases a quarantined node.
+    public func release(_ node: NodeID) async -> Result<String, APIErrorBody> {
+        await withCheckedContinuation { feed.yield(.release(node, $0)) }
+    }
+
+    /// Injects a failure into a running job.
+    public func chaos(_ job: JobID, _ request: ChaosRequest) async -> Result<ChaosReport, APIErrorBody> {
+        await withCheckedContinuation { feed.yield(.chaos(job, request, $0)) }
+    }
+
     /// Stop every attempt and end `run()` (what SIGTERM does through the service group).
     public func requestShutdown() { feed.yield(.shutdown) }
 
@@ -105,7 +123,7 @@ public final class JobRunner: Service, Sendable {
         }
         let ticks = Task { [feed] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
+                try? await Task.sleep(for: .milliseconds(250))
                 feed.yield(.tick)
             }
         }
@@ -129,8 +147,12 @@ public final class JobRunner: Service, Sendable {
         // Answer requests that arrived too late.
         feed.finish()
         for await input in inbox {
-            if case .cancel(_, let reply) = input {
-                reply.resume(returning: .failure(APIErrorBody(error: "the controller is shutting down")))
+            let down = APIErrorBody(error: "the controller is shutting down")
+            switch input {
+            case .cancel(_, let reply): reply.resume(returning: .failure(down))
+            case .release(_, let reply): reply.resume(returning: .failure(down))
+            case .chaos(_, _, let reply): reply.resume(returning: .failure(down))
+            default: break
             }
         }
     }

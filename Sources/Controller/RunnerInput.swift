@@ -9,8 +9,14 @@ enum RunnerInput: Sendable {
     /// A job was stored as `pending`: try to place it.
     case submitted(JobID)
     case cancel(JobID, CheckedContinuation<Result<JobView, APIErrorBody>, Never>)
-    /// Once a second: flush progress, steps/s.
+    /// Four times a second: hang detection; every fourth: flush progress, steps/s.
     case tick
+    /// A recovering job's backoff has passed: launch its next attempt.
+    case relaunch(JobID)
+    /// `ringmaster nodes release NODE`.
+    case release(NodeID, CheckedContinuation<Result<String, APIErrorBody>, Never>)
+    /// `ringmaster chaos …`.
+    case chaos(JobID, ChaosRequest, CheckedContinuation<Result<ChaosReport, APIErrorBody>, Never>)
     /// Stop every attempt (ranks told to stop), then end the loop.
     case shutdown
 }

@@ -1,5 +1,7 @@
 import AgentProtocol
+import Checkpointing
 import Collectives
+import FaultPolicy
 import Foundation
 import NodeManager
 import Planning
@@ -25,10 +27,23 @@ extension RunnerLoop {
         }
     }
 
-    /// Nodes that are ready and not used by an active attempt, with the accelerators their agents reported.
+    /// The committed step a new attempt resumes from: the newest one that is not marked corrupt and whose
+    /// COMMITTED marker is on disk; nil for a fresh start.
+    func resumeStep(for job: JobRecord) throws -> Int? {
+        guard let policy = job.spec.checkpoint else { return nil }
+        let layout = CheckpointLayout(directory: RankEnvironment.checkpointDirectory(base: policy.dir, job: job.id))
+        let onDisk = Set(layout.committedSteps())
+        return try store.checkpoints(of: job.id).filter { $0.state == .committed && onDisk.contains($0.step) }
+            .map(\.step).max()
+    }
+
+    /// Nodes that are ready, not quarantined and not used by an active attempt, with the accelerators their
+    /// agents reported.
     func freeSlots(for spec: JobSpec) -> [NodeSlots] {
         let busy = Set(attempts.values.flatMap(\.placement.nodes))
-        return runner.nodes.statuses().filter { $0.state == .ready && !busy.contains($0.entry.id) }.map { status in
+        return runner.nodes.statuses().filter {
+            $0.state == .ready && !busy.contains($0.entry.id) && quarantined[$0.entry.id] == nil
+        }.map { status in
             var entry = status.entry
             if let hello = status.hello { entry.accelerators = hello.accelerators }
             return NodeSlots(node: entry, resources: spec.resources)
@@ -48,7 +63,7 @@ extension RunnerLoop {
             let slots = freeSlots(for: job.spec)
             do {
                 let placement = try Placer(job: job.spec).place(on: slots)
-                launch(job, placement: placement)
+                launch(job, placement: placement, recovery: waitingRecoveries.removeValue(forKey: job.id))
             } catch {
                 let ready = slots.count
                 let reason = "waiting for nodes: \(error.message) (\(ready) free ready node\(ready == 1 ? "" : "s"))"
@@ -66,21 +81,32 @@ extension RunnerLoop {
     }
 
     /// Persists the attempt, opens its rendezvous and sends `launch` for every rank.
-    func launch(_ job: JobRecord, placement: Placement) {
+    func launch(_ job: JobRecord, placement: Placement, recovery: RecoveryContext? = nil) {
         let options = runner.options
         do {
-            let resume = try store.newestCommittedCheckpoint(of: job.id)?.step
+            let resume = try resumeStep(for: job)
             let token = AttemptToken.generate()
             let number = (try store.attempts(of: job.id).last?.number ?? 0) + 1
             let rendezvous = try RendezvousServer(attempt: number, token: token.rawValue, worldSize: placement.worldSize,
                                                   host: options.rendezvousHost)
             let record = try store.startAttempt(job.id, placement: placement, token: token, resumeStep: resume, at: Date())
             let attempt = ActiveAttempt(job: job, attempt: record, rendezvous: rendezvous, startedAt: Date())
+            if var recovery {
+                recovery.relaunchedAt = Date()
+                recovery.resumeStep = resume
+                attempt.recovery = recovery
+            }
             attempts[job.id] = attempt
             runner.placements.withLock { $0[job.id] = placement }
             runner.logs.attemptStarted(job: job.id, attempt: record.number)
             publish(attempt)
             let statuses = Dictionary(uniqueKeysWithValues: runner.nodes.statuses().map { ($0.entry.id, $0) })
+            if recovery != nil {
+                try store.recordEvent(EventRecord(
+                    time: Date(), kind: .recoveryRelaunch, jobId: job.id, attemptId: record.id,
+                    message: "attempt \(record.number) of \(job.id) relaunched on \(placement.nodes.map(\.rawValue).joined(separator: ", "))"
+                        + ", rendezvous \(rendezvous.address), " + (resume.map { "restoring step \($0)" } ?? "fresh start (no checkpoint)")))
+            }
             let kinds = statuses.mapValues { $0.hello?.accelerators.first?.kind ?? .simulated }
             let rank0Node = placement.ranks[0].node
             let masterAddress = options.local ? "127.0.0.1" : (statuses[rank0Node]?.entry.host ?? "127.0.0.1")
@@ -96,7 +122,9 @@ extension RunnerLoop {
                     logDir: agentLogDirectory(job: job.id, attempt: record.number, node: r.node))
                 if !runner.nodes.send(.launch(request), to: r.node) {
                     attempt.gone.insert(r.rank)
-                    fail(attempt, "node \(r.node) has no open channel for rank \(r.rank)")
+                    attempt.lostNodes.insert(r.node)
+                    detect(attempt, Failure(kind: .nodeLost, node: r.node, rank: r.rank,
+                                            cause: "node \(r.node) has no open channel for rank \(r.rank)", detectedAt: Date()))
                 }
             }
             runner.note(.text(job.id, "attempt \(record.number) of \(job.id): launched \(placement.worldSize) ranks on "

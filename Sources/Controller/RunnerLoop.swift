@@ -1,6 +1,7 @@
 import AgentProtocol
 import Checkpointing
 import ControllerAPI
+import FaultPolicy
 import Foundation
 import NodeManager
 import RingmasterModel
@@ -15,6 +16,21 @@ import Glibc
 final class RunnerLoop {
     let runner: JobRunner
     var attempts: [JobID: ActiveAttempt] = [:]
+    /// Jobs whose next attempt waits for its backoff to pass.
+    var relaunches: [JobID: PendingRelaunch] = [:]
+    /// Recovering jobs that went back to `pending` for want of nodes: their recovery continues at launch.
+    var waitingRecoveries: [JobID: RecoveryContext] = [:]
+    /// Per job: the launch-error detector and failures in a row without a checkpoint committed.
+    var launchErrors: [JobID: LaunchErrorDetector] = [:]
+    var consecutiveFailures: [JobID: Int] = [:]
+    var quarantine = QuarantineTracker(threshold: 3)
+    /// Nodes excluded until an operator releases them, with the reason.
+    var quarantined: [NodeID: String] = [:]
+    /// The newest agent pid of each node (local clusters clean up after a lost agent).
+    var agentPIDs: [NodeID: Int32] = [:]
+    /// Chaos injections not yet matched by a detection, per job: when and what, for detection latency.
+    var injections: [JobID: (Date, String)] = [:]
+    var ticks = 0
     var shuttingDown = false
     var done = false
 
@@ -29,6 +45,9 @@ final class RunnerLoop {
         case .submitted: schedule()
         case .cancel(let id, let reply): cancel(id, reply: reply)
         case .tick: tick()
+        case .relaunch(let id): relaunch(id)
+        case .release(let node, let reply): release(node, reply: reply)
+        case .chaos(let id, let request, let reply): chaos(id, request, reply: reply)
         case .shutdown: shutdown()
         }
     }
@@ -41,19 +60,25 @@ final class RunnerLoop {
     // MARK: Nodes
 
     func nodeChanged(_ e: NodeEvent) {
+        let hello = runner.nodes.status(of: e.node)?.hello
+        if e.to == .ready, let hello { agentPIDs[e.node] = hello.agentPID }
         guarded("recording \(e.node) \(e.to.rawValue)") {
-            try store.setNodeState(e.node, to: e.to, reason: e.cause, at: e.timestamp)
-            if e.to == .ready, let hello = runner.nodes.status(of: e.node)?.hello {
-                try store.updateAccelerators(e.node, hello.accelerators)
+            // A quarantined node keeps that state until released, whatever its agent does.
+            if quarantined[e.node] == nil {
+                try store.setNodeState(e.node, to: e.to, reason: e.cause, at: e.timestamp)
             }
+            if e.to == .ready, let hello { try store.updateAccelerators(e.node, hello.accelerators) }
         }
         runner.note(.text(nil, "node \(e.node): \(e.from?.rawValue ?? "-") → \(e.to.rawValue) (\(e.cause))"))
         if e.to == .lost || e.to == .unreachable {
+            cleanUpLocalNode(e.node)
             for attempt in attempts.values {
                 let lost = attempt.placement.ranks(on: e.node).map(\.rank).filter { !attempt.gone.contains($0) }
                 guard !lost.isEmpty else { continue }
                 attempt.gone.formUnion(lost)
-                fail(attempt, "node \(e.node) \(e.to.rawValue): \(e.cause)")
+                attempt.lostNodes.insert(e.node)
+                detect(attempt, Failure(kind: .nodeLost, node: e.node, cause: "node \(e.node) \(e.to.rawValue): \(e.cause)",
+                                        detectedAt: e.timestamp))
                 finishIfDone(attempt)
             }
         }
@@ -67,6 +92,8 @@ final class RunnerLoop {
         case .started(let s):
             guard let a = attempt(for: s.rank) else { return }
             a.started.insert(s.rank.rank)
+            a.rankStartedAt[s.rank.rank] = Date()
+            a.rankPIDs[s.rank.rank] = s.pid
             guarded("recording rank \(s.rank.rank) start", job: a.job.id) {
                 try store.recordRankStarted(attempt: a.attemptID, rank: s.rank.rank, pid: s.pid, at: Date())
             }
@@ -77,9 +104,13 @@ final class RunnerLoop {
                 try store.recordRankExited(attempt: a.attemptID, rank: e.rank.rank, status: e.status, signal: e.signal,
                                            at: Date())
             }
+            a.hang.exited(rank: e.rank.rank)
             if !e.succeeded, a.stop == nil {
                 let how = e.error ?? e.signal.map { "killed by signal \($0)" } ?? "exit status \(e.status ?? -1)"
-                fail(a, "rank \(e.rank.rank) on \(m.node): \(how)")
+                let kind: FailureKind = e.error != nil ? .launchError
+                    : e.status == CheckpointError.corruptExitCode ? .checkpointCorrupt : .rankExit
+                detect(a, Failure(kind: kind, node: m.node, rank: e.rank.rank, exitStatus: e.status, signal: e.signal,
+                                  cause: "rank \(e.rank.rank) on \(m.node): \(how)", detectedAt: Date()))
             }
             finishIfDone(a)
         case .log(let batch):
@@ -93,6 +124,7 @@ final class RunnerLoop {
         case .progress(let p):
             guard let a = attempt(for: p.rank), let step = p.step else { return }
             a.unsavedSteps[p.rank.rank] = max(a.unsavedSteps[p.rank.rank] ?? step, step)
+            a.hang.stepped(rank: p.rank.rank, step: step, at: Date())
             if !a.firstStepRecorded {
                 a.firstStepRecorded = true
                 guarded("recording the first step", job: a.job.id) {
@@ -102,6 +134,7 @@ final class RunnerLoop {
                         message: "attempt \(a.number) of \(a.job.id): first step \(step) reported by rank \(p.rank.rank), "
                             + String(format: "%.2f s after launch", Date().timeIntervalSince(a.startedAt))))
                 }
+                recoveryComplete(a, firstStep: step)
             }
             if p.rank.rank == a.progressRank {
                 a.step = max(a.step ?? step, step)
@@ -116,6 +149,7 @@ final class RunnerLoop {
                 try CommitMarker.write(layout, step: step, worldSize: a.placement.worldSize, at: Date())
                 try store.commitCheckpoint(job: a.job.id, attempt: a.attemptID, step: step,
                                            dir: layout.stepDirectory(step), at: Date())
+                consecutiveFailures[a.job.id] = 0
                 let pruned = CommitMarker.prune(layout, keep: keep)
                 runner.note(.text(a.job.id, "checkpoint step \(step) committed"
                     + (pruned.isEmpty ? "" : "; pruned steps \(pruned.map(String.init).joined(separator: ", "))")))
@@ -138,6 +172,9 @@ final class RunnerLoop {
 
     func tick() {
         let now = Date()
+        detectHangs(now: now)
+        ticks += 1
+        guard ticks % 4 == 0 else { return }
         for a in attempts.values {
             if !a.unsavedSteps.isEmpty {
                 let steps = a.unsavedSteps
@@ -154,19 +191,12 @@ final class RunnerLoop {
 
     // MARK: Stopping
 
-    /// Records the attempt's first failure and tells its surviving ranks to stop.
-    func fail(_ a: ActiveAttempt, _ reason: String) {
-        guard a.failure == nil, a.stop == nil else { return }
-        a.failure = reason
-        runner.note(.text(a.job.id, "attempt \(a.number) of \(a.job.id) failed: \(reason); stopping its other ranks"))
-        signalSurvivors(a)
-    }
 
-    func signalSurvivors(_ a: ActiveAttempt) {
+    func signalSurvivors(_ a: ActiveAttempt, signal: Int32 = SIGTERM) {
         let grace = Int(runner.options.gracePeriod.seconds * 1000)
         for r in a.placement.ranks where !a.gone.contains(r.rank) {
             let ref = RankRef(job: a.job.id, attempt: a.number, rank: r.rank)
-            if !runner.nodes.send(.signal(SignalRequest(rank: ref, signal: SIGTERM, graceMilliseconds: grace)), to: r.node) {
+            if !runner.nodes.send(.signal(SignalRequest(rank: ref, signal: signal, graceMilliseconds: grace)), to: r.node) {
                 // No channel to that node: its agent is gone and took the rank with it.
                 a.gone.insert(r.rank)
             }
@@ -236,9 +266,7 @@ final class RunnerLoop {
                 try store.setJobState(a.job.id, to: .pending,
                                       reason: "controller shut down; resumes when a controller starts again", at: now)
             case (nil, let failure?):
-                try store.finishAttempt(a.attemptID, as: .failed, reason: failure, at: now)
-                try store.setJobState(a.job.id, to: .failed, reason: failure, at: now)
-                final = (.failed, failure)
+                try store.finishAttempt(a.attemptID, as: .failed, reason: failure.description, at: now)
             case (nil, nil):
                 try store.finishAttempt(a.attemptID, as: .succeeded, reason: "every rank exited 0", at: now)
                 try store.setJobState(a.job.id, to: .succeeded, reason: nil, at: now)
@@ -246,6 +274,7 @@ final class RunnerLoop {
             }
         }
         if let final { runner.note(.finished(a.job.id, final.0, final.1)) }
+        if a.stop == nil, let failure = a.failure { recover(a, failure) }
         let view = (try? store.job(a.job.id)).flatMap { $0 }.map { Views.job($0, runner: runner) }
         for reply in a.cancelReplies {
             reply.resume(returning: view.map { .success($0) } ?? .failure(APIErrorBody(error: "job \(a.job.id) is gone")))

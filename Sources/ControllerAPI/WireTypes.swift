@@ -213,3 +213,50 @@ public struct ControllerInfo: Codable, Sendable {
         self.startedAt = startedAt
     }
 }
+
+/// `POST /v1/jobs/{id}/chaos`: a failure to inject into a running job.
+public struct ChaosRequest: Codable, Sendable {
+    public enum Action: String, Codable, Sendable, CaseIterable {
+        /// SIGKILL one rank.
+        case killRank = "kill-rank"
+        /// SIGSTOP one rank: it stops reporting steps (a hang).
+        case hangRank = "hang-rank"
+        /// Kill a node's agent and every rank on it (local clusters; on the namespace cluster the CLI
+        /// kills everything in the host's namespace instead).
+        case killNode = "kill-node"
+        /// SIGSTOP a node's agent: its heartbeats stop.
+        case stopAgent = "stop-agent"
+    }
+
+    public var action: Action
+    public var rank: Int?
+    public var node: String?
+    /// Picks the rank or node when not given.
+    public var seed: UInt64?
+    /// The client already did it (kill-node on a namespace host): only record the injection.
+    public var external: Bool?
+
+    public init(action: Action, rank: Int? = nil, node: String? = nil, seed: UInt64? = nil, external: Bool? = nil) {
+        self.action = action
+        self.rank = rank
+        self.node = node
+        self.seed = seed
+        self.external = external
+    }
+}
+
+/// What a chaos request did.
+public struct ChaosReport: Codable, Sendable {
+    public var action: ChaosRequest.Action
+    public var node: String
+    public var rank: Int?
+    public var at: Date
+    public var message: String
+    public init(action: ChaosRequest.Action, node: String, rank: Int?, at: Date, message: String) {
+        self.action = action
+        self.node = node
+        self.rank = rank
+        self.at = at
+        self.message = message
+    }
+}

@@ -12,6 +12,17 @@ public struct EventKind: StringIdentifier {
     public static let jobWaiting = EventKind(rawValue: "job.waiting")
     public static let attemptStarted = EventKind(rawValue: "attempt.started")
     public static let attemptFinished = EventKind(rawValue: "attempt.finished")
+    /// The fault manager: a failure seen, the decision, teardown done, the new attempt, the first step after it.
+    public static let failureDetected = EventKind(rawValue: "failure.detected")
+    public static let recoveryDecision = EventKind(rawValue: "recovery.decision")
+    public static let recoveryTeardown = EventKind(rawValue: "recovery.teardown")
+    public static let recoveryRelaunch = EventKind(rawValue: "recovery.relaunch")
+    public static let recoveryComplete = EventKind(rawValue: "recovery.complete")
+    /// A node excluded after repeated failures, or released by an operator.
+    public static let nodeQuarantined = EventKind(rawValue: "node.quarantined")
+    public static let nodeReleased = EventKind(rawValue: "node.released")
+    /// A failure injected on purpose (`ringmaster chaos`).
+    public static let chaosInjected = EventKind(rawValue: "chaos.injected")
     /// The attempt's first `step` report: its ranks joined the rendezvous, restored and trained.
     public static let attemptStepping = EventKind(rawValue: "attempt.stepping")
     public static let rankStarted = EventKind(rawValue: "rank.started")

@@ -23,15 +23,29 @@ struct Nodes: AsyncParsableCommand {
     @Option(name: .long, help: "The ringmaster-agent executable (default: next to this one, or $RINGMASTER_AGENT).")
     var agent: String?
 
+    @Argument(help: "`release NODE`: return a quarantined node to service.")
+    var command: [String] = []
+
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
         guard cluster == nil || local == nil else { throw ValidationError("give at most one of --cluster FILE or --local N") }
+        guard command.isEmpty || (command.count == 2 && command[0] == "release") else {
+            throw ValidationError("the only subcommand is `release NODE`")
+        }
         if let local, local < 1 { throw ValidationError("--local needs at least 1 node") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
 
     func run() async throws {
+        if command.count == 2 {
+            let api = try client.client()
+            let node = command[1]
+            let answer = try await ClientFailure.call {
+                try api.post("\(APIVersion.prefix)/nodes/\(node)/release", body: [String: String](), as: [String: String].self)
+            }
+            return Output.line(answer["message"] ?? "released \(node)")
+        }
         guard cluster != nil || local != nil else { return try await fromController() }
         let inventory: ClusterInventory
         if let cluster {

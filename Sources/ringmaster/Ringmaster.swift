@@ -11,6 +11,6 @@ struct Ringmaster: AsyncParsableCommand {
             in use by another controller, 77 wrong or missing API token.
             """,
         version: "0.1.0",
-        subcommands: [ControllerCommand.self, Submit.self, Jobs.self, Status.self, Logs.self, Cancel.self, Events.self,
+        subcommands: [ControllerCommand.self, Submit.self, Jobs.self, Status.self, Logs.self, Cancel.self, Events.self, Chaos.self,
                       Nodes.self, Run.self, Place.self, Plan.self, Bench.self])
 }

@@ -1,0 +1,84 @@
+import AgentProtocol
+import ControllerAPI
+import FaultPolicy
+import Foundation
+import RingmasterModel
+import StateStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RunnerLoop {
+    /// Injects a failure into the job's running attempt and records `chaos.injected` (its time is the
+    /// failure's, for detection latency).
+    func chaos(_ id: JobID, _ request: ChaosRequest, reply: CheckedContinuation<Result<ChaosReport, APIErrorBody>, Never>) {
+        func refuse(_ error: String, _ hint: String? = nil) {
+            reply.resume(returning: .failure(APIErrorBody(error: error, hint: hint)))
+        }
+        guard let a = attempts[id], !a.stopping else {
+            return refuse("job \(id) has no running attempt to inject into", "`ringmaster jobs` shows which jobs run")
+        }
+        var rng = SeededRandom(seed: request.seed ?? UInt64.random(in: 0...UInt64.max))
+        let live = a.placement.ranks.filter { a.started.contains($0.rank) && !a.gone.contains($0.rank) }
+        guard !live.isEmpty else { return refuse("job \(id) has no running rank yet") }
+        let now = Date()
+        var rank: Int?
+        let node: NodeID
+        let message: String
+        switch request.action {
+        case .killRank, .hangRank:
+            if let r = request.rank {
+                guard live.contains(where: { $0.rank == r }) else {
+                    return refuse("rank \(r) of \(id) is not running", "ranks are 0…\(a.placement.worldSize - 1)")
+                }
+                rank = r
+            } else {
+                rank = live[Int(rng.next() % UInt64(live.count))].rank
+            }
+            node = a.placement.ranks[rank!].node
+            let signal = request.action == .killRank ? SIGKILL : SIGSTOP
+            let ref = RankRef(job: id, attempt: a.number, rank: rank!)
+            guard runner.nodes.send(.signal(SignalRequest(rank: ref, signal: signal)), to: node) else {
+                return refuse("node \(node) has no open channel")
+            }
+            message = request.action == .killRank ? "kill-rank: SIGKILL to rank \(rank!) on \(node)"
+                : "hang-rank: SIGSTOP to rank \(rank!) on \(node)"
+        case .killNode, .stopAgent:
+            let nodes = a.placement.nodes
+            if let n = request.node {
+                guard nodes.contains(NodeID(n)) else {
+                    return refuse("node \(n) runs no rank of \(id)", "its nodes are \(nodes.map(\.rawValue).joined(separator: ", "))")
+                }
+                node = NodeID(n)
+            } else {
+                node = nodes[Int(rng.next() % UInt64(nodes.count))]
+            }
+            if request.external == true {
+                message = "\(request.action.rawValue): \(node) (done by the client)"
+                break
+            }
+            guard runner.options.local, let pid = agentPIDs[node] else {
+                return refuse("\(request.action.rawValue) acts on local agents from the controller",
+                              "on the network-namespace cluster, run `ringmaster chaos` as root: it acts on the host's namespace")
+            }
+            if request.action == .killNode {
+                // The agent first, so no rank exit is reported before the node's loss (as when a host dies).
+                kill(pid, SIGKILL)
+                for r in a.placement.ranks(on: node) { if let p = a.rankPIDs[r.rank] { kill(p, SIGKILL) } }
+                message = "kill-node: SIGKILL to \(node)'s agent (pid \(pid)) and its \(a.placement.ranks(on: node).count) ranks"
+            } else {
+                kill(pid, SIGSTOP)
+                message = "stop-agent: SIGSTOP to \(node)'s agent (pid \(pid)); its heartbeats stop"
+            }
+        }
+        injections[id] = (now, request.action.rawValue)
+        guarded("recording the injection", job: id) {
+            try store.recordEvent(EventRecord(time: now, kind: .chaosInjected, jobId: id, attemptId: a.attemptID, nodeId: node,
+                                              rank: rank, message: "chaos \(message)",
+                                              payload: EventRecord.payload(["action": request.action.rawValue])))
+        }
+        reply.resume(returning: .success(ChaosReport(action: request.action, node: node.rawValue, rank: rank, at: now,
+                                                     message: message)))
+    }
+}

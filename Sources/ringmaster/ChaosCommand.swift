@@ -1,0 +1,144 @@
+import ArgumentParser
+import ControllerAPI
+import FaultPolicy
+import Foundation
+import SSHTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ringmaster chaos ACTION JOB`: inject failures into a running job, once or as a Poisson process.
+struct Chaos: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inject failures into a running job: kill-rank, hang-rank, kill-node, stop-agent (or mixed).",
+        discussion: """
+            kill-rank sends SIGKILL to a rank, hang-rank SIGSTOP (it stops reporting steps), kill-node kills a node's
+            agent and its ranks, stop-agent SIGSTOPs the agent (its heartbeats stop). The rank or node is picked at
+            random (from --seed) unless given. With --every, failures arrive as a Poisson process with that mean
+            interval until the job ends (or --count are injected); `mixed` picks the kind each time. On the
+            network-namespace cluster, kill-node run as root kills the host's sshd and everything in its namespace.
+            """)
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case killRank = "kill-rank", hangRank = "hang-rank", killNode = "kill-node", stopAgent = "stop-agent", mixed
+    }
+
+    @Argument(help: "kill-rank, hang-rank, kill-node, stop-agent or mixed.")
+    var action: Kind
+
+    @Argument(help: "Job id.")
+    var job: String
+
+    @Option(name: .long, help: "The rank to act on.")
+    var rank: Int?
+
+    @Option(name: .long, help: "The node to act on.")
+    var node: String?
+
+    @Option(name: .long, help: "Mean interval of a Poisson process of failures (e.g. 30s).")
+    var every: String?
+
+    @Option(name: .long, help: "Seed for the schedule and the picks.")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "With --every: stop after this many injections.")
+    var count: Int?
+
+    @OptionGroup var options: ClientOptions
+
+    func validate() throws {
+        if let every, Self.seconds(every) == nil { throw ValidationError("--every \(every) is not a duration like 30s or 500ms") }
+        if every == nil, action == .mixed { throw ValidationError("mixed needs --every") }
+    }
+
+    static func seconds(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let v = Double(text.dropLast(suffix.count)), v > 0 { return v * scale }
+        }
+        return nil
+    }
+
+    func run() async throws {
+        let client = try options.client()
+        let request = ChaosRequest(action: .killRank, rank: rank, node: node, seed: seed)
+        let (action, job, json, every, count, seed) = (self.action, self.job, options.json, self.every.flatMap(Self.seconds), self.count, self.seed)
+        try await ClientFailure.call {
+            var rng = SeededRandom(seed: seed)
+            var injected = 0
+            repeat {
+                if let every {
+                    let wait = rng.exponential(mean: every)
+                    let deadline = Date().addingTimeInterval(wait)
+                    // Poll the job's state while waiting, so the injector ends with the job.
+                    while Date() < deadline {
+                        Thread.sleep(forTimeInterval: min(0.5, max(0, deadline.timeIntervalSinceNow)))
+                        let state = try client.get("\(APIVersion.prefix)/jobs/\(job)", as: JobDetail.self).job.state
+                        if state.isFinal { return }
+                    }
+                }
+                let kinds = ChaosRequest.Action.allCases
+                var r = request
+                r.action = action == .mixed ? kinds[Int(rng.next() % UInt64(kinds.count))] : ChaosRequest.Action(rawValue: action.rawValue)!
+                r.seed = rng.next()
+                do {
+                    let report = try Self.inject(r, job: job, client: client)
+                    injected += 1
+                    if json { try Output.json(report) } else { Output.line("\(Human.time(report.at))  chaos \(report.message)") }
+                } catch let failure as ControllerClient.Failure where every != nil && failure.status == 409 {
+                    // Between attempts (recovering): nothing to inject into this time.
+                    Output.line("\(Human.time(Date()))  chaos skipped: \(failure.body.error)")
+                }
+            } while every != nil && count.map { injected < $0 } ?? true
+        }
+    }
+
+    /// Asks the controller; for kill-node on a host living in a network namespace of this machine (the test
+    /// cluster) and when root, kills everything in that namespace and has the controller record it.
+    static func inject(_ request: ChaosRequest, job: String, client: ControllerClient) throws -> ChaosReport {
+        if request.action == .killNode, geteuid() == 0 {
+            let detail = try client.get("\(APIVersion.prefix)/jobs/\(job)", as: JobDetail.self)
+            let nodes = try client.get("\(APIVersion.prefix)/nodes", as: [NodeView].self)
+            let used = Array(Set(detail.ranks.filter { $0.state != .exited }.map(\.node))).sorted()
+            var rng = SeededRandom(seed: request.seed ?? 1)
+            let name = request.node ?? (used.isEmpty ? nil : used[Int(rng.next() % UInt64(used.count))])
+            if let name, let host = nodes.first(where: { $0.id == name })?.host, let ns = NamespaceHosts.namespace(of: host) {
+                NamespaceHosts.killAll(in: ns)
+                var r = request
+                r.node = name
+                r.external = true
+                return try client.post("\(APIVersion.prefix)/jobs/\(job)/chaos", body: r, as: ChaosReport.self)
+            }
+        }
+        return try client.post("\(APIVersion.prefix)/jobs/\(job)/chaos", body: request, as: ChaosReport.self)
+    }
+}
+
+/// Network namespaces of this machine that own an address (the namespace test cluster's hosts).
+enum NamespaceHosts {
+    static func run(_ argv: [String]) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return "" }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func namespace(of address: String) -> String? {
+        let names = run(["ip", "netns", "list"]).split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+        return names.first { run(["ip", "-n", $0, "-o", "-4", "addr", "show"]).contains(" \(address)/") }
+    }
+
+    /// SIGKILL to every process in the namespace (its sshd, agent and ranks).
+    static func killAll(in namespace: String) {
+        for pid in run(["ip", "netns", "pids", namespace]).split(whereSeparator: \.isWhitespace).compactMap({ pid_t($0) }) {
+            kill(pid, SIGKILL)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import ControllerAPI
+import Foundation
+import RingmasterModel
+import RingmasterTestKit
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The fault manager end to end on a local cluster, with the reference trainer: each failure kind is
+/// detected, the job resumes from its newest committed checkpoint and ends with the parameters of an
+/// uninterrupted run.
+@Suite(.serialized, .timeLimit(.minutes(6))) struct FaultTests {
+    static func trainer(_ name: String, steps: Int = 600, dir: TemporaryDirectory, backoff: String = "200ms",
+                        failure: String = "") throws -> String {
+        try dir.write("\(name).yaml", """
+            name: \(name)
+            command: [ringmaster-train, --preset, micro, --steps, "\(steps)", --batch, "8", --checkpoint-every, "20", --log-every, "0", --print-hash]
+            parallelism: {data: 2, pipeline: 2, tensor: 2}
+            checkpoint: {every: 20, keep: 3, dir: \(dir.file("ckpt"))}
+            failure: {maxRestarts: 8, backoff: \(backoff), stallTimeout: 3s\(failure)}
+            """)
+    }
+
+    /// `parameter-hash rank R H` lines of the job's newest attempt, by rank.
+    static func hashes(_ controller: ControllerProcess, _ job: String) async throws -> [String] {
+        let out = try await controller.cli(["logs", job, "--tail", "10000"]).output
+        return out.split(separator: "\n").filter { $0.contains("parameter-hash rank") }.map { String($0) }.sorted()
+    }
+
+    /// The hashes of an uninterrupted run of the same training.
+    static func reference(_ controller: ControllerProcess, _ dir: TemporaryDirectory, steps: Int = 600) async throws -> [String] {
+        let job = try await controller.submit(try trainer("reference", steps: steps, dir: dir))
+        let done = try await controller.waitForJob(job.id, within: .seconds(240))
+        #expect(done.state == .succeeded)
+        let h = try await hashes(controller, job.id)
+        #expect(h.count == 8)
+        return h
+    }
+
+    func attemptStepping(_ c: ControllerProcess, _ job: String, _ n: Int) async throws {
+        _ = try await c.waitForEvent(job: job, within: .seconds(120)) {
+            $0.kind == "attempt.stepping" && $0.message.hasPrefix("attempt \(n) of")
+        }
+    }
+
+    func chaos(_ c: ControllerProcess, _ args: [String]) async throws {
+        let r = try await c.cli(["chaos"] + args)
+        #expect(r.succeeded, "\(r.output)")
+    }
+
+    @Test func everyKindIsDetectedAndTheJobEndsWithTheUninterruptedParameters() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let c = try await ControllerProcess.start(cluster: try localCluster(dir), stateDirectory: dir.file("state"))
+        try await c.waitForReadyNodes(4)
+        let expected = try await Self.reference(c, dir)
+        let job = try await c.submit(try Self.trainer("chaos", dir: dir)).id
+        try await attemptStepping(c, job, 1)
+        try await chaos(c, ["kill-rank", job, "--rank", "3"])
+        try await attemptStepping(c, job, 2)
+        try await chaos(c, ["hang-rank", job, "--rank", "5"])
+        try await attemptStepping(c, job, 3)
+        try await chaos(c, ["kill-node", job, "--node", "local-2"])
+        try await attemptStepping(c, job, 4)
+        try await chaos(c, ["stop-agent", job, "--node", "local-1"])
+        let done = try await c.waitForJob(job, within: .seconds(240))
+        #expect(done.state == .succeeded, "\(done.reason ?? "")")
+        #expect(done.restarts == 4)
+        #expect(try await Self.hashes(c, job) == expected)
+        let events = try await c.events(job: job)
+        let detected = events.filter { $0.kind == "failure.detected" && !($0.payload ?? "").contains("refines") }
+        #expect(detected.map { $0.message.split(separator: " ").first.map(String.init) ?? "" }
+            == ["rank-exit", "hang", "node-lost", "node-lost"])
+        // The root cause is named: the killed rank, the stopped rank, the killed and the stopped node.
+        let causes = events.filter { $0.kind == "failure.detected" }.map(\.message).joined(separator: "\n")
+        #expect(causes.contains("rank 3 on local-1: killed by signal 9"), "\(causes)")
+        #expect(causes.contains("rank 5 on local-2 reported no step"), "\(causes)")
+        #expect(causes.contains("node local-2 lost"))
+        #expect(causes.contains("node local-1 lost"))
+        let recoveries = events.filter { $0.kind == "recovery.complete" }
+        #expect(recoveries.count == 4)
+        // Detection latency was measured against each injection.
+        #expect(detected.allSatisfy { ($0.payload ?? "").contains("detectionSeconds") })
+        #expect(await c.stop() == 0)
+    }
+
+    @Test func aDeterministicLaunchErrorFailsFastWithItsCause() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let c = try await ControllerProcess.start(cluster: try localCluster(dir, nodes: 2), stateDirectory: dir.file("state"))
+        try await c.waitForReadyNodes(2)
+        let bad = try dir.write("bad.yaml", """
+            name: bad
+            command: "if [ \\"$RANK\\" = 1 ]; then echo cannot parse config >&2; exit 3; fi; exec sleep 60"
+            parallelism: {data: 4}
+            failure: {maxRestarts: 10, backoff: 100ms}
+            """)
+        let job = try await c.submit(bad).id
+        let done = try await c.waitForJob(job, within: .seconds(60))
+        #expect(done.state == .failed)
+        #expect(done.reason == "rank 1 exited with status 3 within 5 s of starting on local-0 twice: a launch error, not restarted")
+        #expect(done.restarts == 1)
+        // A program that cannot be executed fails on the first attempt.
+        let missing = try await c.submit(try dir.write("missing.yaml", "name: missing\ncommand: [no-such-trainer]\nparallelism: {data: 2}\n")).id
+        let failed = try await c.waitForJob(missing, within: .seconds(60))
+        #expect(failed.state == .failed && failed.restarts == 0)
+        #expect(failed.reason?.contains("could not start") ?? false, "\(failed.reason ?? "")")
+        #expect(await c.stop() == 0)
+    }
+
+    @Test func aCorruptNewestCheckpointFallsBackOneStep() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let c = try await ControllerProcess.start(cluster: try localCluster(dir), stateDirectory: dir.file("state"))
+        try await c.waitForReadyNodes(4)
+        let expected = try await Self.reference(c, dir)
+        let job = try await c.submit(try Self.trainer("corrupt", dir: dir, backoff: "3s")).id
+        _ = try await c.waitForEvent(job: job) { $0.kind == "checkpoint.committed" && $0.message.contains("step 60 ") }
+        // Stop the job while it is between attempts (a long backoff), then corrupt its newest committed step.
+        try await chaos(c, ["kill-rank", job, "--rank", "0"])
+        _ = try await c.waitForEvent(job: job) { $0.kind == "recovery.teardown" }
+        let newest = try #require(try await c.detail(job).job.checkpoint)
+        let shard = dir.file("ckpt/\(job)/step-\(newest)/rank-2/parameters.bin")
+        let handle = try #require(FileHandle(forUpdatingAtPath: shard))
+        try handle.seek(toOffset: 100)
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: 64))
+        try handle.close()
+        let done = try await c.waitForJob(job, within: .seconds(240))
+        #expect(done.state == .succeeded, "\(done.reason ?? "")")
+        let events = try await c.events(job: job)
+        #expect(events.contains { $0.kind == "checkpoint.corrupt" && $0.message.contains("step \(newest) ") })
+        #expect(events.contains { $0.kind == "failure.detected" && $0.message.hasPrefix("checkpoint-corrupt") })
+        let attempts = try await c.detail(job).attempts
+        // Attempt 2 tried the corrupt step; attempt 3 resumed from the one before it.
+        #expect(attempts.count == 3)
+        #expect(attempts[1].resumeStep == newest)
+        #expect(attempts[2].resumeStep == newest - 20)
+        #expect(try await Self.hashes(c, job) == expected)
+        #expect(await c.stop() == 0)
+    }
+}

@@ -1,0 +1,133 @@
+import FaultPolicy
+import Foundation
+import RingmasterModel
+import Testing
+
+/// A manual clock: dates from a fixed origin.
+let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
+
+@Suite struct HangDetectorTests {
+    @Test func aRankSilentForTheStallTimeoutAfterItsFirstStepIsHung() {
+        var d = HangDetector(stallTimeout: .seconds(30))
+        #expect(d.stalled(at: at(1000)) == nil)  // nothing reported yet: never a hang
+        #expect(d.nextDeadline == nil)
+        d.stepped(rank: 0, step: 1, at: at(0))
+        d.stepped(rank: 1, step: 1, at: at(0.5))
+        d.stepped(rank: 0, step: 2, at: at(10))
+        #expect(d.nextDeadline == at(30.5))
+        #expect(d.stalled(at: at(30.4)) == nil)
+        let hung = d.stalled(at: at(30.5))
+        #expect(hung?.rank == 1 && hung?.step == 1 && hung?.silentFor == 30)
+        d.exited(rank: 1)
+        #expect(d.stalled(at: at(30.5)) == nil)
+        #expect(d.stalled(at: at(40))?.rank == 0)
+    }
+}
+
+@Suite struct LaunchErrorTests {
+    @Test func execFailureIsDeterministicAtOnce() {
+        var d = LaunchErrorDetector()
+        #expect(d.causeExited(rank: 0, node: "a", status: nil, signal: nil, execError: "no such file: trian",
+                              secondsSinceStart: 0) == .deterministic("rank 0 on a could not start: no such file: trian"))
+    }
+
+    @Test func theSameQuickExitOnTwoNodesIsDeterministic() {
+        var d = LaunchErrorDetector(window: .seconds(10))
+        guard case .suspicious = d.causeExited(rank: 3, node: "a", status: 2, signal: nil, execError: nil,
+                                               secondsSinceStart: 1.5, couldMove: true) else {
+            Issue.record("first quick exit should be suspicious")
+            return
+        }
+        let v = d.causeExited(rank: 3, node: "b", status: 2, signal: nil, execError: nil, secondsSinceStart: 0.8, couldMove: true)
+        #expect(v == .deterministic("rank 3 exited with status 2 within 10 s of starting on a and then on b: a launch error, not restarted"))
+        // A kill from outside is never a launch error, nor is an exit after the first step.
+        var e = LaunchErrorDetector()
+        #expect(e.causeExited(rank: 0, node: "a", status: nil, signal: 9, execError: nil, secondsSinceStart: 1) == .transient)
+        #expect(e.causeExited(rank: 0, node: "a", status: 1, signal: nil, execError: nil, secondsSinceStart: 1,
+                              beforeFirstStep: false) == .transient)
+    }
+
+    @Test func differentRanksStatusesOrLateExitsAreNot() {
+        var d = LaunchErrorDetector(window: .seconds(10))
+        _ = d.causeExited(rank: 3, node: "a", status: 2, signal: nil, execError: nil, secondsSinceStart: 1, couldMove: true)
+        // Another status: a new suspicion, not a verdict.
+        #expect(d.causeExited(rank: 3, node: "b", status: 1, signal: nil, execError: nil, secondsSinceStart: 1, couldMove: true)
+            == .suspicious(.init(rank: 3, node: "b", status: 1, signal: nil)))
+        // A late exit (the job trained a while) clears the chain.
+        #expect(d.causeExited(rank: 3, node: "c", status: 1, signal: nil, execError: nil, secondsSinceStart: 60) == .transient)
+        #expect(d.previous == nil)
+        // Same node twice counts only when the rank could not have moved.
+        _ = d.causeExited(rank: 1, node: "a", status: 9, signal: nil, execError: nil, secondsSinceStart: 1, couldMove: true)
+        #expect(d.causeExited(rank: 1, node: "a", status: 9, signal: nil, execError: nil, secondsSinceStart: 1, couldMove: true)
+            == .suspicious(.init(rank: 1, node: "a", status: 9, signal: nil)))
+        guard case .deterministic = d.causeExited(rank: 1, node: "a", status: 9, signal: nil, execError: nil,
+                                                  secondsSinceStart: 1, couldMove: false) else {
+            Issue.record("same node, nowhere else to go: deterministic")
+            return
+        }
+    }
+}
+
+@Suite struct RestartPolicyTests {
+    @Test func backoffDoublesWithJitterAndIsCapped() {
+        let p = RestartPolicy(maxRestarts: 3, backoff: .milliseconds(500), maxDelay: .seconds(4), jitter: 0.2)
+        #expect(p.delay(consecutive: 1, unit: 0.5) == 0.5)
+        #expect(p.delay(consecutive: 2, unit: 0.5) == 1)
+        #expect(p.delay(consecutive: 3, unit: 0.5) == 2)
+        #expect(p.delay(consecutive: 10, unit: 0.5) == 4)
+        #expect(abs(p.delay(consecutive: 1, unit: 0) - 0.4) < 1e-12)
+        #expect(abs(p.delay(consecutive: 1, unit: 0.999_999) - 0.6) < 1e-6)
+        #expect(p.allowsRestart(after: 2) && !p.allowsRestart(after: 3))
+    }
+}
+
+@Suite struct QuarantineTests {
+    @Test func aNodeWithThresholdFailuresInTheWindowIsQuarantined() {
+        var q = QuarantineTracker(threshold: 3, window: .seconds(600))
+        #expect(q.failed("n1", kind: .rankExit, at: at(0)) == nil)
+        #expect(q.failed("n1", kind: .hang, at: at(100)) == nil)
+        #expect(q.failed("n2", kind: .nodeLost, at: at(150)) == nil)
+        // The first failure has left the window: only two count.
+        #expect(q.failed("n1", kind: .rankExit, at: at(650)) == nil)
+        #expect(q.count("n1", at: at(650)) == 2)
+        let reason = q.failed("n1", kind: .nodeLost, at: at(660))
+        #expect(reason == "3 failures within 10 min (the last node-lost); release with `ringmaster nodes release n1`")
+        #expect(q.count("n1", at: at(660)) == 0)
+    }
+}
+
+@Suite struct RecoveryPlannerTests {
+    let policy = RestartPolicy(maxRestarts: 2, backoff: .seconds(1), jitter: 0)
+
+    @Test func aLostNodeIsExcludedAndCountsOnce() {
+        let f = Failure(kind: .nodeLost, node: "n2", cause: "node n2 lost: heartbeats stopped", detectedAt: at(0))
+        let d = RecoveryPlanner.decide(f, verdict: .transient, restarts: 0, consecutive: 1, policy: policy, unit: 0.5)
+        #expect(d.action == .restart && d.avoid == ["n2"] && d.exclude.isEmpty && d.delay == 1)
+        #expect(d.summary.hasPrefix("restart without n2"))
+        #expect(d.summary.hasSuffix("attempt 2 after 1.00 s (restart 1 of 2)"))
+    }
+
+    @Test func theBudgetEndsTheJobWithTheLastCause() {
+        let f = Failure(kind: .rankExit, node: "n1", rank: 3, exitStatus: 1, cause: "rank 3 on n1: exit status 1", detectedAt: at(0))
+        let d = RecoveryPlanner.decide(f, verdict: .transient, restarts: 2, consecutive: 3, policy: policy, unit: 0.5)
+        #expect(d.action == .fail("restart budget of 2 spent; last failure rank-exit: rank 3 on n1: exit status 1"))
+    }
+
+    @Test func aLaunchErrorFailsAtOnceAndASuspectNodeIsAvoided() {
+        let f = Failure(kind: .rankExit, node: "n1", rank: 0, exitStatus: 2, cause: "rank 0 on n1: exit status 2", detectedAt: at(0))
+        let fail = RecoveryPlanner.decide(f, verdict: .deterministic("bad argv"), restarts: 0, consecutive: 1, policy: policy, unit: 0)
+        #expect(fail.action == .fail("bad argv"))
+        let suspect = RecoveryPlanner.decide(
+            f, verdict: .suspicious(.init(rank: 0, node: "n1", status: 2, signal: nil)), restarts: 0, consecutive: 2,
+            policy: policy, unit: 0.5)
+        #expect(suspect.action == .restart && suspect.avoid == ["n1"] && suspect.exclude.isEmpty && suspect.delay == 2)
+    }
+
+    @Test func aQuarantinedNodeIsExcluded() {
+        let f = Failure(kind: .hang, node: "n3", rank: 5, cause: "rank 5 on n3 silent 30 s", detectedAt: at(0))
+        let d = RecoveryPlanner.decide(f, verdict: .transient, restarts: 0, consecutive: 1, policy: policy, quarantined: ["n3"], unit: 0.5)
+        #expect(d.exclude == ["n3"])
+        #expect(d.summary.contains("n3 is quarantined and is replaced"))
+    }
+}
