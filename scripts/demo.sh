@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: a controller for the local 4-node cluster on a fresh state directory, the smoke job and
-# the demo-3d training job submitted through the CLI with their events streamed, a summary, and a
-# clean shutdown that leaves no process behind.
+# `make demo`: a controller for the local 4-node cluster on a fresh state directory; the smoke job; the
+# demo-3d training job once without failures (the reference) and once with a node killed mid-run, which
+# the fault manager detects and recovers from the newest checkpoint; a summary; a clean shutdown that
+# leaves no process behind.
 set -uo pipefail
 bin=${1:-.build/release}
 rm_=$bin/ringmaster
@@ -14,9 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "ringmaster controller --cluster Manifests/clusters/local.yaml (state in $state, log in $log)"
 "$rm_" controller --cluster Manifests/clusters/local.yaml --listen 127.0.0.1:0 >"$log" 2>&1 &
 controller=$!
-stop() {
-  kill -TERM "$controller" 2>/dev/null && wait "$controller"
-}
+stop() { kill -TERM "$controller" 2>/dev/null && wait "$controller"; }
 trap stop EXIT
 for _ in $(seq 1 300); do
   [ -s "$state/controller.json" ] && "$rm_" nodes >/dev/null 2>&1 && break
@@ -31,23 +30,61 @@ done
 agents=$(pgrep -P "$controller" | tr '\n' ' ')
 
 step "ringmaster submit Manifests/jobs/smoke.yaml --wait   (all-reduce over world, tensor, data and pipeline groups)"
-"$rm_" submit Manifests/jobs/smoke.yaml --wait || exit 1
+"$rm_" submit Manifests/jobs/smoke.yaml --wait | grep -v -e ' rank.started ' -e ' rank.exited ' || exit 1
 "$rm_" logs smoke-1 --rank 0
 
-step "ringmaster submit Manifests/jobs/demo-3d.yaml; ringmaster logs -f & ringmaster events -f   (reference trainer, 2 × 2 × 2)"
+quiet() { grep --line-buffered -v -e ' rank.started ' -e ' rank.exited ' -e ' checkpoint.committed ' -e ' attempt.stepping '; }
+
+step "the reference: Manifests/jobs/demo-3d.yaml without failures (reference trainer, data 2 × pipeline 2 × tensor 2)"
 rm -rf /tmp/ringmaster-demo
+reference=$("$rm_" submit Manifests/jobs/demo-3d.yaml | awk '{print $2}')
+[ -n "$reference" ] || exit 1
+"$rm_" events -f --job "$reference" | quiet
+"$rm_" logs "$reference" --tail 3 --rank 4
+
+step "the same job with a node killed mid-run: ringmaster chaos kill-node after checkpoint 100"
 job=$("$rm_" submit Manifests/jobs/demo-3d.yaml | awk '{print $2}')
 [ -n "$job" ] || exit 1
-# Logs follow the attempt (they end with it); events follow the job until it ends.
-"$rm_" logs "$job" -f --tail 0 | sed -u 's/^/    log /' &
-logs=$!
-"$rm_" events -f --job "$job" | grep --line-buffered -v -e ' rank.started ' -e ' rank.exited '
-wait "$logs"
+"$rm_" events -f --job "$job" | grep --line-buffered -v -e ' rank.started ' -e ' rank.exited ' &
+events=$!
+for _ in $(seq 1 600); do
+  "$rm_" events --job "$job" | grep -q "checkpoint step 100 of" && break
+  sleep 0.1
+done
+"$rm_" chaos kill-node "$job" --node local-2 >/dev/null
+wait "$events"
 
-step "summary: ringmaster jobs, ringmaster status $job"
+step "summary"
 "$rm_" jobs
 echo
 "$rm_" status "$job"
+echo
+python3 - "$rm_" "$reference" "$job" <<'PY'
+import json, subprocess, sys
+rm, reference, job = sys.argv[1:4]
+def cli(*args): return subprocess.run([rm, *args], capture_output=True, text=True).stdout
+def hashes(j): return sorted(l for l in cli("logs", j, "--tail", "10000").splitlines() if "parameter-hash" in l)
+events = json.loads(cli("events", "--job", job, "--json"))
+detail = json.loads(cli("status", job, "--json"))
+payload = lambda e: json.loads(e.get("payload") or "{}")
+detected = [e for e in events if e["kind"] == "failure.detected" and "refines" not in payload(e)]
+recovered = [payload(e) for e in events if e["kind"] == "recovery.complete"]
+loss = [l for l in cli("logs", job, "--tail", "10000").splitlines() if "step 200 loss" in l]
+same = hashes(job) == hashes(reference) and len(hashes(job)) == 8
+print(f"steps              {detail['job']['step']} in {len(detail['attempts'])} attempts ({detail['job']['restarts']} restart)")
+for e in detected:
+    p = payload(e)
+    print(f"failure            {p.get('kind')}: detected {float(p.get('detectionSeconds', 'nan')):.3f} s after the injection")
+for p in recovered:
+    print(f"recovery           {p['recoverySeconds']:.2f} s from detection to the first step (teardown {p['teardownSeconds']:.2f}, "
+          f"backoff {p['backoffSeconds']:.2f}, relaunch {p['relaunchSeconds']:.2f}, rendezvous + restore + first step "
+          f"{p['rendezvousRestoreFirstStepSeconds']:.2f}); resumed at step {int(p['resumeStep'])}, {int(p['lostSteps'])} steps lost")
+print(f"goodput            {detail['job'].get('goodput', 0) * 100:.1f}% of the wall time was training that was kept")
+print(f"final loss         {loss[-1].split('loss ')[-1] if loss else '?'}")
+print(f"parameter hashes   {'identical to the failure-free reference on all 8 ranks' if same else 'DIFFERENT from the reference'}")
+sys.exit(0 if same else 1)
+PY
+summary=$?
 
 step "stopping the controller (SIGTERM): API, runner, then agents"
 trap - EXIT
@@ -55,5 +92,6 @@ stop
 left=""
 for pid in $agents; do kill -0 "$pid" 2>/dev/null && left="$left $pid"; done
 if [ -n "$left" ]; then echo "processes left behind:$left"; exit 1; fi
-echo "controller and its ${agents:+$(echo $agents | wc -w) }agents stopped; no process left behind"
+echo "controller and its agents stopped; no process left behind"
 echo "state directory: $state (SQLite store state.db, rank logs under logs/)"
+exit $summary

@@ -68,9 +68,9 @@ public final class Checkpointer: @unchecked Sendable {
     /// Waits for an in-flight async save; throws its error.
     public func flush() throws { try writer?.drain() }
 
-    /// Loads and verifies this rank's shard of `step`.
-    public func load(step: Int) throws(CheckpointError) -> CheckpointSnapshot {
-        try ShardReader(layout: layout, rank: options.rank).read(step: step)
+    /// Loads and verifies this rank's shard of `step` (or `rank`'s, when the step was written by another layout).
+    public func load(step: Int, rank: Int? = nil) throws(CheckpointError) -> CheckpointSnapshot {
+        try ShardReader(layout: layout, rank: rank ?? options.rank).read(step: step)
     }
 
     /// The newest committed step, for a plain local run that resumes by itself.

@@ -17,6 +17,14 @@ public enum CommitMarker {
         try DurableFile.syncDirectory(layout.stepDirectory(step))
     }
 
+    /// The world size of the attempt that committed `step` (nil without a readable marker).
+    public static func worldSize(_ layout: CheckpointLayout, step: Int) -> Int? {
+        guard let data = FileManager.default.contents(atPath: layout.commitMarker(step)) else { return nil }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return (try? decoder.decode(Contents.self, from: data))?.worldSize
+    }
+
     /// Keeps the newest `keep` committed steps; removes older committed steps and every uncommitted step
     /// older than the newest committed one (a step newer than it may still be being written).
     /// Returns the steps removed.

@@ -13,6 +13,8 @@ enum StopReason: Sendable {
     case cancelled
     /// The controller is shutting down: the job goes back to `pending` and resumes at the next start.
     case controllerShutdown
+    /// A shrunken attempt stops at a committed checkpoint so the job can grow back to its full layout.
+    case grow(step: Int)
 }
 
 /// A failure being recovered from, carried from detection to the new attempt's first step.
@@ -78,6 +80,8 @@ final class ActiveAttempt {
     }
 
     var finished: Bool { gone.count >= placement.worldSize }
+    /// Whether this attempt runs with less data parallelism than the manifest asks for.
+    var shrunken: Bool { placement.parallelism.data < job.spec.parallelism.data }
     var stopping: Bool { failure != nil || stop != nil }
     func owns(_ rank: RankRef) -> Bool { rank.job == job.id && rank.attempt == number }
 

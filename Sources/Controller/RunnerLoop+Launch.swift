@@ -61,9 +61,17 @@ extension RunnerLoop {
         }
         for job in pending where attempts[job.id] == nil {
             let slots = freeSlots(for: job.spec)
+            if let waiting = waitingRecoveries[job.id] {
+                // A recovery waiting for nodes keeps its previous placement (and may use spares).
+                if let placement = recoveryPlacement(job, previous: waiting.previous, context: waiting.context, slots: slots) {
+                    waitingRecoveries[job.id] = nil
+                    launch(job, placement: placement, recovery: waiting.context)
+                }
+                continue
+            }
             do {
                 let placement = try Placer(job: job.spec).place(on: slots)
-                launch(job, placement: placement, recovery: waitingRecoveries.removeValue(forKey: job.id))
+                launch(job, placement: placement)
             } catch {
                 let ready = slots.count
                 let reason = "waiting for nodes: \(error.message) (\(ready) free ready node\(ready == 1 ? "" : "s"))"

@@ -166,12 +166,16 @@ extension RunnerLoop {
         let placer = Placer(job: job.spec)
         var replacement = try? placer.replace(pending.previous, excluding: exclude.union(pending.decision.avoid), nodes: slots)
         if replacement == nil { replacement = try? placer.replace(pending.previous, excluding: exclude, nodes: slots) }
+        if replacement == nil, let shrunk = shrink(job, slots: slots, context: pending.context) {
+            launch(job, placement: shrunk, recovery: pending.context)
+            return
+        }
         guard let replacement else {
             let missing = exclude.union(pending.decision.avoid).map(\.rawValue).sorted().joined(separator: ", ")
             let reason = "waiting for nodes to replace \(missing) after \(pending.context.failure)"
             guarded("recording why \(id) waits", job: id) { try store.setJobState(id, to: .pending, reason: reason, at: Date()) }
             runner.note(.text(id, "\(id) \(reason)"))
-            waitingRecoveries[id] = pending.context
+            waitingRecoveries[id] = (pending.context, pending.previous)
             schedule()
             return
         }
@@ -180,6 +184,76 @@ extension RunnerLoop {
             runner.note(.text(id, "\(id): moved \(moves)"))
         }
         launch(job, placement: replacement.placement, recovery: pending.context)
+    }
+
+    /// A recovering job that waits for nodes: the previous placement re-placed on the ready nodes (spares
+    /// included, fewest ranks moved), else shrunk; nil while nothing fits.
+    func recoveryPlacement(_ job: JobRecord, previous: Placement, context: RecoveryContext, slots: [NodeSlots]) -> Placement? {
+        let usable = Set(slots.map(\.id))
+        let gone = Set(previous.nodes.filter { !usable.contains($0) })
+        if let r = try? Placer(job: job.spec).replace(previous, excluding: gone, nodes: slots) { return r.placement }
+        return shrink(job, slots: slots, context: context)
+    }
+
+    /// With `failure.minDataParallel`, the largest data parallelism at or above it that fits the free nodes
+    /// (`recovery.shrink` recorded); nil when the job may not shrink or nothing fits.
+    func shrink(_ job: JobRecord, slots: [NodeSlots], context: RecoveryContext) -> Placement? {
+        let full = job.spec.parallelism.data
+        guard let minimum = job.spec.failure.minDataParallel, minimum < full else { return nil }
+        for data in stride(from: full - 1, through: minimum, by: -1) {
+            var spec = job.spec
+            spec.parallelism.data = data
+            guard let placement = try? Placer(job: spec).place(on: slots) else { continue }
+            guarded("recording the shrink", job: job.id) {
+                try store.recordEvent(EventRecord(
+                    time: Date(), kind: .recoveryShrink, jobId: job.id,
+                    message: "\(job.id): data parallelism \(full) → \(data) (\(placement.worldSize) ranks on "
+                        + "\(placement.nodes.count) nodes) to continue without the lost capacity; it grows back at a "
+                        + "checkpoint once nodes return"))
+            }
+            return placement
+        }
+        return nil
+    }
+
+    /// Whether the job's full layout fits the free nodes plus the shrunken attempt's own.
+    func canGrow(_ a: ActiveAttempt) -> Bool {
+        let own = Set(a.placement.nodes)
+        let busy = Set(attempts.values.filter { $0 !== a }.flatMap(\.placement.nodes))
+        let slots = runner.nodes.statuses().filter { status in
+            let id = status.entry.id
+            return status.state == .ready && quarantined[id] == nil && (own.contains(id) || !busy.contains(id))
+        }.map { status -> NodeSlots in
+            var entry = status.entry
+            if let hello = status.hello { entry.accelerators = hello.accelerators }
+            return NodeSlots(node: entry, resources: a.job.spec.resources)
+        }
+        return (try? Placer(job: a.job.spec).place(on: slots)) != nil
+    }
+
+    /// A shrunken attempt just committed `step` and the full layout fits again: stop it there.
+    func startGrowing(_ a: ActiveAttempt, at step: Int) {
+        a.stop = .grow(step: step)
+        guarded("recording the grow", job: a.job.id) {
+            try store.recordEvent(EventRecord(
+                time: Date(), kind: .recoveryGrow, jobId: a.job.id, attemptId: a.attemptID,
+                message: "\(a.job.id): nodes are back; stopping attempt \(a.number) at checkpoint \(step) to grow data "
+                    + "parallelism \(a.placement.parallelism.data) → \(a.job.spec.parallelism.data)"))
+        }
+        signalSurvivors(a)
+    }
+
+    /// The shrunken attempt is gone: relaunch at the full layout from its newest checkpoint.
+    func growBack(_ a: ActiveAttempt) {
+        guard let job = (try? store.job(a.job.id)) ?? nil else { return }
+        if let placement = try? Placer(job: job.spec).place(on: freeSlots(for: job.spec)) {
+            launch(job, placement: placement)
+        } else {
+            guarded("recording why \(job.id) waits", job: job.id) {
+                try store.setJobState(job.id, to: .pending, reason: "waiting for nodes to grow back", at: Date())
+            }
+            schedule()
+        }
     }
 
     /// The recovering attempt's first step: the time to recover and the lost steps, with each phase.

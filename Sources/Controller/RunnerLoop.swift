@@ -19,7 +19,7 @@ final class RunnerLoop {
     /// Jobs whose next attempt waits for its backoff to pass.
     var relaunches: [JobID: PendingRelaunch] = [:]
     /// Recovering jobs that went back to `pending` for want of nodes: their recovery continues at launch.
-    var waitingRecoveries: [JobID: RecoveryContext] = [:]
+    var waitingRecoveries: [JobID: (context: RecoveryContext, previous: Placement)] = [:]
     /// Per job: the launch-error detector and failures in a row without a checkpoint committed.
     var launchErrors: [JobID: LaunchErrorDetector] = [:]
     var consecutiveFailures: [JobID: Int] = [:]
@@ -151,6 +151,7 @@ final class RunnerLoop {
                                            dir: layout.stepDirectory(step), at: Date())
                 consecutiveFailures[a.job.id] = 0
                 let pruned = CommitMarker.prune(layout, keep: keep)
+                if a.shrunken, canGrow(a) { startGrowing(a, at: step) }
                 runner.note(.text(a.job.id, "checkpoint step \(step) committed"
                     + (pruned.isEmpty ? "" : "; pruned steps \(pruned.map(String.init).joined(separator: ", "))")))
             }
@@ -224,6 +225,8 @@ final class RunnerLoop {
                 return
             }
             let cancelled = try store.setJobState(id, to: .cancelled, reason: "cancelled by user", at: Date())
+            relaunches[id] = nil
+            waitingRecoveries[id] = nil
             runner.note(.finished(id, .cancelled, "cancelled by user"))
             reply.resume(returning: .success(Views.job(cancelled, runner: runner)))
         } catch {
@@ -261,6 +264,9 @@ final class RunnerLoop {
                 try store.finishAttempt(a.attemptID, as: .stopped, reason: "job cancelled", at: now)
                 try store.setJobState(a.job.id, to: .cancelled, reason: "cancelled by user", at: now)
                 final = (.cancelled, "cancelled by user")
+            case (.grow(let step)?, _):
+                try store.finishAttempt(a.attemptID, as: .stopped,
+                                        reason: "stopped at step \(step) to grow back to data \(a.job.spec.parallelism.data)", at: now)
             case (.controllerShutdown?, _):
                 try store.finishAttempt(a.attemptID, as: .stopped, reason: "controller shut down", at: now)
                 try store.setJobState(a.job.id, to: .pending,
@@ -275,6 +281,7 @@ final class RunnerLoop {
         }
         if let final { runner.note(.finished(a.job.id, final.0, final.1)) }
         if a.stop == nil, let failure = a.failure { recover(a, failure) }
+        if case .grow? = a.stop, !shuttingDown { growBack(a) }
         let view = (try? store.job(a.job.id)).flatMap { $0 }.map { Views.job($0, runner: runner) }
         for reply in a.cancelReplies {
             reply.resume(returning: view.map { .success($0) } ?? .failure(APIErrorBody(error: "job \(a.job.id) is gone")))

@@ -15,11 +15,29 @@ enum Views {
             step = ((try? runner.store.ranks(of: newest)) ?? []).compactMap(\.lastStep).max()
         }
         let checkpoint = (try? runner.store.newestCommittedCheckpoint(of: job.id))??.step
+        let goodput = Self.goodput(attempts: attempts, step: step, runner: runner)
         return JobView(
             id: job.id.rawValue, name: job.name, state: job.state, reason: job.reason, submittedAt: job.submittedAt,
             updatedAt: job.updatedAt, restarts: job.restarts, data: p.data, pipeline: p.pipeline, tensor: p.tensor,
             worldSize: p.worldSize, command: job.spec.command, attempt: attempts.last?.number, step: step,
-            checkpoint: checkpoint)
+            checkpoint: checkpoint, goodput: goodput)
+    }
+
+    /// Newest step × the fastest attempt's seconds per step ÷ the time since the first attempt started.
+    static func goodput(attempts: [AttemptRecord], step: Int?, runner: JobRunner) -> Double? {
+        guard let step, step > 0, let first = attempts.first else { return nil }
+        var fastest: Double?
+        for a in attempts {
+            guard let id = a.id, let reached = ((try? runner.store.ranks(of: id)) ?? []).compactMap(\.lastStep).max() else { continue }
+            let done = reached - (a.resumeStep ?? 0)
+            let seconds = (a.endedAt ?? Date()).timeIntervalSince(a.startedAt)
+            guard done > 0, seconds > 0 else { continue }
+            fastest = min(fastest ?? .infinity, seconds / Double(done))
+        }
+        guard let fastest else { return nil }
+        let end = attempts.last?.endedAt ?? Date()
+        let wall = end.timeIntervalSince(first.startedAt)
+        return wall > 0 ? min(1, Double(step) * fastest / wall) : nil
     }
 
     static func detail(_ job: JobRecord, runner: JobRunner) throws -> JobDetail {
@@ -49,7 +67,8 @@ enum Views {
             let hello = statuses[n.id]?.hello
             return NodeView(id: n.id.rawValue, host: n.host, spare: n.spare, state: n.state, reason: n.stateReason,
                             since: n.stateChangedAt, accelerators: n.accelerators, cpus: hello?.host.cpuCount,
-                            memoryBytes: hello?.host.memoryBytes, ranks: busy[n.id] ?? 0)
+                            memoryBytes: hello?.host.memoryBytes, ranks: busy[n.id] ?? 0,
+                            agentPID: statuses[n.id]?.state == .ready ? hello?.agentPID : nil)
         }
     }
 

@@ -33,10 +33,13 @@ public struct JobView: Codable, Sendable, Equatable {
     public var step: Int?
     /// Newest committed checkpoint step.
     public var checkpoint: Int?
+    /// Goodput so far: the newest step × the fastest attempt's seconds per step ÷ the time since the first
+    /// attempt started (an estimate of the effective training time ratio); nil before any progress.
+    public var goodput: Double?
 
     public init(id: String, name: String, state: JobState, reason: String?, submittedAt: Date, updatedAt: Date,
                 restarts: Int, data: Int, pipeline: Int, tensor: Int, worldSize: Int, command: [String],
-                attempt: Int?, step: Int?, checkpoint: Int?) {
+                attempt: Int?, step: Int?, checkpoint: Int?, goodput: Double? = nil) {
         self.id = id
         self.name = name
         self.state = state
@@ -52,6 +55,7 @@ public struct JobView: Codable, Sendable, Equatable {
         self.attempt = attempt
         self.step = step
         self.checkpoint = checkpoint
+        self.goodput = goodput
     }
 }
 
@@ -132,9 +136,11 @@ public struct NodeView: Codable, Sendable, Equatable {
     public var memoryBytes: UInt64?
     /// Ranks of running attempts placed here.
     public var ranks: Int
+    /// The agent's pid on its host, from its `hello`.
+    public var agentPID: Int32?
 
     public init(id: String, host: String, spare: Bool, state: NodeState, reason: String?, since: Date,
-                accelerators: [Accelerator], cpus: Int?, memoryBytes: UInt64?, ranks: Int) {
+                accelerators: [Accelerator], cpus: Int?, memoryBytes: UInt64?, ranks: Int, agentPID: Int32? = nil) {
         self.id = id
         self.host = host
         self.spare = spare
@@ -145,6 +151,7 @@ public struct NodeView: Codable, Sendable, Equatable {
         self.cpus = cpus
         self.memoryBytes = memoryBytes
         self.ranks = ranks
+        self.agentPID = agentPID
     }
 }
 

@@ -151,10 +151,16 @@ public struct CapacityPlanner: Sendable {
         let mtbf = hardware.mtbfPerAccelerator.seconds / Double(n)
         let c = hardware.checkpointWrite.seconds
         let interval = (2 * c * mtbf).squareRoot()
-        let lostPerFailure = interval / 2 + hardware.restart.seconds
         return Reliability(
             clusterMTBFHours: mtbf / 3600, checkpointIntervalMinutes: interval / 60,
-            expectedETTR: max(0, 1 - lostPerFailure / mtbf), expectedFailures: wallClockSeconds / mtbf)
+            expectedETTR: Self.expectedETTR(mtbf: mtbf, checkpointInterval: interval, restart: hardware.restart.seconds),
+            expectedFailures: wallClockSeconds / mtbf)
+    }
+
+    /// The reliability model: each failure loses half a checkpoint interval of work on average plus the
+    /// restart time, so ETTR = 1 − (τ/2 + R) / MTBF (all in seconds).
+    public static func expectedETTR(mtbf: Double, checkpointInterval: Double, restart: Double) -> Double {
+        max(0, 1 - (checkpointInterval / 2 + restart) / mtbf)
     }
 
     static func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / 1_073_741_824) }

@@ -18,6 +18,9 @@ public struct EventKind: StringIdentifier {
     public static let recoveryTeardown = EventKind(rawValue: "recovery.teardown")
     public static let recoveryRelaunch = EventKind(rawValue: "recovery.relaunch")
     public static let recoveryComplete = EventKind(rawValue: "recovery.complete")
+    /// Data parallelism reduced to fit the remaining nodes, and restored once they return.
+    public static let recoveryShrink = EventKind(rawValue: "recovery.shrink")
+    public static let recoveryGrow = EventKind(rawValue: "recovery.grow")
     /// A node excluded after repeated failures, or released by an operator.
     public static let nodeQuarantined = EventKind(rawValue: "node.quarantined")
     public static let nodeReleased = EventKind(rawValue: "node.released")

@@ -165,3 +165,20 @@ public final class NetnsCluster: Sendable {
         return s
     }
 }
+
+extension NetnsCluster {
+    /// Makes a cluster and a scratch directory, runs `body`, and always destroys both.
+    public static func with(hostCount: Int = 4, _ body: (NetnsCluster, TemporaryDirectory) async throws -> Void) async throws {
+        let cluster = try await NetnsCluster.create(hostCount: hostCount)
+        let dir = try TemporaryDirectory()
+        do {
+            try await body(cluster, dir)
+        } catch {
+            await cluster.destroy()
+            dir.remove()
+            throw error
+        }
+        await cluster.destroy()
+        dir.remove()
+    }
+}

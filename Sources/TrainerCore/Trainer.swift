@@ -188,10 +188,20 @@ public final class Trainer {
     /// Saves, bytes and background write time so far (nil without checkpoints).
     public var checkpointStatistics: Checkpointer.Statistics? { checkpointer?.statistics }
 
-    /// Restores parameters, optimizer moments, data position and RNG state of `step`.
+    /// Restores parameters, optimizer moments, data position and RNG state of `step`. A step written with
+    /// another data-parallel size (the job shrank or grew) is read from the shard of the rank with the same
+    /// tensor and pipeline coordinates: data-parallel replicas hold identical parameters and moments, and
+    /// the loader's position is global.
     public func resume(from step: Int) throws {
         guard let checkpointer else { throw TrainerError(description: "resuming needs a checkpoint directory") }
-        let snapshot = try checkpointer.load(step: step)
+        var source: Int?
+        let world = layout.data * layout.pipeline * layout.tensor
+        if let written = CommitMarker.worldSize(checkpointer.layout, step: step), written != world,
+           written % (layout.tensor * layout.pipeline) == 0 {
+            let oldData = written / (layout.tensor * layout.pipeline)
+            source = coordinates.tp + layout.tensor * (coordinates.dp % oldData + oldData * coordinates.pp)
+        }
+        let snapshot = try checkpointer.load(step: step, rank: source)
         let params = model.params.all
         let total = params.reduce(0) { $0 + $1.value.count }
         func floats(_ name: String) throws -> [Float] {

@@ -17,7 +17,8 @@ struct Chaos: AsyncParsableCommand {
             agent and its ranks, stop-agent SIGSTOPs the agent (its heartbeats stop). The rank or node is picked at
             random (from --seed) unless given. With --every, failures arrive as a Poisson process with that mean
             interval until the job ends (or --count are injected); `mixed` picks the kind each time. On the
-            network-namespace cluster, kill-node run as root kills the host's sshd and everything in its namespace.
+            network-namespace cluster, run as root, kill-node kills the host's sshd and everything in its namespace
+            and stop-agent SIGSTOPs the host's agent.
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
@@ -94,28 +95,32 @@ struct Chaos: AsyncParsableCommand {
         }
     }
 
-    /// Asks the controller; for kill-node on a host living in a network namespace of this machine (the test
-    /// cluster) and when root, kills everything in that namespace and has the controller record it.
+    /// Asks the controller. For kill-node and stop-agent on a host living in a network namespace of this
+    /// machine (the test cluster), when root: kills everything in that namespace, or SIGSTOPs the node's
+    /// agent, and has the controller record it.
     static func inject(_ request: ChaosRequest, job: String, client: ControllerClient) throws -> ChaosReport {
-        if request.action == .killNode, geteuid() == 0 {
+        if request.action == .killNode || request.action == .stopAgent, geteuid() == 0 {
             let detail = try client.get("\(APIVersion.prefix)/jobs/\(job)", as: JobDetail.self)
             let nodes = try client.get("\(APIVersion.prefix)/nodes", as: [NodeView].self)
             let used = Array(Set(detail.ranks.filter { $0.state != .exited }.map(\.node))).sorted()
             var rng = SeededRandom(seed: request.seed ?? 1)
             let name = request.node ?? (used.isEmpty ? nil : used[Int(rng.next() % UInt64(used.count))])
-            if let name, let host = nodes.first(where: { $0.id == name })?.host, let ns = NamespaceHosts.namespace(of: host) {
-                NamespaceHosts.killAll(in: ns)
+            if let name, let node = nodes.first(where: { $0.id == name }), node.host != "localhost",
+               let pid = node.agentPID, let ns = NamespaceHosts.namespace(of: pid) {
                 var r = request
                 r.node = name
                 r.external = true
-                return try client.post("\(APIVersion.prefix)/jobs/\(job)/chaos", body: r, as: ChaosReport.self)
+                // Recorded first (the injection's time), then done.
+                let report = try client.post("\(APIVersion.prefix)/jobs/\(job)/chaos", body: r, as: ChaosReport.self)
+                if request.action == .killNode { NamespaceHosts.killAll(in: ns) } else { kill(pid, SIGSTOP) }
+                return report
             }
         }
         return try client.post("\(APIVersion.prefix)/jobs/\(job)/chaos", body: request, as: ChaosReport.self)
     }
 }
 
-/// Network namespaces of this machine that own an address (the namespace test cluster's hosts).
+/// Network namespaces of this machine (the namespace test cluster's hosts).
 enum NamespaceHosts {
     static func run(_ argv: [String]) -> String {
         let p = Process()
@@ -130,9 +135,9 @@ enum NamespaceHosts {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func namespace(of address: String) -> String? {
-        let names = run(["ip", "netns", "list"]).split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
-        return names.first { run(["ip", "-n", $0, "-o", "-4", "addr", "show"]).contains(" \(address)/") }
+    /// The named network namespace the process `pid` (a node's agent) lives in, if any.
+    static func namespace(of pid: Int32) -> String? {
+        run(["ip", "netns", "identify", "\(pid)"]).split(whereSeparator: \.isWhitespace).first.map(String.init)
     }
 
     /// SIGKILL to every process in the namespace (its sshd, agent and ranks).

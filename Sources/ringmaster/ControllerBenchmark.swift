@@ -35,28 +35,13 @@ struct ControllerBenchmark: Sendable {
         var liveDeliveryP99Ms: Double
     }
 
-    struct Failure: Error, CustomStringConvertible { var description: String }
-
     func run(ringmaster: String) throws -> Result {
-        let dir = NSTemporaryDirectory() + "ringmaster-bench-controller-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let cluster = "\(dir)/cluster.yaml"
-        try "name: bench\nlocal: {nodes: \(nodes), accelerators: 2}\n".write(toFile: cluster, atomically: true, encoding: .utf8)
-        let log = open("\(dir)/controller.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let pid = try POSIX.spawn(
-            [ringmaster, "controller", "--cluster", cluster, "--state-dir", "\(dir)/state", "--listen", "127.0.0.1:0",
-             "--log-level", "warning"], stdout: .fd(log), stderr: .fd(log))
-        close(log)
-        defer {
-            kill(pid, SIGTERM)
-            _ = POSIX.wait(pid)
-        }
-        let client = try connect(state: "\(dir)/state", pid: pid)
-        progress("controller pid \(pid) at \(client.url); waiting for \(nodes) nodes")
-        try waitUntil(seconds: 60, "\(nodes) ready nodes") {
-            try client.get("/v1/nodes", as: [NodeView].self).filter { $0.state == .ready }.count == nodes
-        }
+        let controller = try BenchedController.start(
+            ringmaster: ringmaster, name: "controller", clusterYAML: "name: bench\nlocal: {nodes: \(nodes), accelerators: 2}\n",
+            readyNodes: nodes)
+        defer { controller.stop() }
+        let (pid, client, dir) = (controller.pid, controller.client, controller.directory)
+        progress("controller pid \(pid) at \(client.url) with \(nodes) ready nodes")
 
         // Idle CPU: nothing submitted, heartbeats only.
         progress(String(format: "idle for %.0f s", idleSeconds))
@@ -93,7 +78,7 @@ struct ControllerBenchmark: Sendable {
         var ids: [String] = []
         for _ in 0..<eventJobs { ids.append(try client.post("/v1/jobs", body: quick, as: JobView.self).id) }
         if let final = ids.last {
-            try waitUntil(seconds: 300, "the quick jobs to end") {
+            try BenchedController.waitUntil(seconds: 300, "the quick jobs to end") {
                 try client.get("/v1/jobs/\(final)", as: JobDetail.self).job.state.isFinal
             }
         }
@@ -113,28 +98,6 @@ struct ControllerBenchmark: Sendable {
             controllerIdleCPUPercent: (c1 - c0) / idleSeconds * 100, agentsIdleCPUPercent: (a1 - a0) / idleSeconds * 100,
             events: total, streamedEventsPerSecond: Double(total) / streamSeconds,
             liveDeliveryP50Ms: live.percentile(0.5), liveDeliveryP99Ms: live.percentile(0.99))
-    }
-
-    private func connect(state: String, pid: pid_t) throws -> ControllerClient {
-        var client: ControllerClient?
-        try waitUntil(seconds: 60, "the controller to serve") {
-            guard let data = FileManager.default.contents(atPath: "\(state)/controller.json"),
-                  let info = try? APICoding.decoder().decode(ControllerInfo.self, from: data), info.pid == pid,
-                  let token = try? String(contentsOfFile: "\(state)/api-token", encoding: .utf8) else { return false }
-            client = try ControllerClient(url: info.url, token: token.trimmingCharacters(in: .whitespacesAndNewlines))
-            return true
-        }
-        return client!
-    }
-
-    /// Polls `condition` every 20 ms (this is a benchmark driver, not a test).
-    private func waitUntil(seconds: Double, _ what: String, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        throw Failure(description: "timed out waiting for \(what)")
     }
 
     /// Processes whose parent is `pid` (any of its threads), from /proc.

@@ -43,7 +43,8 @@ struct Status: AsyncParsableCommand {
         print("  layout     \(j.worldSize) ranks: data \(j.data) × pipeline \(j.pipeline) × tensor \(j.tensor)")
         print("  submitted  \(Human.time(j.submittedAt)) UTC; updated \(Human.time(j.updatedAt)) UTC")
         print("  progress   step \(j.step.map(String.init) ?? "-"), newest checkpoint \(j.checkpoint.map(String.init) ?? "none"), "
-            + "\(j.attempt ?? 0) attempt(s), \(j.restarts) restart(s)")
+            + "\(j.attempt ?? 0) attempt(s), \(j.restarts) restart(s)"
+            + (j.goodput.map { String(format: ", goodput %.1f%%", $0 * 100) } ?? ""))
         if !d.attempts.isEmpty {
             print("")
             print(Output.table(["ATTEMPT", "STATE", "STARTED", "ENDED", "RESUME", "NODES", "END REASON"], d.attempts.map { a in

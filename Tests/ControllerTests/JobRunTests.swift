@@ -63,14 +63,16 @@ final class Lines: @unchecked Sendable {
                 name: fails
                 command: "if [ \\"$RANK\\" = 1 ]; then echo bad input >&2; exit 3; fi; exec sleep 60"
                 parallelism: {data: 4}
+                failure: {maxRestarts: 0}
                 """, in: dir)
-            #expect(outcome == .failed("rank 1 on local-0: exit status 3"), "\(lines.all.joined(separator: "\n"))")
+            let cause = "restart budget of 0 spent; last failure rank-exit: rank 1 on local-0: exit status 3"
+            #expect(outcome == .failed(cause), "\(lines.all.joined(separator: "\n"))")
             // The sleeping ranks were stopped, not waited for.
             #expect(ContinuousClock.now - start < .seconds(30))
             #expect(lines.all.contains("[rank 1] bad input"))
             let job = try #require(try store.jobs().first)
             #expect(job.state == .failed)
-            #expect(job.reason == "rank 1 on local-0: exit status 3")
+            #expect(job.reason == cause)
             let ranks = try store.ranks(of: try #require(try store.attempts(of: job.id).first).id!)
             #expect(ranks[1].exitStatus == 3)
             #expect(ranks.filter { $0.rank != 1 }.allSatisfy { $0.exitSignal == 15 || $0.exitSignal == 9 })

@@ -13,17 +13,7 @@ import Testing
 struct NetnsWorkloadTests {
     @Test func theSmokePythonAndTorchWorkloadsRunOverSSH() async throws {
         try TestEnvironment.requireRoot()
-        let cluster = try await NetnsCluster.create()
-        let dir = try TemporaryDirectory()
-        do {
-            try await run(cluster, dir)
-        } catch {
-            await cluster.destroy()
-            dir.remove()
-            throw error
-        }
-        await cluster.destroy()
-        dir.remove()
+        try await NetnsCluster.with() { cluster, dir in try await run(cluster, dir) }
     }
 
     func run(_ cluster: NetnsCluster, _ dir: TemporaryDirectory) async throws {

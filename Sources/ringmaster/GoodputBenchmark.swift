@@ -1,0 +1,151 @@
+import ControllerAPI
+import FaultPolicy
+import Foundation
+import Planning
+import Synchronization
+
+/// `ringmaster bench goodput`: the demo training job under Poisson failures of mixed kinds, on a local
+/// controller; effective training time ratio, detection and recovery times, lost steps, phases.
+struct GoodputBenchmark: Sendable {
+    var minutes: Double
+    var meanInterval: Double
+    var seed: UInt64
+    var progress: @Sendable (String) -> Void
+
+    struct Quantiles: Codable, Sendable {
+        var p50: Double
+        var p99: Double
+        var count: Int
+        init(_ values: [Double]) {
+            let s = values.sorted()
+            func q(_ p: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int((Double(s.count) * p).rounded(.down)))] }
+            p50 = q(0.5)
+            p99 = q(0.99)
+            count = s.count
+        }
+    }
+
+    struct Result: Codable, Sendable {
+        var ettr: Double
+        var expectedETTR: Double
+        var failures: Int
+        var steps: Int
+        var wallSeconds: Double
+        var failureFreeStepSeconds: Double
+        var checkpointIntervalSeconds: Double
+        var detectionSeconds: [String: Quantiles]
+        var recoverySeconds: Quantiles
+        var lostSteps: Int
+        var phases: [String: Quantiles]
+        var injected: [String: Int]
+    }
+
+    /// The demo job (tiny model, data 2 × pipeline 2 × tensor 2), checkpointing every 6 steps (≈ 0.7 s: Young/Daly's
+    /// √(2·C·MTBF) for a save that stalls training ≈ 10 ms and a failure every 30 s).
+    static func manifest(name: String, steps: Int, checkpoints: String) -> String {
+        """
+        name: \(name)
+        command: [ringmaster-train, --preset, tiny, --steps, "\(steps)", --batch, "16", --micro-batches, "2",
+                  --checkpoint-every, "6", --log-every, "0"]
+        env: {OMP_NUM_THREADS: "1"}
+        parallelism: {data: 2, pipeline: 2, tensor: 2}
+        checkpoint: {every: 6, keep: 3, dir: \(checkpoints)}
+        failure: {maxRestarts: 1000, backoff: 200ms, stallTimeout: 3s, quarantineAfter: 1000}
+        """
+    }
+
+    func run(ringmaster: String) throws -> Result {
+        let controller = try BenchedController.start(
+            ringmaster: ringmaster, name: "goodput",
+            clusterYAML: "name: goodput\nlocal: {nodes: 4, accelerators: 2}\nheartbeat: {interval: 300ms, missed: 3}\n",
+            readyNodes: 4)
+        defer { controller.stop() }
+        let client = controller.client
+        let checkpoints = controller.directory + "/checkpoints"
+
+        // Failure-free step time: the ranks' own ms/step over a short run.
+        progress("baseline: 150 failure-free steps")
+        let baseline = try controller.run(Self.manifest(name: "baseline", steps: 150, checkpoints: checkpoints),
+                                          path: controller.directory + "/baseline.yaml")
+        let lines = String(decoding: try client.call("GET", "/v1/jobs/\(baseline.id)/logs?tail=50"), as: UTF8.self)
+        let msPerStep = lines.split(separator: "\n").compactMap { line -> Double? in
+            guard let open = line.range(of: "s ("), let close = line.range(of: " ms/step)") else { return nil }
+            return Double(line[open.upperBound..<close.lowerBound])
+        }.max() ?? 0
+        guard baseline.state == .succeeded, msPerStep > 0 else {
+            throw BenchedController.Failure(description: "the baseline run did not succeed: \(baseline.reason ?? "")")
+        }
+        let stepSeconds = msPerStep / 1000
+        let steps = Int(minutes * 60 / stepSeconds)
+        progress(String(format: "failure-free %.1f ms/step; chaos run: %d steps (≈ %.1f min failure-free), a failure every %.0f s on average",
+                        msPerStep, steps, Double(steps) * stepSeconds / 60, meanInterval))
+
+        // The chaos run, with a Poisson injector on its own thread.
+        let injected = Mutex<[String: Int]>([:])
+        let done = Mutex(false)
+        let injector = Thread { [self] in
+            var rng = SeededRandom(seed: seed)
+            let kinds = ChaosRequest.Action.allCases
+            while !done.withLock({ $0 }) {
+                let deadline = Date().addingTimeInterval(rng.exponential(mean: meanInterval))
+                while Date() < deadline, !done.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }
+                if done.withLock({ $0 }) { break }
+                let action = kinds[Int(rng.next() % UInt64(kinds.count))]
+                guard let jobs = try? client.get("/v1/jobs", as: [JobView].self),
+                      let job = jobs.first(where: { $0.name == "goodput" && $0.state == .running }) else { continue }
+                if let report = try? Chaos.inject(ChaosRequest(action: action, seed: rng.next()), job: job.id, client: client) {
+                    injected.withLock { $0[action.rawValue, default: 0] += 1 }
+                    progress("chaos \(report.message)")
+                }
+            }
+        }
+        injector.start()
+        var events: [EventView] = []
+        let start = Date()
+        let final = try controller.run(Self.manifest(name: "goodput", steps: steps, checkpoints: checkpoints),
+                                       path: controller.directory + "/goodput.yaml") { e in
+            events.append(e)
+            if e.kind == "failure.detected" || e.kind == "recovery.complete" { progress(e.message) }
+        }
+        let wall = Date().timeIntervalSince(start)
+        done.withLock { $0 = true }
+        guard final.state == .succeeded else {
+            throw BenchedController.Failure(description: "the chaos run ended \(final.state.rawValue): \(final.reason ?? "")")
+        }
+
+        func payload(_ e: EventView) -> [String: Any] {
+            (e.payload.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }) ?? [:]
+        }
+        var detection: [String: [Double]] = [:]
+        for e in events where e.kind == "failure.detected" {
+            let p = payload(e)
+            guard let s = (p["detectionSeconds"] as? String).flatMap(Double.init), let kind = p["kind"] as? String else { continue }
+            let key = ["rank-exit": "rankExit", "node-lost": "nodeLost", "hang": "hang"][kind] ?? kind
+            detection[key, default: []].append(s)
+        }
+        var phases: [String: [Double]] = [:]
+        var recovery: [Double] = []
+        var lost = 0
+        for e in events where e.kind == "recovery.complete" {
+            let p = payload(e)
+            if let r = p["recoverySeconds"] as? Double { recovery.append(r) }
+            if let l = p["lostSteps"] as? Double { lost += Int(l) }
+            for (key, name) in [("teardownSeconds", "teardown"), ("backoffSeconds", "backoff"), ("relaunchSeconds", "relaunch"),
+                                ("rendezvousRestoreFirstStepSeconds", "rendezvousRestoreFirstStep")] {
+                if let v = p[key] as? Double { phases[name, default: []].append(v) }
+            }
+        }
+        let failures = events.filter { $0.kind == "failure.detected" && !(payload($0)["refines"] != nil) }.count
+        let interval = 6 * stepSeconds
+        func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
+        // The model's restart time R: detection plus recovery (detection → first step), as measured.
+        let meanRecovery = mean(detection.values.flatMap { $0 }) + mean(recovery)
+        return Result(
+            ettr: Double(steps) * stepSeconds / wall,
+            expectedETTR: CapacityPlanner.expectedETTR(mtbf: meanInterval, checkpointInterval: interval, restart: meanRecovery),
+            failures: failures, steps: steps, wallSeconds: wall, failureFreeStepSeconds: stepSeconds,
+            checkpointIntervalSeconds: interval, detectionSeconds: detection.mapValues(Quantiles.init),
+            recoverySeconds: Quantiles(recovery), lostSteps: lost, phases: phases.mapValues(Quantiles.init),
+            injected: injected.withLock { $0 })
+    }
+}
