@@ -31,7 +31,11 @@ struct GoodputBenchmark: Sendable {
         var failures: Int
         var steps: Int
         var wallSeconds: Double
+        /// Seconds per step while training ran undisturbed in the chaos run itself (attempts that ended
+        /// by an instant failure or by finishing, from their first step to their end).
         var failureFreeStepSeconds: Double
+        /// The same from the separate failure-free baseline run (it differs by the run-to-run noise).
+        var baselineStepSeconds: Double
         var checkpointIntervalSeconds: Double
         var detectionSeconds: [String: Quantiles]
         var recoverySeconds: Quantiles
@@ -136,14 +140,41 @@ struct GoodputBenchmark: Sendable {
             }
         }
         let failures = events.filter { $0.kind == "failure.detected" && !(payload($0)["refines"] != nil) }.count
-        let interval = 6 * stepSeconds
+        // Failure-free step time measured inside the chaos run: each attempt from its first step to an end
+        // that stalled nothing (a kill-rank or kill-node, or the job's end). Hangs and stopped agents are
+        // left out: their attempts include the seconds before detection with no progress.
+        func attemptNumber(_ e: EventView) -> Int? {
+            let words = e.message.split(separator: " ")
+            guard let i = words.firstIndex(of: "attempt"), i + 1 < words.count else { return nil }
+            return Int(words[i + 1])
+        }
+        var starts: [Int: (Date, Int)] = [:]
+        var busySeconds = 0.0
+        var busySteps = 0
+        for e in events {
+            if e.kind == "attempt.stepping", let n = attemptNumber(e),
+               let first = e.message.split(separator: " ").firstIndex(of: "step").map({ Int(e.message.split(separator: " ")[$0 + 1]) }) ?? nil {
+                starts[n] = (e.time, first)
+            } else if e.kind == "failure.detected", payload(e)["refines"] == nil, let n = attemptNumber(e),
+                      let (t0, s0) = starts[n], let step = (payload(e)["step"] as? String).flatMap(Int.init),
+                      ["kill-rank", "kill-node"].contains(payload(e)["injected"] as? String ?? "") {
+                busySeconds += e.time.timeIntervalSince(t0)
+                busySteps += step - s0
+            } else if let to = e.jobStateTo, to == .succeeded, let last = starts.keys.max(), let (t0, s0) = starts[last] {
+                busySeconds += e.time.timeIntervalSince(t0)
+                busySteps += steps - s0
+            }
+        }
+        let inRunStep = busySteps > 0 ? busySeconds / Double(busySteps) : stepSeconds
+        let interval = 6 * inRunStep
         func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
         // The model's restart time R: detection plus recovery (detection → first step), as measured.
         let meanRecovery = mean(detection.values.flatMap { $0 }) + mean(recovery)
         return Result(
-            ettr: Double(steps) * stepSeconds / wall,
+            ettr: Double(steps) * inRunStep / wall,
             expectedETTR: CapacityPlanner.expectedETTR(mtbf: meanInterval, checkpointInterval: interval, restart: meanRecovery),
-            failures: failures, steps: steps, wallSeconds: wall, failureFreeStepSeconds: stepSeconds,
+            failures: failures, steps: steps, wallSeconds: wall, failureFreeStepSeconds: inRunStep,
+            baselineStepSeconds: stepSeconds,
             checkpointIntervalSeconds: interval, detectionSeconds: detection.mapValues(Quantiles.init),
             recoverySeconds: Quantiles(recovery), lostSteps: lost, phases: phases.mapValues(Quantiles.init),
             injected: injected.withLock { $0 })
