@@ -13,6 +13,8 @@ enum RunnerInput: Sendable {
     case tick
     /// A recovering job's backoff has passed: launch its next attempt.
     case relaunch(JobID)
+    /// Try the pending jobs again (a recovery's shrink grace has passed).
+    case reschedule
     /// `ringmaster nodes release NODE`.
     case release(NodeID, CheckedContinuation<Result<String, APIErrorBody>, Never>)
     /// `ringmaster chaos …`.

@@ -166,16 +166,15 @@ extension RunnerLoop {
         let placer = Placer(job: job.spec)
         var replacement = try? placer.replace(pending.previous, excluding: exclude.union(pending.decision.avoid), nodes: slots)
         if replacement == nil { replacement = try? placer.replace(pending.previous, excluding: exclude, nodes: slots) }
-        if replacement == nil, let shrunk = shrink(job, slots: slots, context: pending.context) {
-            launch(job, placement: shrunk, recovery: pending.context)
-            return
-        }
         guard let replacement else {
             let missing = exclude.union(pending.decision.avoid).map(\.rawValue).sorted().joined(separator: ", ")
             let reason = "waiting for nodes to replace \(missing) after \(pending.context.failure)"
             guarded("recording why \(id) waits", job: id) { try store.setJobState(id, to: .pending, reason: reason, at: Date()) }
             runner.note(.text(id, "\(id) \(reason)"))
             waitingRecoveries[id] = (pending.context, pending.previous)
+            // A lost node usually comes back within a second (its agent restarts); shrinking is for capacity
+            // that stays away, so it is considered only after the grace period.
+            if job.spec.failure.minDataParallel != nil { runner.after(Self.shrinkGrace, .reschedule) }
             schedule()
             return
         }
@@ -186,12 +185,16 @@ extension RunnerLoop {
         launch(job, placement: replacement.placement, recovery: pending.context)
     }
 
+    /// How long a recovering job waits for lost capacity to return before it may shrink.
+    static let shrinkGrace = Duration.seconds(5)
+
     /// A recovering job that waits for nodes: the previous placement re-placed on the ready nodes (spares
     /// included, fewest ranks moved), else shrunk; nil while nothing fits.
     func recoveryPlacement(_ job: JobRecord, previous: Placement, context: RecoveryContext, slots: [NodeSlots]) -> Placement? {
         let usable = Set(slots.map(\.id))
         let gone = Set(previous.nodes.filter { !usable.contains($0) })
         if let r = try? Placer(job: job.spec).replace(previous, excluding: gone, nodes: slots) { return r.placement }
+        guard Date().timeIntervalSince(context.failure.detectedAt) >= Self.shrinkGrace.timeInterval else { return nil }
         return shrink(job, slots: slots, context: context)
     }
 

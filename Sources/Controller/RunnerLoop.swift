@@ -46,6 +46,7 @@ final class RunnerLoop {
         case .cancel(let id, let reply): cancel(id, reply: reply)
         case .tick: tick()
         case .relaunch(let id): relaunch(id)
+        case .reschedule: schedule()
         case .release(let node, let reply): release(node, reply: reply)
         case .chaos(let id, let request, let reply): chaos(id, request, reply: reply)
         case .shutdown: shutdown()
