@@ -104,6 +104,13 @@ public enum POSIX {
         return out
     }
 
+    /// The fields of `/proc/PID/stat` after the command name (which may hold spaces and parentheses):
+    /// `[0]` is the state letter, `[1]` the parent pid, `[11]`/`[12]` utime/stime in clock ticks.
+    public static func statFields(_ pid: pid_t) -> [Substring]? {
+        guard let stat = readText("/proc/\(pid)/stat", limit: 4096), let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ")
+    }
+
     public static func readText(_ path: String, limit: Int = 1 << 20) -> String? {
         readFile(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
     }

@@ -311,8 +311,7 @@ extension RunnerLoop {
     }
 
     static func isStopped(_ pid: Int32) -> Bool {
-        guard let stat = POSIX.readText("/proc/\(pid)/stat", limit: 4096), let close = stat.lastIndex(of: ")") else { return false }
-        return stat[stat.index(after: close)...].split(separator: " ").first == "T"
+        POSIX.statFields(pid)?.first == "T"
     }
 
     /// A lost agent on this machine may be stopped or wedged: kill it and the ranks it started, so nothing

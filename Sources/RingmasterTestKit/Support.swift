@@ -153,8 +153,7 @@ public func eventually(
 /// True while `pid` exists and is not a zombie.
 public func processIsAlive(_ pid: pid_t) -> Bool {
     guard kill(pid, 0) == 0 else { return false }
-    guard let stat = POSIX.readText("/proc/\(pid)/stat", limit: 4096), let close = stat.lastIndex(of: ")") else { return false }
-    let state = stat[stat.index(after: close)...].split(separator: " ").first
+    guard let state = POSIX.statFields(pid)?.first else { return false }
     return state != "Z" && state != "X"
 }
 

@@ -104,19 +104,14 @@ struct ControllerBenchmark: Sendable {
     private func children(of pid: pid_t) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { pid_t($0) }.filter { candidate in
-            guard let stat = POSIX.readText("/proc/\(candidate)/stat", limit: 4096), let close = stat.lastIndex(of: ")") else {
-                return false
-            }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 && pid_t(fields[1]) == pid
+            guard let fields = POSIX.statFields(candidate), fields.count > 1 else { return false }
+            return pid_t(fields[1]) == pid
         }
     }
 
     /// utime + stime of a process, in seconds.
     private func cpuSeconds(_ pid: pid_t) -> Double {
-        guard let stat = POSIX.readText("/proc/\(pid)/stat", limit: 4096), let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        guard let fields = POSIX.statFields(pid), fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }

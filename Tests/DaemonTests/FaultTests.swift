@@ -40,17 +40,6 @@ import Glibc
         return h
     }
 
-    func attemptStepping(_ c: ControllerProcess, _ job: String, _ n: Int) async throws {
-        _ = try await c.waitForEvent(job: job, within: .seconds(120)) {
-            $0.kind == "attempt.stepping" && $0.message.hasPrefix("attempt \(n) of")
-        }
-    }
-
-    func chaos(_ c: ControllerProcess, _ args: [String]) async throws {
-        let r = try await c.cli(["chaos"] + args)
-        #expect(r.succeeded, "\(r.output)")
-    }
-
     @Test func everyKindIsDetectedAndTheJobEndsWithTheUninterruptedParameters() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -58,14 +47,14 @@ import Glibc
         try await c.waitForReadyNodes(4)
         let expected = try await Self.reference(c, dir)
         let job = try await c.submit(try Self.trainer("chaos", dir: dir)).id
-        try await attemptStepping(c, job, 1)
-        try await chaos(c, ["kill-rank", job, "--rank", "3"])
-        try await attemptStepping(c, job, 2)
-        try await chaos(c, ["hang-rank", job, "--rank", "5"])
-        try await attemptStepping(c, job, 3)
-        try await chaos(c, ["kill-node", job, "--node", "local-2"])
-        try await attemptStepping(c, job, 4)
-        try await chaos(c, ["stop-agent", job, "--node", "local-1"])
+        try await c.waitForStepping(job, attempt: 1)
+        try await c.chaos(["kill-rank", job, "--rank", "3"])
+        try await c.waitForStepping(job, attempt: 2)
+        try await c.chaos(["hang-rank", job, "--rank", "5"])
+        try await c.waitForStepping(job, attempt: 3)
+        try await c.chaos(["kill-node", job, "--node", "local-2"])
+        try await c.waitForStepping(job, attempt: 4)
+        try await c.chaos(["stop-agent", job, "--node", "local-1"])
         let done = try await c.waitForJob(job, within: .seconds(240))
         #expect(done.state == .succeeded, "\(done.reason ?? "")")
         #expect(done.restarts == 4)
@@ -120,7 +109,7 @@ import Glibc
         let job = try await c.submit(try Self.trainer("corrupt", dir: dir, backoff: "3s")).id
         _ = try await c.waitForEvent(job: job) { $0.kind == "checkpoint.committed" && $0.message.contains("step 60 ") }
         // Stop the job while it is between attempts (a long backoff), then corrupt its newest committed step.
-        try await chaos(c, ["kill-rank", job, "--rank", "0"])
+        try await c.chaos(["kill-rank", job, "--rank", "0"])
         _ = try await c.waitForEvent(job: job) { $0.kind == "recovery.teardown" }
         let newest = try #require(try await c.detail(job).job.checkpoint)
         let shard = dir.file("ckpt/\(job)/step-\(newest)/rank-2/parameters.bin")

@@ -2,6 +2,7 @@ import ControllerAPI
 import Foundation
 import RingmasterModel
 import RingmasterTestKit
+import Testing
 
 /// A local cluster file with `nodes` agents of 2 simulated accelerators each.
 func localCluster(_ dir: TemporaryDirectory, nodes: Int = 4) throws -> String {
@@ -16,6 +17,19 @@ extension ControllerProcess {
     func submit(_ path: String) async throws -> JobView {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         return try await call { try $0.post("\(APIVersion.prefix)/jobs", body: SubmitRequest(manifest: text, path: path), as: JobView.self) }
+    }
+
+    /// Waits until attempt `n` of the job reports its first step.
+    func waitForStepping(_ job: String, attempt n: Int) async throws {
+        _ = try await waitForEvent(job: job, within: .seconds(120)) {
+            $0.kind == "attempt.stepping" && $0.message.hasPrefix("attempt \(n) of")
+        }
+    }
+
+    /// `ringmaster chaos ARGS`, which must succeed.
+    func chaos(_ args: [String]) async throws {
+        let r = try await cli(["chaos"] + args)
+        #expect(r.succeeded, "\(r.output)")
     }
 
     func detail(_ id: String) async throws -> JobDetail {

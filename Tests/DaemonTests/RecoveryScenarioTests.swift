@@ -12,17 +12,6 @@ import Glibc
 /// Recovery when it is not simple: a spare takes a lost node's ranks, failures overlap, the controller
 /// dies in the middle of a recovery, a lemon node is quarantined and released.
 @Suite(.serialized, .timeLimit(.minutes(6))) struct RecoveryScenarioTests {
-    func chaos(_ c: ControllerProcess, _ args: [String]) async throws {
-        let r = try await c.cli(["chaos"] + args)
-        #expect(r.succeeded, "\(r.output)")
-    }
-
-    func stepping(_ c: ControllerProcess, _ job: String, _ n: Int) async throws {
-        _ = try await c.waitForEvent(job: job, within: .seconds(120)) {
-            $0.kind == "attempt.stepping" && $0.message.hasPrefix("attempt \(n) of")
-        }
-    }
-
     @Test func aSpareTakesTheRanksOfALostNodeAndOverlappingFailuresAreHandled() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -38,15 +27,15 @@ import Glibc
         try await c.waitForReadyNodes(5)
         let expected = try await FaultTests.reference(c, dir)
         let job = try await c.submit(try FaultTests.trainer("spare", dir: dir, backoff: "1s")).id
-        try await stepping(c, job, 1)
+        try await c.waitForStepping(job, attempt: 1)
         let before = try await c.detail(job).attempts[0].nodes
         #expect(!before.contains("local-4"))  // the spare is held back
-        try await chaos(c, ["kill-node", job, "--node", "local-1"])
+        try await c.chaos(["kill-node", job, "--node", "local-1"])
         // A second failure while the first is being recovered: another node dies during the backoff.
         _ = try await c.waitForEvent(job: job) { $0.kind == "recovery.decision" }
         let agents = try await c.childPids()
         for pid in agents where (POSIX.readText("/proc/\(pid)/cmdline") ?? "").contains("local-3") { kill(pid, SIGKILL) }
-        try await stepping(c, job, 2)
+        try await c.waitForStepping(job, attempt: 2)
         let attempts = try await c.detail(job).attempts
         // local-1's ranks went to the spare; local-3 came back in time or was waited for.
         #expect(attempts[1].nodes.contains("local-4") && !attempts[1].nodes.contains("local-1"), "\(attempts[1].nodes)")
@@ -65,7 +54,7 @@ import Glibc
         let expected = try await FaultTests.reference(first, dir)
         let job = try await first.submit(try FaultTests.trainer("midway", dir: dir, backoff: "5s")).id
         _ = try await first.waitForEvent(job: job) { $0.kind == "checkpoint.committed" }
-        try await chaos(first, ["kill-rank", job, "--rank", "6"])
+        try await first.chaos(["kill-rank", job, "--rank", "6"])
         _ = try await first.waitForEvent(job: job) { $0.kind == "recovery.decision" }
         await first.kill9()
         let second = try await ControllerProcess.start(cluster: cluster, stateDirectory: dir.file("state"))
@@ -83,10 +72,10 @@ import Glibc
         let c = try await ControllerProcess.start(cluster: try localCluster(dir), stateDirectory: dir.file("state"))
         try await c.waitForReadyNodes(4)
         let job = try await c.submit(try FaultTests.trainer("lemon", steps: 2000, dir: dir, failure: ", quarantineAfter: 2")).id
-        try await stepping(c, job, 1)
-        try await chaos(c, ["kill-rank", job, "--rank", "2"])
-        try await stepping(c, job, 2)
-        try await chaos(c, ["kill-rank", job, "--rank", "3"])
+        try await c.waitForStepping(job, attempt: 1)
+        try await c.chaos(["kill-rank", job, "--rank", "2"])
+        try await c.waitForStepping(job, attempt: 2)
+        try await c.chaos(["kill-rank", job, "--rank", "3"])
         _ = try await c.waitForEvent(job: job) { $0.kind == "job.state" && $0.message.contains("→ pending") }
         let nodes = try await c.call { try $0.get("/v1/nodes", as: [NodeView].self) }
         let lemon = try #require(nodes.first { $0.id == "local-1" })
@@ -98,7 +87,7 @@ import Glibc
         #expect(status.state == .pending && (status.reason ?? "").hasPrefix("waiting for nodes"), "\(status.reason ?? "")")
         let released = try await c.cli(["nodes", "release", "local-1"])
         #expect(released.output.contains("local-1 released; it is ready"), "\(released.output)")
-        try await stepping(c, job, 3)
+        try await c.waitForStepping(job, attempt: 3)
         #expect(try await c.cli(["cancel", job]).succeeded)
         #expect(await c.stop() == 0)
     }
