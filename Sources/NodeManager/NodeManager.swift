@@ -65,6 +65,10 @@ public final class NodeManager: Sendable {
     private struct State {
         var supervisor: NodeSupervisor
         var channels: [NodeID: (attempt: Int, channel: any AgentChannel)] = [:]
+        /// Events of a channel that arrived before `open` returned and the channel was registered
+        /// (an agent's hello can beat it). Replayed in order right after registration, so nobody
+        /// sees a ready node whose channel `send` cannot reach yet.
+        var backlog: [NodeID: (attempt: Int, events: [AgentChannelEvent])] = [:]
         var statuses: [NodeID: NodeStatus]
         var history: [NodeEvent] = []
         var waiters: [UUID: Waiter] = [:]
@@ -242,22 +246,59 @@ public final class NodeManager: Sendable {
                     let out = s.supervisor.channelOpened(node, attempt: attempt, now: clock.now())
                     let current = s.supervisor.currentAttempt(of: node) == attempt && !s.stopped
                         && (s.supervisor.state(of: node) == .connecting || s.supervisor.state(of: node) == .ready)
-                    if current { s.channels[node] = (attempt, channel) }
+                    if current {
+                        s.channels[node] = (attempt, channel)
+                        // Keep a backlog of this attempt (it is drained below); drop an older one.
+                        if s.backlog[node]?.attempt != attempt { s.backlog[node] = nil }
+                    } else if s.backlog[node]?.attempt == attempt {
+                        s.backlog[node] = nil
+                    }
                     return (out, current)
                 }
                 if !keep { channel.close() }
                 apply(output)
+                if keep { drainBacklog(node, attempt: attempt) }
             } catch {
-                let output = state.withLock {
-                    $0.supervisor.connectFailed(node, attempt: attempt, error: "\(error)", now: clock.now(), random: random())
+                let output = state.withLock { s -> NodeSupervisor.Output in
+                    if s.backlog[node]?.attempt == attempt { s.backlog[node] = nil }
+                    return s.supervisor.connectFailed(node, attempt: attempt, error: "\(error)", now: clock.now(), random: random())
                 }
                 apply(output)
             }
         }
     }
 
-    /// Runs on the transport's thread for each event of a channel.
+    /// Processes the events held back for a newly registered channel, oldest first, including
+    /// any that arrive while this runs; the backlog entry goes away once it is empty.
+    private func drainBacklog(_ node: NodeID, attempt: Int) {
+        while let event = state.withLock({ s -> AgentChannelEvent? in
+            guard let b = s.backlog[node], b.attempt == attempt else { return nil }
+            guard let first = b.events.first else {
+                s.backlog[node] = nil
+                return nil
+            }
+            s.backlog[node]!.events.removeFirst()
+            return first
+        }) {
+            process(event, node: node, attempt: attempt)
+        }
+    }
+
+    /// Runs on the transport's thread for each event of a channel: holds it back while the
+    /// channel is not registered yet (or its backlog is still draining), else processes it.
     private func handle(_ event: AgentChannelEvent, node: NodeID, attempt: Int) {
+        let deferred = state.withLock { s -> Bool in
+            guard s.supervisor.currentAttempt(of: node) == attempt, !s.stopped else { return false }
+            if s.channels[node]?.attempt == attempt && s.backlog[node]?.attempt != attempt { return false }
+            if s.backlog[node]?.attempt != attempt { s.backlog[node] = (attempt, []) }
+            s.backlog[node]!.events.append(event)
+            return true
+        }
+        if !deferred { process(event, node: node, attempt: attempt) }
+    }
+
+    /// One event of a registered channel (or of a stale attempt, which the supervisor ignores).
+    private func process(_ event: AgentChannelEvent, node: NodeID, attempt: Int) {
         switch event {
         case .message(let message):
             let now = clock.now()

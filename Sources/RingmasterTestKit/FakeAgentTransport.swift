@@ -11,6 +11,9 @@ public final class FakeAgentTransport: AgentTransport {
         case fail(String)
         /// `open` does not return until `release(node)`.
         case hang
+        /// The agent's hello reaches the handler while `open` is still running; `open` then
+        /// returns the channel only at `release(node)` (an agent quicker than its transport).
+        case helloBeforeOpenReturns
     }
 
     public struct OpenFailed: Error, CustomStringConvertible {
@@ -22,6 +25,7 @@ public final class FakeAgentTransport: AgentTransport {
         var behaviors: [NodeID: [Behavior]] = [:]
         var channels: [NodeID: [FakeAgentChannel]] = [:]
         var hanging: [NodeID: [CheckedContinuation<Void, Never>]] = [:]
+        var releasedEarly: Set<NodeID> = []
         var openWaiters: [(NodeID, Int, CheckedContinuation<Void, Never>)] = []
         var opens: [NodeID: Int] = [:]
     }
@@ -36,8 +40,25 @@ public final class FakeAgentTransport: AgentTransport {
     }
 
     public func release(_ node: NodeID) {
-        let waiting = state.withLock { $0.hanging.removeValue(forKey: node) ?? [] }
+        let waiting = state.withLock { s in
+            guard let w = s.hanging.removeValue(forKey: node) else {
+                s.releasedEarly.insert(node)
+                return [CheckedContinuation<Void, Never>]()
+            }
+            return w
+        }
         waiting.forEach { $0.resume() }
+    }
+
+    private func hold(_ node: NodeID) async {
+        await withCheckedContinuation { c in
+            let early = state.withLock { s in
+                if s.releasedEarly.remove(node) != nil { return true }
+                s.hanging[node, default: []].append(c)
+                return false
+            }
+            if early { c.resume() }
+        }
     }
 
     public func openCount(_ node: NodeID) -> Int { state.withLock { $0.opens[node] ?? 0 } }
@@ -76,21 +97,30 @@ public final class FakeAgentTransport: AgentTransport {
             s.behaviors[node.id] = list
             let n = (s.opens[node.id] ?? 0) + 1
             s.opens[node.id] = n
-            if case .accept = b {
+            switch b {
+            case .accept, .helloBeforeOpenReturns:
                 s.channels[node.id, default: []].append(FakeAgentChannel(node: node.id, handler: handler))
+            default: break
             }
             let ready = s.openWaiters.filter { $0.0 == node.id && $0.1 <= n }.map(\.2)
             s.openWaiters.removeAll { $0.0 == node.id && $0.1 <= n }
             return (b, ready)
         }
+        if case .helloBeforeOpenReturns = behavior {
+            // Before the open waiters run, so a test that saw the open also saw the hello handled.
+            state.withLock { $0.channels[node.id]!.last! }.sayHello()
+        }
         waiters.forEach { $0.resume() }
         switch behavior {
         case .accept:
             return state.withLock { $0.channels[node.id]!.last! }
+        case .helloBeforeOpenReturns:
+            await hold(node.id)
+            return state.withLock { $0.channels[node.id]!.last! }
         case .fail(let message):
             throw OpenFailed(message: message)
         case .hang:
-            await withCheckedContinuation { c in state.withLock { $0.hanging[node.id, default: []].append(c) } }
+            await hold(node.id)
             throw OpenFailed(message: "released")
         }
     }

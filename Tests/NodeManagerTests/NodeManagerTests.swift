@@ -60,6 +60,27 @@ import Testing
         #expect(events.map(\.to) == [.connecting, .ready])
     }
 
+    /// An agent's hello can arrive before the transport's `open` has returned the channel. The
+    /// node must not look ready until messages can be sent to it.
+    @Test func aHelloBeforeOpenReturnsWaitsForTheChannel() async throws {
+        let transport = FakeAgentTransport()
+        transport.setBehavior("a", .helloBeforeOpenReturns)
+        let manager = makeManager(["a"], transport: transport, clock: ManualClock())
+        manager.start()
+        await transport.waitForOpen("a", count: 1)
+        #expect(manager.status(of: "a")?.state == .connecting)
+        #expect(!manager.send(.ping(Ping(id: 1)), to: "a"))
+        transport.release("a")
+        let ready = try await withTimeout(.seconds(5), "a ready") { await manager.waitUntil { $0["a"] == .ready } }
+        #expect(ready)
+        #expect(manager.send(.ping(Ping(id: 2)), to: "a"))
+        #expect(transport.channel("a")?.sent == [.ping(Ping(id: 2))])
+        var it = manager.messages.makeAsyncIterator()
+        if case .hello = await it.next()?.message {} else { Issue.record("expected the held-back hello") }
+        #expect(manager.eventHistory().map(\.to) == [.connecting, .ready])
+        await manager.shutdown()
+    }
+
     @Test func silentNodeIsLostAfterMissedIntervalsThenReconnects() async throws {
         let transport = FakeAgentTransport()
         let clock = ManualClock()
