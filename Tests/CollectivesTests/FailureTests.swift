@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import Collectives
 
 /// Mismatched calls, silent peers and closed peers on the in-process network: every rank
@@ -27,6 +30,23 @@ import Testing
         }
         for r in results { #expect(Self.isMismatch(r.error), "\(String(describing: r.error))") }
         #expect(Deadline.now().nanoseconds - start.nanoseconds < 10_000_000_000)
+    }
+
+    /// Rank 0 finds the mismatch (its first step receives rank 2's buffer); rank 1 only hears
+    /// of it through rank 0's abort frame, which arrives where a small frame was expected and
+    /// is read together with the start of its reason: the whole reason must come through.
+    @Test func anAbortReadInPlaceOfASmallFrameKeepsItsWholeReason() async {
+        let g = Self.groups(3)
+        let results = await onRankThreads(3) { r in
+            var b = [Float](repeating: 1, count: r == 2 ? 101 : 100)
+            try g[r].allReduce(&b)
+        }
+        guard case .mismatch(let text)? = results[1].error as? CollectiveError else {
+            Issue.record("rank 1: \(String(describing: results[1].error))")
+            return
+        }
+        #expect(text.hasPrefix("during allReduce") || text.hasPrefix("this rank called"), "\(text)")
+        #expect(text.contains("rank 2") && text.hasSuffix("(detected by rank 0)"), "\(text)")
     }
 
     @Test func differentTypesAreAMismatch() async {
@@ -84,6 +104,29 @@ import Testing
             #expect(elapsed >= 0.29, "rank \(r): \(String(describing: results[r].error))")
             #expect(elapsed < 5)
         }
+    }
+
+    /// No busy-spinning: a rank blocked in an operation sleeps in poll. Its thread's CPU time
+    /// over a one-second wait for a peer that never calls stays far below the wall time.
+    @Test(arguments: [8, 4 << 20])
+    func aWaitingRankUsesAlmostNoCPU(bytes: Int) async {
+        let g = Self.groups(2, timeout: .seconds(1))
+        let results = await onRankThreads(2) { r -> (cpu: Double, wall: Double) in
+            guard r == 0 else { return (0, 0) }  // rank 1 never calls
+            var b = [Float](repeating: 1, count: bytes / 4)
+            let (cpu0, wall0) = (Self.threadCPUSeconds(), Deadline.now())
+            do throws(CollectiveError) { try g[0].allReduce(&b) } catch { guard case .timeout = error else { throw error } }
+            return (Self.threadCPUSeconds() - cpu0, Double(Deadline.now().nanoseconds - wall0.nanoseconds) / 1e9)
+        }
+        let (cpu, wall) = (try? results[0].get()) ?? (-1, -1)
+        #expect(wall >= 0.99, "\(String(describing: results[0].error))")
+        #expect(cpu >= 0 && cpu < 0.05 * wall, "rank 0 used \(cpu) s of CPU while waiting \(wall) s")
+    }
+
+    static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     @Test func aPeerThatClosesIsLost() async {

@@ -44,10 +44,13 @@ enum AbortFrame {
         link.midFrameOut = false
     }
 
-    /// Turns a received abort header (already consumed) into the error it reports.
-    static func receive(_ h: FrameHeader, on link: Link) -> CollectiveError {
-        let text = (try? Socket.readExactly(link.fd, Int(min(h.payloadBytes, 4000)), deadline: .after(.seconds(1))))
-            .map { String(decoding: $0, as: UTF8.self) } ?? "rank \(link.peerGlobal) aborted"
+    /// Turns a received abort header (already consumed, with `prefix`: the first bytes of its
+    /// reason, when they were read along with it) into the error it reports.
+    static func receive(_ h: FrameHeader, on link: Link, prefix: [UInt8] = []) -> CollectiveError {
+        let length = Int(min(h.payloadBytes, 4000))
+        let start = Array(prefix.prefix(length))
+        let rest = start.count == length ? [] : try? Socket.readExactly(link.fd, length - start.count, deadline: .after(.seconds(1)))
+        let text = rest.map { String(decoding: start + $0, as: UTF8.self) } ?? "rank \(link.peerGlobal) aborted"
         switch h.count {
         case 1: return .peerLost(rank: Int(h.aux))
         case 2: return .timeout(text)

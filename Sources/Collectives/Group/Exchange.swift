@@ -49,6 +49,8 @@ struct Exchange {
     let op: OpKind
     let sequence: UInt64
     let group: String
+    /// Frames up to this payload size are read with their header in one system call.
+    static let coalescedFrameBytes = 64 << 10
 
     init(_ op: OpKind, sequence: UInt64, group: String, reduceOp: ReduceOp = .sum, dataType: DataType = .float32) {
         self.op = op
@@ -195,6 +197,33 @@ struct Exchange {
         while channels[c].recvCursor < channels[c].recvs.count {
             let item = channels[c].recvs[channels[c].recvCursor]
             let offset = channels[c].recvOffset
+            if offset == 0 && item.length > 0 && item.length <= min(Exchange.coalescedFrameBytes, link.scratchBytes) {
+                // A small frame: header and payload in one recvmsg (the payload lands in the
+                // scratch buffer until the header has been checked).
+                var iov = (iovec(iov_base: link.inHeader, iov_len: FrameHeader.size),
+                           iovec(iov_base: link.scratch, iov_len: item.length))
+                let n = withUnsafeMutablePointer(to: &iov) { p -> Int in
+                    p.withMemoryRebound(to: iovec.self, capacity: 2) { iovs in
+                        var msg = msghdr()
+                        msg.msg_iov = iovs
+                        msg.msg_iovlen = 2
+                        return recvmsg(link.fd, &msg, Int32(MSG_DONTWAIT))
+                    }
+                }
+                if n <= 0 {
+                    if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { channels[c].readable = false; return moved }
+                    if n < 0 && errno == EINTR { continue }
+                    throw lost(c, n == 0 ? 0 : errno)
+                }
+                moved = true
+                channels[c].recvOffset = n
+                if n < FrameHeader.size { continue }
+                let got = n - FrameHeader.size
+                try check(c, item, prefetched: got)
+                if !item.reduce && got > 0 { item.destination!.copyMemory(from: link.scratch, byteCount: got) }
+                landed(c, item, have: got)
+                continue
+            }
             if offset < FrameHeader.size {
                 let n = recv(link.fd, link.inHeader + offset, FrameHeader.size - offset, Int32(MSG_DONTWAIT))
                 if n <= 0 {
@@ -219,20 +248,25 @@ struct Exchange {
             }
             moved = true
             channels[c].recvOffset += n
-            let have = got + n
-            if item.reduce {
-                let size = dataType.size
-                let upTo = have / size * size
-                let from = channels[c].reducedBytes
-                if upTo > from {
-                    Reduction.apply(reduceOp, dataType, into: item.destination! + from,
-                                    from: link.scratch + from, count: (upTo - from) / size)
-                    channels[c].reducedBytes = upTo
-                }
-            }
-            if have == item.length { complete(c) }
+            landed(c, item, have: got + n)
         }
         return moved
+    }
+
+    /// `have` payload bytes of the current receive are in: reduce the whole elements among them
+    /// that are not reduced yet (a reducing receive), and complete the frame when it is whole.
+    private mutating func landed(_ c: Int, _ item: RecvItem, have: Int) {
+        if item.reduce {
+            let size = dataType.size
+            let upTo = have / size * size
+            let from = channels[c].reducedBytes
+            if upTo > from {
+                Reduction.apply(reduceOp, dataType, into: item.destination! + from,
+                                from: channels[c].link.scratch + from, count: (upTo - from) / size)
+                channels[c].reducedBytes = upTo
+            }
+        }
+        if have == item.length { complete(c) }
     }
 
     private mutating func complete(_ c: Int) {
@@ -245,13 +279,16 @@ struct Exchange {
         channels[c].reducedBytes = 0
     }
 
-    /// Validates a complete header against the expected frame.
-    private func check(_ c: Int, _ item: RecvItem) throws(CollectiveError) {
+    /// Validates a complete header against the expected frame. `prefetched` bytes that follow
+    /// it were already read into the link's scratch buffer (the start of an abort's reason).
+    private func check(_ c: Int, _ item: RecvItem, prefetched: Int = 0) throws(CollectiveError) {
         let link = channels[c].link
         guard let got = FrameHeader.decode(link.inHeader) else {
             throw .mismatch("rank \(link.peerGlobal) sent bytes that are not a frame header during \(operation) (stream out of step)")
         }
-        if got.kind == OpKind.abort.rawValue { throw AbortFrame.receive(got, on: link) }
+        if got.kind == OpKind.abort.rawValue {
+            throw AbortFrame.receive(got, on: link, prefix: Array(UnsafeRawBufferPointer(start: link.scratch, count: prefetched)))
+        }
         guard got.sameOperation(as: item.expected) else {
             throw .mismatch("this rank called \(item.expected.signature) but rank \(link.peerGlobal) called \(got.signature)")
         }

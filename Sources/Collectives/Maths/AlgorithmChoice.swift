@@ -24,6 +24,12 @@ public enum AlgorithmChoice {
     /// The crossover lies between 128 KiB and 256 KiB at every N; 128 KiB is the largest size
     /// at which doubling still won everywhere. Recursive doubling moves the whole buffer log2(N)
     /// times, so it wins while per-hop latency dominates and loses once bandwidth does.
+    ///
+    /// Tried and dropped (2026-11-23, same machine, 8 B / 4 KiB, µs): a one-hop "direct"
+    /// exchange (every rank sends to every other, then adds in rank order) was no faster at
+    /// N ≤ 4 (N = 4: 153–172 vs 164–172) and 1.4× slower at N = 8; spinning 20–100 µs on
+    /// poll(0) + sched_yield before sleeping made N = 4 slower (182–196 vs 151–155), since
+    /// four ranks share two cores. Small-message time here is syscalls and context switches.
     public static let measuredThresholdBytes = 128 << 10
 
     public static func choose(bytes: Int, worldSize: Int, threshold: Int) -> AllReduceAlgorithm {
