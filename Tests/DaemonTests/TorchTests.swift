@@ -47,3 +47,26 @@ struct TorchDDPTests {
         #expect(await controller.stop() == 0)
     }
 }
+
+/// The side-by-side benchmark scripts the README's collective numbers come from: ringmaster's
+/// all-reduce and Gloo's, measured the same way and tabulated together.
+@Suite(.serialized, .timeLimit(.minutes(5)),
+       .enabled(if: torchWheel != nil, "no PyTorch wheel on this machine (/opt/wheels/torch-*.whl): skipped"))
+struct GlooComparisonTests {
+    @Test func theComparisonScriptMeasuresRingmasterAndGlooAlike() async throws {
+        let python = try await torchPython()
+        let root = BuiltProducts.packageRoot
+        let r = try await runCommand([python, root + "/scripts/allreduce_vs_gloo.py", "--ranks", "2", "--sizes", "8,64K",
+                                      "--launches", "1", "--ringmaster", try BuiltProducts.executable("ringmaster"),
+                                      "--python", python])
+        let tables = r.output.components(separatedBy: "busbw GB/s")
+        #expect(tables.count == 3, "\(r.output)")
+        #expect(r.output.contains("ringmaster (busbw") && r.output.contains("gloo (busbw"), "\(r.output)")
+        for table in tables.dropFirst() {
+            // One row for N = 2: the 8-byte time, then the 64 KiB busbw.
+            let row = try #require(table.split(separator: "\n").first { $0.hasPrefix("| 2 | ") }, "\(table)")
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(cells.count == 3 && cells[1].contains("µs") && Double(cells[2].prefix { $0 != " " }) ?? 0 > 0, "\(row)")
+        }
+    }
+}
