@@ -21,8 +21,17 @@ public enum AlgorithmChoice {
     ///     256K    315 / 235  425 / 415  844 / 742
     ///     1M      1169 / 964 1586 / 1324 3224 / 2536
     ///
+    /// Measured again after the ring's chunks grew to 512 KiB (2026-11-23, 40 iterations, two
+    /// rounds, doubling / ring):
+    ///
+    ///     bytes   N=2              N=3              N=4
+    ///     128K    98–108 / 110–116 195–230 / 256–262 416–436 / 452–487
+    ///     192K    126–137 / 140–147 236–244 / 327–329 568–585 / 497–503
+    ///     256K    145–194 / 164–166 337–359 / 382–387 388–537 / 399–416
+    ///     512K    335–350 / 278–282 516 / 460–537     657–911 / 791–840
+    ///
     /// The crossover lies between 128 KiB and 256 KiB at every N; 128 KiB is the largest size
-    /// at which doubling still won everywhere. Recursive doubling moves the whole buffer log2(N)
+    /// at which doubling still won everywhere (N = 4 loses from 192 KiB on). Recursive doubling moves the whole buffer log2(N)
     /// times, so it wins while per-hop latency dominates and loses once bandwidth does.
     ///
     /// Tried and dropped (2026-11-23, same machine, 8 B / 4 KiB, µs): a one-hop "direct"
