@@ -87,7 +87,7 @@ let package = Package(
             name: "ringmaster",
             dependencies: [
                 "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives", "NodeManager", "Controller",
-                "ControllerAPI", "SSHTransport", "FaultPolicy", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ControllerAPI", "SSHTransport", "FaultPolicy", "AgentProtocol", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // The reference trainer executable: TrainerCore over Collectives, configured by the rank environment.

@@ -191,6 +191,47 @@ public enum POSIX {
         return pid
     }
 
+    /// Runs `argv` to its end (blocking: call it from a thread of its own, never from the
+    /// cooperative pool) and returns how it ended and its stdout, with stderr too when
+    /// `mergeStderr` (else stderr is discarded); output past `limit` bytes is dropped.
+    public static func capture(
+        _ argv: [String], stdin: String? = nil, mergeStderr: Bool = true, limit: Int = 1 << 20
+    ) throws(Error) -> (status: Termination?, output: String) {
+        let (r, w) = try makePipe()
+        var input: (read: Int32, write: Int32)?
+        if stdin != nil {
+            do { input = try makePipe() } catch {
+                close(r)
+                close(w)
+                throw error
+            }
+        }
+        let pid: pid_t
+        do {
+            pid = try spawn(argv, stdin: input.map { .fd($0.read) } ?? .devNull, stdout: .fd(w),
+                            stderr: mergeStderr ? .fd(w) : .devNull)
+        } catch {
+            [r, w, input?.read ?? -1, input?.write ?? -1].filter { $0 >= 0 }.forEach { close($0) }
+            throw error
+        }
+        close(w)
+        if let input, let stdin {
+            close(input.read)
+            try? writeAll(input.write, Array(stdin.utf8))
+            close(input.write)
+        }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(r, $0.baseAddress!, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            if out.count < limit { out += buf[0..<min(n, limit - out.count)] }
+        }
+        close(r)
+        return (wait(pid), String(decoding: out, as: UTF8.self))
+    }
+
     /// How a child ended.
     public enum Termination: Hashable, Sendable, CustomStringConvertible {
         case exited(Int32)

@@ -85,33 +85,8 @@ public struct CommandFailed: Error, CustomStringConvertible {
 @discardableResult
 public func runCommand(_ argv: [String], check: Bool = true, stdin: String? = nil) async throws -> CommandResult {
     let result = try await onDedicatedThread(name: "command") { () throws -> CommandResult in
-        let (r, w) = try POSIX.makePipe()
-        var input: (read: Int32, write: Int32)?
-        if stdin != nil { input = try POSIX.makePipe() }
-        let pid: pid_t
-        do {
-            pid = try POSIX.spawn(argv, stdin: input.map { .fd($0.read) } ?? .devNull, stdout: .fd(w), stderr: .fd(w))
-        } catch {
-            close(r)
-            close(w)
-            throw error
-        }
-        close(w)
-        if let input, let stdin {
-            close(input.read)
-            try? POSIX.writeAll(input.write, Array(stdin.utf8))
-            close(input.write)
-        }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(r, $0.baseAddress!, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { break }
-            if out.count < 1 << 20 { out += buf[0..<n] }
-        }
-        close(r)
-        return CommandResult(status: POSIX.wait(pid), output: String(decoding: out, as: UTF8.self))
+        let (status, output) = try POSIX.capture(argv, stdin: stdin)
+        return CommandResult(status: status, output: output)
     }
     if check, !result.succeeded { throw CommandFailed(command: argv, result: result) }
     return result

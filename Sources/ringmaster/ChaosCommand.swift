@@ -1,3 +1,4 @@
+import AgentProtocol
 import ArgumentParser
 import ControllerAPI
 import FaultPolicy
@@ -123,16 +124,7 @@ struct Chaos: AsyncParsableCommand {
 /// Network namespaces of this machine (the namespace test cluster's hosts).
 enum NamespaceHosts {
     static func run(_ argv: [String]) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return "" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        (try? POSIX.capture(argv, mergeStderr: false).output) ?? ""
     }
 
     /// The named network namespace the process `pid` (a node's agent) lives in, if any.

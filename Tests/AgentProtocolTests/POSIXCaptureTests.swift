@@ -1,0 +1,27 @@
+import AgentProtocol
+import Testing
+
+/// `POSIX.capture`: a real child process through posix_spawn, its output read to the end.
+@Suite struct POSIXCaptureTests {
+    @Test func stdoutAndStderrTogetherWithTheExitStatus() throws {
+        let (status, output) = try POSIX.capture(["sh", "-c", "echo out; echo err >&2; exit 3"])
+        #expect(status == .exited(3))
+        #expect(output == "out\nerr\n")
+    }
+
+    @Test func stderrCanBeDiscardedAndStdinIsFed() throws {
+        let (status, output) = try POSIX.capture(["sh", "-c", "cat; echo err >&2"], stdin: "fed\n", mergeStderr: false)
+        #expect(status == .exited(0))
+        #expect(output == "fed\n")
+    }
+
+    @Test func outputPastTheLimitIsDroppedButTheChildRunsToItsEnd() throws {
+        let (status, output) = try POSIX.capture(["sh", "-c", "yes | head -c 100000; exit 4"], limit: 10)
+        #expect(status == .exited(4))
+        #expect(output == "y\ny\ny\ny\ny\n")
+    }
+
+    @Test func aMissingProgramIsAnErrorNamingIt() {
+        #expect(throws: POSIX.Error.self) { try POSIX.capture(["/nonexistent/ringmaster-no-such-program"]) }
+    }
+}
