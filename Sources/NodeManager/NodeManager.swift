@@ -65,9 +65,9 @@ public final class NodeManager: Sendable {
     private struct State {
         var supervisor: NodeSupervisor
         var channels: [NodeID: (attempt: Int, channel: any AgentChannel)] = [:]
-        /// Events of a channel that arrived before `open` returned and the channel was registered
-        /// (an agent's hello can beat it). Replayed in order right after registration, so nobody
-        /// sees a ready node whose channel `send` cannot reach yet.
+        /// Events of the channel being opened, from the moment `open` is called until it has
+        /// returned and the channel is registered (an agent's hello can beat `open`). Replayed in
+        /// order then, so nobody sees a ready node whose channel `send` cannot reach yet.
         var backlog: [NodeID: (attempt: Int, events: [AgentChannelEvent])] = [:]
         var statuses: [NodeID: NodeStatus]
         var history: [NodeEvent] = []
@@ -237,6 +237,7 @@ public final class NodeManager: Sendable {
 
     private func connect(_ entry: NodeEntry, attempt: Int) {
         let node = entry.id
+        state.withLock { $0.backlog[node] = (attempt, []) }
         Task { [self] in
             do {
                 let channel = try await transport.open(node: entry, inventory: inventory) { [self] event in
@@ -246,30 +247,24 @@ public final class NodeManager: Sendable {
                     let out = s.supervisor.channelOpened(node, attempt: attempt, now: clock.now())
                     let current = s.supervisor.currentAttempt(of: node) == attempt && !s.stopped
                         && (s.supervisor.state(of: node) == .connecting || s.supervisor.state(of: node) == .ready)
-                    if current {
-                        s.channels[node] = (attempt, channel)
-                        // Keep a backlog of this attempt (it is drained below); drop an older one.
-                        if s.backlog[node]?.attempt != attempt { s.backlog[node] = nil }
-                    } else if s.backlog[node]?.attempt == attempt {
-                        s.backlog[node] = nil
-                    }
+                    if current { s.channels[node] = (attempt, channel) }
                     return (out, current)
                 }
                 if !keep { channel.close() }
                 apply(output)
-                if keep { drainBacklog(node, attempt: attempt) }
+                drainBacklog(node, attempt: attempt)
             } catch {
-                let output = state.withLock { s -> NodeSupervisor.Output in
-                    if s.backlog[node]?.attempt == attempt { s.backlog[node] = nil }
-                    return s.supervisor.connectFailed(node, attempt: attempt, error: "\(error)", now: clock.now(), random: random())
+                let output = state.withLock {
+                    $0.supervisor.connectFailed(node, attempt: attempt, error: "\(error)", now: clock.now(), random: random())
                 }
                 apply(output)
+                drainBacklog(node, attempt: attempt)
             }
         }
     }
 
-    /// Processes the events held back for a newly registered channel, oldest first, including
-    /// any that arrive while this runs; the backlog entry goes away once it is empty.
+    /// Processes the events held back while `open` ran, oldest first, including any that arrive
+    /// while this runs; then the backlog goes away and events are processed as they come.
     private func drainBacklog(_ node: NodeID, attempt: Int) {
         while let event = state.withLock({ s -> AgentChannelEvent? in
             guard let b = s.backlog[node], b.attempt == attempt else { return nil }
@@ -284,13 +279,11 @@ public final class NodeManager: Sendable {
         }
     }
 
-    /// Runs on the transport's thread for each event of a channel: holds it back while the
-    /// channel is not registered yet (or its backlog is still draining), else processes it.
+    /// Runs on the transport's thread for each event of a channel: held back while its `open`
+    /// has not returned (or its backlog is still being replayed), else processed at once.
     private func handle(_ event: AgentChannelEvent, node: NodeID, attempt: Int) {
         let deferred = state.withLock { s -> Bool in
-            guard s.supervisor.currentAttempt(of: node) == attempt, !s.stopped else { return false }
-            if s.channels[node]?.attempt == attempt && s.backlog[node]?.attempt != attempt { return false }
-            if s.backlog[node]?.attempt != attempt { s.backlog[node] = (attempt, []) }
+            guard !s.stopped, s.backlog[node]?.attempt == attempt else { return false }
             s.backlog[node]!.events.append(event)
             return true
         }
