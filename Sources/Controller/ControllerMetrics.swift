@@ -17,18 +17,19 @@ public final class ControllerMetrics: Sendable {
         let buckets: [Duration] = [.milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2),
                                    .seconds(3), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300)]
         detectionSeconds = registry.makeDurationHistogram(
-            name: "ringmaster_failure_detection_seconds", buckets: buckets,
-            help: "Failure → detection, per failure (fault manager).")
+            descriptor: Self.name("failure_detection", unit: "seconds", "Failure → detection, per failure (fault manager)."),
+            buckets: buckets)
         recoverySeconds = registry.makeDurationHistogram(
-            name: "ringmaster_recovery_seconds", buckets: buckets,
-            help: "Detection → first step of the new attempt, per failure (fault manager).")
+            descriptor: Self.name("recovery", unit: "seconds", "Detection → first step of the new attempt, per failure (fault manager)."),
+            buckets: buckets)
     }
 
     func stepsPerSecond(job: JobID, _ value: Double) {
         let gauge = stepRates.withLock { gauges in
             if let g = gauges[job] { return g }
-            let g = registry.makeGauge(name: "ringmaster_job_steps_per_second", labels: [("job", job.rawValue)],
-                                       help: "Training steps per second of a running job's newest attempt.")
+            let g = registry.makeGauge(
+                descriptor: Self.name("job_steps_per_second", "Training steps per second of a running job's newest attempt."),
+                labels: [("job", job.rawValue)])
             gauges[job] = g
             return g
         }
@@ -43,28 +44,32 @@ public final class ControllerMetrics: Sendable {
     public func restarted(kind: String) {
         let counter = restartCounters.withLock { counters in
             if let c = counters[kind] { return c }
-            let c = registry.makeCounter(name: "ringmaster_restarts_total", labels: [("kind", kind)],
-                                         help: "Attempts started to recover a job, by failure kind.")
+            let c = registry.makeCounter(
+                descriptor: Self.name("restarts", unit: "total", "Attempts started to recover a job, by failure kind."),
+                labels: [("kind", kind)])
             counters[kind] = c
             return c
         }
         counter.increment()
     }
 
+    /// `ringmaster_<metric>[_<unit>]`, with its help text.
+    private static func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ringmaster", metricName: metric, unitName: unit, helpText: help)
+    }
+
     /// The exposition text, with node and job gauges refreshed from the store.
     public func render(store: RingmasterStore) -> String {
         if let nodes = try? store.nodes() {
             for state in NodeState.allCases {
-                registry.makeGauge(name: "ringmaster_nodes", labels: [("state", state.rawValue)],
-                                   help: "Nodes by state.").set(Double(nodes.filter { $0.state == state }.count))
+                registry.makeGauge(descriptor: Self.name("nodes", "Nodes by state."), labels: [("state", state.rawValue)]).set(Double(nodes.filter { $0.state == state }.count))
             }
         }
         if let jobs = try? store.jobs() {
             for state in JobState.allCases {
-                registry.makeGauge(name: "ringmaster_jobs", labels: [("state", state.rawValue)],
-                                   help: "Jobs by state.").set(Double(jobs.filter { $0.state == state }.count))
+                registry.makeGauge(descriptor: Self.name("jobs", "Jobs by state."), labels: [("state", state.rawValue)]).set(Double(jobs.filter { $0.state == state }.count))
             }
-            registry.makeGauge(name: "ringmaster_job_restarts", help: "Restarts of all jobs, from the store.")
+            registry.makeGauge(descriptor: Self.name("job_restarts", "Restarts of all jobs, from the store."))
                 .set(Double(jobs.map(\.restarts).reduce(0, +)))
         }
         return registry.emitToString()

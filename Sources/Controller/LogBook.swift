@@ -46,7 +46,7 @@ public final class LogBook: Sendable {
         state.withLock { s in
             if s.files[file] == nil {
                 if !FileManager.default.fileExists(atPath: file) {
-                    FileManager.default.createFile(atPath: file, contents: nil)
+                    _ = FileManager.default.createFile(atPath: file, contents: nil)
                 }
                 s.files[file] = FileHandle(forWritingAtPath: file)
                 _ = try? s.files[file]?.seekToEnd()

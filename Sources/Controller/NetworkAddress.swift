@@ -28,6 +28,6 @@ enum NetworkAddress {
         var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
         var addr = address.sin_addr
         guard inet_ntop(AF_INET, &addr, &text, socklen_t(text.count)) != nil else { return nil }
-        return String(cString: text)
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

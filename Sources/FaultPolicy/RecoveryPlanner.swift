@@ -46,7 +46,7 @@ public enum RecoveryPlanner {
             return RecoveryDecision(action: .fail(cause), delay: 0, summary: "fail the job: \(cause)")
         }
         let delay = policy.delay(consecutive: consecutive, unit: unit)
-        var exclude = quarantined
+        let exclude = quarantined
         var avoid: Set<NodeID> = []
         var how: String
         switch failure.kind {

@@ -14,8 +14,8 @@ public func runToCompletion(_ executable: String, _ arguments: [String],
     let dir = try makeTemporaryDirectory(prefix: "ringmaster-run")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let outPath = "\(dir)/stdout", errPath = "\(dir)/stderr"
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments

@@ -33,7 +33,7 @@ extension RingmasterStore {
     /// `onChange` runs after each transaction that inserted events, on a GRDB thread: keep it short.
     public func observeEvents(_ onChange: @escaping @Sendable () -> Void) throws -> EventObservation {
         let observation = DatabaseRegionObservation(tracking: Table("event"))
-        let cancellable = try observation.start(in: writer, onError: { _ in }, onChange: { _ in onChange() })
+        let cancellable = observation.start(in: writer, onError: { _ in }, onChange: { _ in onChange() })
         return EventObservation(cancellable)
     }
 }

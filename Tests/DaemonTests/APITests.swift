@@ -88,6 +88,8 @@ import Testing
         #expect(text.contains(#"ringmaster_jobs{state="running"} 0.0"#))
         #expect(text.contains("ringmaster_failure_detection_seconds_bucket"))
         #expect(text.contains("ringmaster_recovery_seconds_bucket"))
+        #expect(text.contains("# HELP ringmaster_nodes Nodes by state."))
+        #expect(text.contains("ringmaster_job_restarts 0.0"))
         let nodes = try await controller.call { try $0.get("/v1/nodes", as: [NodeView].self) }
         #expect(nodes.map(\.id) == ["local-0", "local-1", "local-2"])
         #expect(nodes.allSatisfy { $0.state == .ready && $0.accelerators.count == 2 && $0.cpus != nil })

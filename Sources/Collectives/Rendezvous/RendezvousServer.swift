@@ -71,7 +71,7 @@ public final class RendezvousServer: @unchecked Sendable {
         }
         var buf = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
         inet_ntop(AF_INET, &addr.sin_addr, &buf, socklen_t(buf.count))
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public func shutdown() {

@@ -80,7 +80,7 @@ enum Socket {
         }
         var buf = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
         inet_ntop(AF_INET, &addr.sin_addr, &buf, socklen_t(buf.count))
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Connects with a deadline; the returned fd is blocking-free (O_NONBLOCK set).
