@@ -19,7 +19,7 @@ extension RunnerLoop {
         guard let a = attempts[id], !a.stopping else {
             return refuse("job \(id) has no running attempt to inject into", "`ringmaster jobs` shows which jobs run")
         }
-        var rng = SeededRandom(seed: request.seed ?? UInt64.random(in: 0...UInt64.max))
+        var rng = SplitMix64(seed: request.seed ?? UInt64.random(in: 0...UInt64.max))
         let live = a.placement.ranks.filter { a.started.contains($0.rank) && !a.gone.contains($0.rank) }
         guard !live.isEmpty else { return refuse("job \(id) has no running rank yet") }
         let now = Date()

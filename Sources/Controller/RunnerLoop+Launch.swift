@@ -37,10 +37,10 @@ extension RunnerLoop {
             .map(\.step).max()
     }
 
-    /// Nodes that are ready, not quarantined and not used by an active attempt, with the accelerators their
-    /// agents reported.
-    func freeSlots(for spec: JobSpec) -> [NodeSlots] {
-        let busy = Set(attempts.values.flatMap(\.placement.nodes))
+    /// Nodes that are ready, not quarantined and not used by an active attempt (other than `own`), with
+    /// the accelerators their agents reported.
+    func freeSlots(for spec: JobSpec, besides own: ActiveAttempt? = nil) -> [NodeSlots] {
+        let busy = Set(attempts.values.filter { $0 !== own }.flatMap(\.placement.nodes))
         return runner.nodes.statuses().filter {
             $0.state == .ready && !busy.contains($0.entry.id) && quarantined[$0.entry.id] == nil
         }.map { status in

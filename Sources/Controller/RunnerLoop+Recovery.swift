@@ -35,7 +35,7 @@ extension RunnerLoop {
         var payload: [String: String] = ["kind": failure.kind.rawValue, "step": a.step.map(String.init) ?? ""]
         if let s = failure.exitStatus { payload["exitStatus"] = String(s) }
         if let s = failure.signal { payload["signal"] = String(s) }
-        if let (injected, what) = runner_injection(a.job.id) {
+        if let (injected, what) = takeInjection(a.job.id) {
             let latency = failure.detectedAt.timeIntervalSince(injected)
             payload["injectedAt"] = String(injected.timeIntervalSince1970)
             payload["detectionSeconds"] = String(format: "%.3f", latency)
@@ -79,7 +79,7 @@ extension RunnerLoop {
     }
 
     /// The pending chaos injection for a job (consumed by its detection).
-    func runner_injection(_ job: JobID) -> (Date, String)? {
+    func takeInjection(_ job: JobID) -> (Date, String)? {
         guard let (at, what) = injections.removeValue(forKey: job), Date().timeIntervalSince(at) < 120 else { return nil }
         return (at, what)
     }
@@ -221,17 +221,7 @@ extension RunnerLoop {
 
     /// Whether the job's full layout fits the free nodes plus the shrunken attempt's own.
     func canGrow(_ a: ActiveAttempt) -> Bool {
-        let own = Set(a.placement.nodes)
-        let busy = Set(attempts.values.filter { $0 !== a }.flatMap(\.placement.nodes))
-        let slots = runner.nodes.statuses().filter { status in
-            let id = status.entry.id
-            return status.state == .ready && quarantined[id] == nil && (own.contains(id) || !busy.contains(id))
-        }.map { status -> NodeSlots in
-            var entry = status.entry
-            if let hello = status.hello { entry.accelerators = hello.accelerators }
-            return NodeSlots(node: entry, resources: a.job.spec.resources)
-        }
-        return (try? Placer(job: a.job.spec).place(on: slots)) != nil
+        (try? Placer(job: a.job.spec).place(on: freeSlots(for: a.job.spec, besides: a))) != nil
     }
 
     /// A shrunken attempt just committed `step` and the full layout fits again: stop it there.

@@ -1,7 +1,7 @@
 /// Parsing of the manifest's human-friendly quantities: durations, counts and byte sizes.
-enum Quantities {
+public enum Quantities {
     /// `500ms`, `30s`, `1.5s`, `5m`, `2h`. A bare number is refused: the unit is not obvious.
-    static func duration(_ text: String) -> Duration? {
+    public static func duration(_ text: String) -> Duration? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (unit, scale) in units where text.hasSuffix(unit) {
             let number = String(text.dropLast(unit.count))

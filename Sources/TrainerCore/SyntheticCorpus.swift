@@ -1,3 +1,5 @@
+import RingmasterModel
+
 /// A deterministic corpus with learnable structure: sequences walk a sparse Markov chain in which each
 /// token is followed by one of three successors with probabilities 0.7, 0.2 and 0.1. Sample `id` is a
 /// pure function of (seed, id), so any sample can be regenerated anywhere. The best possible loss is

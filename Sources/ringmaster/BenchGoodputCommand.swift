@@ -36,7 +36,7 @@ struct BenchGoodput: AsyncParsableCommand {
                                      progress: { [json] in if !json { Output.line(Human.time(Date()) + "  " + $0) } })
         let r = try await onDedicatedThread(name: "bench goodput") { try bench.run(ringmaster: exe) }
         if json { return try Output.json(r) }
-        func q(_ x: GoodputBenchmark.Quantiles?) -> String {
+        func q(_ x: Quantiles?) -> String {
             guard let x, x.count > 0 else { return "-" }
             return String(format: "%.2f / %.2f s (n=%d)", x.p50, x.p99, x.count)
         }

@@ -2,6 +2,8 @@ import AgentProtocol
 import ArgumentParser
 import ControllerAPI
 import FaultPolicy
+import JobManifest
+import RingmasterModel
 import Foundation
 import SSHTransport
 
@@ -54,12 +56,10 @@ struct Chaos: AsyncParsableCommand {
         if every == nil, action == .mixed { throw ValidationError("mixed needs --every") }
     }
 
+    /// `--every`: a manifest-style duration, above zero.
     static func seconds(_ text: String) -> Double? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            if let v = Double(text.dropLast(suffix.count)), v > 0 { return v * scale }
-        }
-        return nil
+        guard let d = Quantities.duration(text), d > .zero else { return nil }
+        return d.seconds
     }
 
     func run() async throws {
@@ -67,7 +67,7 @@ struct Chaos: AsyncParsableCommand {
         let request = ChaosRequest(action: .killRank, rank: rank, node: node, seed: seed)
         let (action, job, json, every, count, seed) = (self.action, self.job, options.json, self.every.flatMap(Self.seconds), self.count, self.seed)
         try await ClientFailure.call {
-            var rng = SeededRandom(seed: seed)
+            var rng = SplitMix64(seed: seed)
             var injected = 0
             repeat {
                 if let every {
@@ -104,7 +104,7 @@ struct Chaos: AsyncParsableCommand {
             let detail = try client.get("\(APIVersion.prefix)/jobs/\(job)", as: JobDetail.self)
             let nodes = try client.get("\(APIVersion.prefix)/nodes", as: [NodeView].self)
             let used = Array(Set(detail.ranks.filter { $0.state != .exited }.map(\.node))).sorted()
-            var rng = SeededRandom(seed: request.seed ?? 1)
+            var rng = SplitMix64(seed: request.seed ?? 1)
             let name = request.node ?? (used.isEmpty ? nil : used[Int(rng.next() % UInt64(used.count))])
             if let name, let node = nodes.first(where: { $0.id == name }), node.host != "localhost",
                let pid = node.agentPID, let ns = NamespaceHosts.namespace(of: pid) {

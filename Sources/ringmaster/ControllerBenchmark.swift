@@ -91,13 +91,13 @@ struct ControllerBenchmark: Sendable {
             return received < total
         }
         let streamSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
-        let sorted = latencies.sorted()
+        let delays = live.delays()
         return Result(
-            nodes: nodes, ranks: ranks, submitToRunningMs: latencies, submitToRunningP50Ms: sorted[sorted.count / 2],
-            submitToRunningMaxMs: sorted.last ?? 0, idleSeconds: idleSeconds,
+            nodes: nodes, ranks: ranks, submitToRunningMs: latencies, submitToRunningP50Ms: Quantiles(latencies).p50,
+            submitToRunningMaxMs: latencies.max() ?? 0, idleSeconds: idleSeconds,
             controllerIdleCPUPercent: (c1 - c0) / idleSeconds * 100, agentsIdleCPUPercent: (a1 - a0) / idleSeconds * 100,
             events: total, streamedEventsPerSecond: Double(total) / streamSeconds,
-            liveDeliveryP50Ms: live.percentile(0.5), liveDeliveryP99Ms: live.percentile(0.99))
+            liveDeliveryP50Ms: delays.p50, liveDeliveryP99Ms: delays.p99)
     }
 
     /// Processes whose parent is `pid` (any of its threads), from /proc.
@@ -121,7 +121,7 @@ final class LiveFollower: @unchecked Sendable {
     let client: ControllerClient
     let after: Int64
     private let lock = NSLock()
-    private var delays: [Double] = []
+    private var recorded: [Double] = []
     private var stopped = false
     private var thread: Thread?
 
@@ -135,7 +135,7 @@ final class LiveFollower: @unchecked Sendable {
             try? client.stream("/v1/events?follow=1&after=\(after)") { line in
                 let now = Date()
                 if let e = try? APICoding.decoder().decode(EventView.self, from: Data(line.utf8)) {
-                    lock.withLock { delays.append(now.timeIntervalSince(e.time) * 1000) }
+                    lock.withLock { recorded.append(now.timeIntervalSince(e.time) * 1000) }
                 }
                 return !lock.withLock { stopped }
             }
@@ -150,9 +150,6 @@ final class LiveFollower: @unchecked Sendable {
         return self
     }
 
-    func percentile(_ p: Double) -> Double {
-        let sorted = lock.withLock { delays }.sorted()
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-    }
+    /// The delays recorded so far, in milliseconds.
+    func delays() -> Quantiles { Quantiles(lock.withLock { recorded }) }
 }

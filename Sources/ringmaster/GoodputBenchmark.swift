@@ -1,5 +1,6 @@
 import ControllerAPI
 import FaultPolicy
+import RingmasterModel
 import Foundation
 import Planning
 import Synchronization
@@ -11,19 +12,6 @@ struct GoodputBenchmark: Sendable {
     var meanInterval: Double
     var seed: UInt64
     var progress: @Sendable (String) -> Void
-
-    struct Quantiles: Codable, Sendable {
-        var p50: Double
-        var p99: Double
-        var count: Int
-        init(_ values: [Double]) {
-            let s = values.sorted()
-            func q(_ p: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int((Double(s.count) * p).rounded(.down)))] }
-            p50 = q(0.5)
-            p99 = q(0.99)
-            count = s.count
-        }
-    }
 
     struct Result: Codable, Sendable {
         var ettr: Double
@@ -88,7 +76,7 @@ struct GoodputBenchmark: Sendable {
         let injected = Mutex<[String: Int]>([:])
         let done = Mutex(false)
         let injector = Thread { [self] in
-            var rng = SeededRandom(seed: seed)
+            var rng = SplitMix64(seed: seed)
             let kinds = ChaosRequest.Action.allCases
             while !done.withLock({ $0 }) {
                 let deadline = Date().addingTimeInterval(rng.exponential(mean: meanInterval))
@@ -139,25 +127,26 @@ struct GoodputBenchmark: Sendable {
                 if let v = p[key] as? Double { phases[name, default: []].append(v) }
             }
         }
-        let failures = events.filter { $0.kind == "failure.detected" && !(payload($0)["refines"] != nil) }.count
+        let failures = events.filter { $0.kind == "failure.detected" && payload($0)["refines"] == nil }.count
         // Failure-free step time measured inside the chaos run: each attempt from its first step to an end
         // that stalled nothing (a kill-rank or kill-node, or the job's end). Hangs and stopped agents are
         // left out: their attempts include the seconds before detection with no progress.
-        func attemptNumber(_ e: EventView) -> Int? {
+        /// The number after `word` in an event's message ("attempt 3 of …", "first step 41 …").
+        func number(after word: Substring, in e: EventView) -> Int? {
             let words = e.message.split(separator: " ")
-            guard let i = words.firstIndex(of: "attempt"), i + 1 < words.count else { return nil }
+            guard let i = words.firstIndex(of: word), i + 1 < words.count else { return nil }
             return Int(words[i + 1])
         }
         var starts: [Int: (Date, Int)] = [:]
         var busySeconds = 0.0
         var busySteps = 0
         for e in events {
-            if e.kind == "attempt.stepping", let n = attemptNumber(e),
-               let first = e.message.split(separator: " ").firstIndex(of: "step").map({ Int(e.message.split(separator: " ")[$0 + 1]) }) ?? nil {
+            if e.kind == "attempt.stepping", let n = number(after: "attempt", in: e), let first = number(after: "step", in: e) {
                 starts[n] = (e.time, first)
-            } else if e.kind == "failure.detected", payload(e)["refines"] == nil, let n = attemptNumber(e),
-                      let (t0, s0) = starts[n], let step = (payload(e)["step"] as? String).flatMap(Int.init),
-                      ["kill-rank", "kill-node"].contains(payload(e)["injected"] as? String ?? "") {
+            } else if e.kind == "failure.detected", case let p = payload(e), p["refines"] == nil,
+                      let n = number(after: "attempt", in: e), let (t0, s0) = starts[n],
+                      let step = (p["step"] as? String).flatMap(Int.init),
+                      ["kill-rank", "kill-node"].contains(p["injected"] as? String ?? "") {
                 busySeconds += e.time.timeIntervalSince(t0)
                 busySteps += step - s0
             } else if let to = e.jobStateTo, to == .succeeded, let last = starts.keys.max(), let (t0, s0) = starts[last] {

@@ -1,3 +1,4 @@
+import RingmasterModel
 import Testing
 @testable import Collectives
 
@@ -66,7 +67,7 @@ import Testing
         let groups = localGroups(4)
         let results = await onRankThreads(4) { r -> [[Float]] in
             var outputs: [[Float]] = []
-            var g = SplitMix(seed: UInt64(r + 1))
+            var g = SplitMix64(seed: UInt64(r + 1))
             for count in [3, 70_000, 1, 16_383, 16_385, 0, 250_001, 2] {
                 var buffer = (0..<count).map { _ in Float.random(in: -1...1, using: &g) }
                 try groups[r].allReduce(&buffer, op: .sum)

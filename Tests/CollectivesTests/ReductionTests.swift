@@ -1,3 +1,4 @@
+import RingmasterModel
 import Testing
 @testable import Collectives
 
@@ -14,7 +15,7 @@ import Testing
 
     @Test(arguments: ReduceOp.allCases)
     func float32AndFloat64MatchScalarReference(op: ReduceOp) {
-        var g = SplitMix(seed: 7)
+        var g = SplitMix64(seed: 7)
         let a = (0..<1031).map { _ in Float.random(in: -100...100, using: &g) }
         let b = (0..<1031).map { _ in Float.random(in: -100...100, using: &g) }
         let ref: (Float, Float) -> Float = switch op { case .sum, .avg: (+); case .min: { Swift.min($0, $1) }; case .max: { Swift.max($0, $1) } }

@@ -1,4 +1,5 @@
 @testable import TrainerCore
+import RingmasterModel
 import Testing
 
 /// Central differences in Float32: ε = 1e-2 and a tolerance that fits its rounding.

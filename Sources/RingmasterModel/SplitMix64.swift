@@ -1,6 +1,14 @@
-/// SplitMix64: a small seeded generator, so chaos schedules and picks repeat with the same seed.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// SplitMix64: a small seeded generator whose whole state is one word, so a sequence repeats with
+/// its seed and checkpoints exactly — the trainer's weights and data, chaos schedules and picks,
+/// test data.
+public struct SplitMix64: RandomNumberGenerator, Hashable, Sendable {
+    public var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 
@@ -18,7 +26,3 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     /// An exponential interval with the given mean (a Poisson process's gaps).
     public mutating func exponential(mean: Double) -> Double { -mean * log1p(-unit()) }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
