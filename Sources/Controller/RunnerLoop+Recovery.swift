@@ -194,7 +194,7 @@ extension RunnerLoop {
         let usable = Set(slots.map(\.id))
         let gone = Set(previous.nodes.filter { !usable.contains($0) })
         if let r = try? Placer(job: job.spec).replace(previous, excluding: gone, nodes: slots) { return r.placement }
-        guard Date().timeIntervalSince(context.failure.detectedAt) >= Self.shrinkGrace.timeInterval else { return nil }
+        guard Date().timeIntervalSince(context.failure.detectedAt) >= Self.shrinkGrace.seconds else { return nil }
         return shrink(job, slots: slots, context: context)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RingmasterModel
 
 /// Hang detection for one attempt: a rank that has reported a first `step` and then nothing for
 /// `stallTimeout` is hung. Pure: reports and the time come in, verdicts and the next deadline go out.
@@ -7,7 +8,7 @@ public struct HangDetector: Sendable {
     /// Last report per rank: the step and when it arrived.
     private var last: [Int: (step: Int, at: Date)] = [:]
 
-    public init(stallTimeout: Duration) { self.stallTimeout = stallTimeout.timeInterval }
+    public init(stallTimeout: Duration) { self.stallTimeout = stallTimeout.seconds }
 
     /// A `step` report from `rank`.
     public mutating func stepped(rank: Int, step: Int, at now: Date) {
@@ -28,11 +29,4 @@ public struct HangDetector: Sendable {
 
     /// Forget a rank that exited: an exited rank is not hung.
     public mutating func exited(rank: Int) { last[rank] = nil }
-}
-
-extension Duration {
-    /// Seconds as a `TimeInterval`.
-    public var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
 }

@@ -25,7 +25,7 @@ public struct LaunchErrorDetector: Sendable {
     public private(set) var previous: QuickExit?
 
     public init(window: Duration = .seconds(5), previous: QuickExit? = nil) {
-        self.window = window.timeInterval
+        self.window = window.seconds
         self.previous = previous
     }
 

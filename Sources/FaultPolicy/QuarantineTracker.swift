@@ -10,7 +10,7 @@ public struct QuarantineTracker: Sendable {
 
     public init(threshold: Int, window: Duration = .seconds(3600)) {
         self.threshold = threshold
-        self.window = window.timeInterval
+        self.window = window.seconds
     }
 
     /// Records a failure on `node`; returns the reason when the node should now be quarantined.

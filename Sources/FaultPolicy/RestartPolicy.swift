@@ -12,8 +12,8 @@ public struct RestartPolicy: Sendable {
 
     public init(maxRestarts: Int, backoff: Duration, maxDelay: Duration = .seconds(60), jitter: Double = 0.2) {
         self.maxRestarts = maxRestarts
-        self.backoff = backoff.timeInterval
-        self.maxDelay = maxDelay.timeInterval
+        self.backoff = backoff.seconds
+        self.maxDelay = maxDelay.seconds
         self.jitter = jitter
     }
 
