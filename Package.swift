@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "ringmaster-train", targets: ["ringmaster-train"]),
         .executable(name: "ringmaster-agent", targets: ["ringmaster-agent"]),
         .executable(name: "ringmaster-smoke", targets: ["ringmaster-smoke"]),
+        // The C ABI over Collectives, loaded by the Python package with ctypes (libRingmasterC.so).
+        .library(name: "RingmasterC", type: .dynamic, targets: ["RingmasterC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -61,6 +63,8 @@ let package = Package(
             swiftSettings: strict),
         // TCP ring collectives: rendezvous, process groups, all-reduce and friends.
         .target(name: "Collectives", dependencies: ["RingmasterModel"], swiftSettings: strict),
+        // @_cdecl functions over Collectives with opaque handles and error codes: the C ABI for other languages.
+        .target(name: "RingmasterC", dependencies: ["Collectives"], swiftSettings: strict),
         // Rank-side step checkpoints: atomic, verified (SHA-256), optionally asynchronous.
         .target(
             name: "Checkpointing",

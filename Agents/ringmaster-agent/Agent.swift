@@ -409,6 +409,8 @@ final class Agent {
                 case .step(let n): emit(.progress(RankProgress(rank: r.ref, step: n)), droppable: true)
                 case .metric(let name, let value): emit(.progress(RankProgress(rank: r.ref, metric: name, value: value)), droppable: true)
                 case .checkpoint(let n): emit(.checkpoint(CheckpointReport(rank: r.ref, step: n)))
+                case .section(let name, let seconds): emit(.section(SectionReport(rank: r.ref, name: name, seconds: seconds)))
+                case .sectionEnd: emit(.section(SectionReport(rank: r.ref, name: nil, seconds: nil)))
                 }
             }
         }

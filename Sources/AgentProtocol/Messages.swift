@@ -249,6 +249,19 @@ public struct CheckpointReport: Hashable, Codable, Sendable {
     }
 }
 
+/// `section NAME SECONDS` (name and seconds set) or `section end` (both nil): while a section is open the
+/// rank may be silent up to its seconds without being taken for hung.
+public struct SectionReport: Hashable, Codable, Sendable {
+    public var rank: RankRef
+    public var name: String?
+    public var seconds: Double?
+    public init(rank: RankRef, name: String?, seconds: Double?) {
+        self.rank = rank
+        self.name = name
+        self.seconds = seconds
+    }
+}
+
 /// The other side broke the protocol; the connection ends after this.
 public struct ProtocolErrorReport: Hashable, Codable, Sendable {
     public var message: String
@@ -263,6 +276,7 @@ public enum AgentMessage: Hashable, Sendable {
     case log(LogBatch)
     case progress(RankProgress)
     case checkpoint(CheckpointReport)
+    case section(SectionReport)
     case error(ProtocolErrorReport)
 
     public var typeName: String {
@@ -274,6 +288,7 @@ public enum AgentMessage: Hashable, Sendable {
         case .log: "log"
         case .progress: "progress"
         case .checkpoint: "checkpoint"
+        case .section: "section"
         case .error: "error"
         }
     }
@@ -327,6 +342,7 @@ extension AgentMessage: Codable {
         case "log": self = .log(try LogBatch(from: decoder))
         case "progress": self = .progress(try RankProgress(from: decoder))
         case "checkpoint": self = .checkpoint(try CheckpointReport(from: decoder))
+        case "section": self = .section(try SectionReport(from: decoder))
         case "error": self = .error(try ProtocolErrorReport(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
@@ -345,6 +361,7 @@ extension AgentMessage: Codable {
         case .log(let m): try m.encode(to: encoder)
         case .progress(let m): try m.encode(to: encoder)
         case .checkpoint(let m): try m.encode(to: encoder)
+        case .section(let m): try m.encode(to: encoder)
         case .error(let m): try m.encode(to: encoder)
         }
     }

@@ -1,8 +1,19 @@
-/// One line a rank sends to `RINGMASTER_CONTROL`: `step N`, `checkpoint N`, `metric NAME VALUE`.
+/// One line a rank sends to `RINGMASTER_CONTROL`: `step N`, `checkpoint N`, `metric NAME VALUE`,
+/// `section NAME SECONDS` (the rank will be silent up to SECONDS: an evaluation, a long save) and
+/// `section end`.
 public enum RankReport: Hashable, Sendable {
     case step(Int)
     case checkpoint(Int)
     case metric(name: String, value: Double)
+    case section(name: String, seconds: Double)
+    case sectionEnd
+
+    /// The longest section a rank may announce: a week.
+    public static let maxSectionSeconds: Double = 7 * 24 * 3600
+
+    static func isName(_ name: some StringProtocol) -> Bool {
+        name.count <= 128 && name.allSatisfy({ $0.isLetter || $0.isNumber || "_-./:".contains($0) })
+    }
 
     /// Parses one report line (surrounding whitespace ignored); nil when malformed.
     public init?(line: some StringProtocol) {
@@ -17,10 +28,17 @@ public enum RankReport: Hashable, Sendable {
             self = .checkpoint(n)
         case "metric":
             guard words.count == 3, let v = Double(words[2]), v.isFinite else { return nil }
-            let name = String(words[1])
-            guard name.count <= 128, name.allSatisfy({ $0.isLetter || $0.isNumber || "_-./:".contains($0) })
+            guard Self.isName(words[1]) else { return nil }
+            self = .metric(name: String(words[1]), value: v)
+        case "section":
+            if words.count == 2, words[1] == "end" {
+                self = .sectionEnd
+                return
+            }
+            guard words.count == 3, Self.isName(words[1]), let seconds = Double(words[2]), seconds.isFinite, seconds > 0,
+                  seconds <= Self.maxSectionSeconds
             else { return nil }
-            self = .metric(name: name, value: v)
+            self = .section(name: String(words[1]), seconds: seconds)
         default:
             return nil
         }

@@ -41,6 +41,9 @@ public final class RankReporter: @unchecked Sendable {
     public func step(_ n: Int) { send("step \(n)") }
     public func checkpoint(_ n: Int) { send("checkpoint \(n)") }
     public func metric(_ name: String, _ value: Double) { send("metric \(name) \(value)") }
+    /// This rank will be silent up to `seconds` (hang detection waits that long); end it with `sectionEnd`.
+    public func section(_ name: String, seconds: Double) { send("section \(name) \(seconds)") }
+    public func sectionEnd() { send("section end") }
 
     /// Sends one line; returns false if the agent's socket did not take it.
     @discardableResult

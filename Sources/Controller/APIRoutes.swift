@@ -100,7 +100,11 @@ struct APIRoutes: Sendable {
                            details: [manifest.error(field: problem.field, message: problem.message,
                                                     hint: problem.hint).description])
         }
-        let job = try runner.submit(manifest)
+        let job: JobRecord
+        do { job = try runner.submit(manifest) } catch let refused as ManifestErrors {
+            throw APIError(.badRequest, "job \(manifest.value.name) refused: its checkpoints would not be its own",
+                           details: refused.errors.map(\.description), hint: "fix the fields named above and submit again")
+        }
         return JSONBody.response(Views.job(job, runner: runner), status: .created)
     }
 

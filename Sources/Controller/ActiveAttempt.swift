@@ -70,9 +70,7 @@ final class ActiveAttempt {
         number = attempt.number
         placement = attempt.placement
         self.rendezvous = rendezvous
-        layout = job.spec.checkpoint.map {
-            CheckpointLayout(directory: RankEnvironment.checkpointDirectory(base: $0.dir, job: job.id))
-        }
+        layout = CheckpointFolder.layout(of: job)
         progressRank = attempt.placement.ranks.last { $0.tp == 0 && $0.dp == 0 }?.rank ?? 0
         commits = CommitTracker(worldSize: attempt.placement.worldSize)
         self.startedAt = startedAt

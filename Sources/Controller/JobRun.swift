@@ -73,7 +73,13 @@ public final class JobRun: Sendable {
         let running = Task { try await runner.run() }
         manager.start()
         _ = await manager.waitUntilSettled()
-        let job = try runner.submit(manifest)
+        let job: JobRecord
+        do { job = try runner.submit(manifest) } catch {
+            runner.requestShutdown()
+            try await running.value
+            await manager.shutdown()
+            throw error
+        }
         output("job \(job.id) submitted")
         var outcome = JobOutcome.failed("the runner stopped before the job ended")
         for await note in notes {

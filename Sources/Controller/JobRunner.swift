@@ -45,9 +45,15 @@ public final class JobRunner: Service, Sendable {
     }
 
     /// Validated manifest → a `pending` job row (and its event); the loop places it as soon as it can.
+    /// Refused (nothing stored) when the job's checkpoint folder already holds steps it did not write, or
+    /// its `checkpoint.resumeFrom` is not a committed, verified step (`CheckpointFolder.submitProblems`).
     public func submit(_ manifest: LoadedManifest<JobSpec>) throws -> JobRecord {
+        let uid = JobRecord.newUID()
+        let identity = JobRecord.identity(id: try store.nextJobID(name: manifest.value.name), uid: uid)
+        let problems = CheckpointFolder.submitProblems(manifest, identity: identity)
+        guard problems.isEmpty else { throw ManifestErrors(problems) }
         let job = try store.submitJob(manifest.value, manifest: manifest.source, manifestPath: manifest.file,
-                                      reason: "waiting for placement", at: Date())
+                                      uid: uid, reason: "waiting for placement", at: Date())
         feed.yield(.submitted(job.id))
         return job
     }

@@ -20,10 +20,13 @@ public struct RankEnvironment: Sendable {
     public var acceleratorKinds: [NodeID: AcceleratorKind]
     /// Variables every rank inherits before the job's own `env` (PATH, HOME, LANG, …).
     public var base: [String: String]
+    /// The job's own checkpoint folder, `<checkpoint.dir>/<job identity>` (`CheckpointFolder`); nil
+    /// without a checkpoint policy.
+    public var checkpointDirectory: String?
 
     public init(job: JobID, spec: JobSpec, attempt: Int, placement: Placement, token: AttemptToken,
                 rendezvous: String, masterAddress: String, masterPort: Int, resumeStep: Int?,
-                acceleratorKinds: [NodeID: AcceleratorKind], base: [String: String]) {
+                acceleratorKinds: [NodeID: AcceleratorKind], base: [String: String], checkpointDirectory: String?) {
         self.job = job
         self.spec = spec
         self.attempt = attempt
@@ -35,13 +38,8 @@ public struct RankEnvironment: Sendable {
         self.resumeStep = resumeStep
         self.acceleratorKinds = acceleratorKinds
         self.base = base
+        self.checkpointDirectory = checkpointDirectory
     }
-
-    /// The job's own folder under the manifest's `checkpoint.dir`: `<dir>/<job id>`, so two jobs from one
-    /// manifest never prune or overwrite each other's steps.
-    public var checkpointDirectory: String? { spec.checkpoint.map { Self.checkpointDirectory(base: $0.dir, job: job) } }
-
-    public static func checkpointDirectory(base: String, job: JobID) -> String { "\(base)/\(job.rawValue)" }
 
     /// The variables of `rank`. `RINGMASTER_CONTROL` is added by the agent that owns the socket.
     public func variables(rank: Int) -> [String: String] {

@@ -27,14 +27,27 @@ extension RunnerLoop {
         }
     }
 
-    /// The committed step a new attempt resumes from: the newest one that is not marked corrupt and whose
-    /// COMMITTED marker is on disk; nil for a fresh start.
+    /// The committed step a new attempt resumes from: the newest one the store recorded as committed for
+    /// this job, not marked corrupt, whose COMMITTED marker is on disk and names this job; nil for a fresh
+    /// start. A step whose marker names another job is marked corrupt (an event says why) and skipped.
     func resumeStep(for job: JobRecord) throws -> Int? {
-        guard let policy = job.spec.checkpoint else { return nil }
-        let layout = CheckpointLayout(directory: RankEnvironment.checkpointDirectory(base: policy.dir, job: job.id))
-        let onDisk = Set(layout.committedSteps())
-        return try store.checkpoints(of: job.id).filter { $0.state == .committed && onDisk.contains($0.step) }
-            .map(\.step).max()
+        guard let layout = CheckpointFolder.layout(of: job) else { return nil }
+        for record in try store.checkpoints(of: job.id) where record.state == .committed {
+            guard let problem = CheckpointFolder.markerProblem(layout, step: record.step, job: job) else { return record.step }
+            if CommitMarker.read(layout, step: record.step) != nil {
+                try store.markCheckpointCorrupt(job: job.id, step: record.step, reason: problem, at: Date())
+            }
+        }
+        return nil
+    }
+
+    /// A job with `checkpoint.resumeFrom` and no checkpoint of its own yet: the earlier job's step, imported
+    /// into this job's folder (verified again) for its first launch; nil otherwise.
+    func importedResumeStep(for job: JobRecord) throws -> Int? {
+        guard let source = job.spec.checkpoint?.resumeFrom, let layout = CheckpointFolder.layout(of: job),
+              try store.checkpoints(of: job.id).isEmpty
+        else { return nil }
+        return try CheckpointFolder.importStep(from: source, into: layout, job: job, at: Date())
     }
 
     /// Nodes that are ready, not quarantined and not used by an active attempt (other than `own`), with
@@ -92,12 +105,17 @@ extension RunnerLoop {
     func launch(_ job: JobRecord, placement: Placement, recovery: RecoveryContext? = nil) {
         let options = runner.options
         do {
-            let resume = try resumeStep(for: job)
+            let imported = try importedResumeStep(for: job)
+            let resume = try imported ?? resumeStep(for: job)
             let token = AttemptToken.generate()
             let number = (try store.attempts(of: job.id).last?.number ?? 0) + 1
             let rendezvous = try RendezvousServer(attempt: number, token: token.rawValue, worldSize: placement.worldSize,
                                                   host: options.rendezvousHost)
             let record = try store.startAttempt(job.id, placement: placement, token: token, resumeStep: resume, at: Date())
+            if let imported, let source = job.spec.checkpoint?.resumeFrom, let layout = CheckpointFolder.layout(of: job) {
+                try store.commitCheckpoint(job: job.id, attempt: record.id!, step: imported, dir: layout.stepDirectory(imported),
+                                           at: Date(), importedFrom: source)
+            }
             let attempt = ActiveAttempt(job: job, attempt: record, rendezvous: rendezvous, startedAt: Date())
             if var recovery {
                 recovery.relaunchedAt = Date()
@@ -122,7 +140,7 @@ extension RunnerLoop {
             let environment = RankEnvironment(
                 job: job.id, spec: job.spec, attempt: record.number, placement: placement, token: token,
                 rendezvous: rendezvous.address, masterAddress: masterAddress, masterPort: masterPort, resumeStep: resume,
-                acceleratorKinds: kinds, base: baseEnvironment())
+                acceleratorKinds: kinds, base: baseEnvironment(), checkpointDirectory: CheckpointFolder.layout(of: job)?.directory)
             for r in placement.ranks {
                 let request = LaunchRequest(
                     rank: RankRef(job: job.id, attempt: record.number, rank: r.rank), argv: job.spec.command,

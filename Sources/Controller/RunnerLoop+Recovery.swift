@@ -292,11 +292,12 @@ extension RunnerLoop {
                 hung.rank = stopped
             }
             let node = a.placement.ranks[hung.rank].node
-            detect(a, Failure(
-                kind: .hang, node: node, rank: hung.rank,
-                cause: String(format: "rank %d on %@ reported no step for %.1f s (stall timeout %.0f s; last step %d)",
-                              hung.rank, node.rawValue, hung.silentFor, a.hang.stallTimeout, hung.step),
-                detectedAt: now))
+            let cause = hung.section.map {
+                String(format: "rank %d on %@ stayed in section %@ for %.1f s, past its own timeout of %.0f s (last step %d)",
+                       hung.rank, node.rawValue, $0, hung.silentFor, hung.timeout, hung.step)
+            } ?? String(format: "rank %d on %@ reported no step for %.1f s (stall timeout %.0f s; last step %d)",
+                        hung.rank, node.rawValue, hung.silentFor, hung.timeout, hung.step)
+            detect(a, Failure(kind: .hang, node: node, rank: hung.rank, cause: cause, detectedAt: now))
         }
     }
 

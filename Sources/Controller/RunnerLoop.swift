@@ -147,14 +147,24 @@ final class RunnerLoop {
                   let layout = a.layout, let keep = a.job.spec.checkpoint?.keep
             else { return }
             guarded("committing checkpoint step \(step)", job: a.job.id) {
-                try CommitMarker.write(layout, step: step, worldSize: a.placement.worldSize, at: Date())
+                try CommitMarker.write(layout, step: step, worldSize: a.placement.worldSize, job: a.job.identity, at: Date())
                 try store.commitCheckpoint(job: a.job.id, attempt: a.attemptID, step: step,
                                            dir: layout.stepDirectory(step), at: Date())
                 consecutiveFailures[a.job.id] = 0
-                let pruned = CommitMarker.prune(layout, keep: keep)
+                // Only steps the store recorded for this job (and this attempt's own partial ones) are pruned.
+                let committed = Set(try store.checkpoints(of: a.job.id).filter { $0.state == .committed }.map(\.step))
+                let pruned = CommitMarker.prune(layout, keep: keep, committed: committed, written: Set(a.commits.incomplete))
+                try store.markCheckpointsPruned(job: a.job.id, steps: pruned.filter(committed.contains), at: Date())
                 if a.shrunken, canGrow(a) { startGrowing(a, at: step) }
                 runner.note(.text(a.job.id, "checkpoint step \(step) committed"
                     + (pruned.isEmpty ? "" : "; pruned steps \(pruned.map(String.init).joined(separator: ", "))")))
+            }
+        case .section(let report):
+            guard let a = attempt(for: report.rank) else { return }
+            if let name = report.name, let seconds = report.seconds {
+                a.hang.sectionOpened(rank: report.rank.rank, name: name, seconds: seconds, at: Date())
+            } else {
+                a.hang.sectionEnded(rank: report.rank.rank, at: Date())
             }
         case .hello, .heartbeat, .error:
             break

@@ -20,7 +20,7 @@ enum Views {
             id: job.id.rawValue, name: job.name, state: job.state, reason: job.reason, submittedAt: job.submittedAt,
             updatedAt: job.updatedAt, restarts: job.restarts, data: p.data, pipeline: p.pipeline, tensor: p.tensor,
             worldSize: p.worldSize, command: job.spec.command, attempt: attempts.last?.number, step: step,
-            checkpoint: checkpoint, goodput: goodput)
+            checkpoint: checkpoint, goodput: goodput, checkpointDir: CheckpointFolder.layout(of: job)?.directory)
     }
 
     /// Newest step × the fastest attempt's seconds per step ÷ the time since the first attempt started.

@@ -36,10 +36,12 @@ public struct JobView: Codable, Sendable, Equatable {
     /// Goodput so far: the newest step × the fastest attempt's seconds per step ÷ the time since the first
     /// attempt started (an estimate of the effective training time ratio); nil before any progress.
     public var goodput: Double?
+    /// The job's own checkpoint folder, `<checkpoint.dir>/<id>.<uid>` (unique across controllers).
+    public var checkpointDir: String?
 
     public init(id: String, name: String, state: JobState, reason: String?, submittedAt: Date, updatedAt: Date,
                 restarts: Int, data: Int, pipeline: Int, tensor: Int, worldSize: Int, command: [String],
-                attempt: Int?, step: Int?, checkpoint: Int?, goodput: Double? = nil) {
+                attempt: Int?, step: Int?, checkpoint: Int?, goodput: Double? = nil, checkpointDir: String? = nil) {
         self.id = id
         self.name = name
         self.state = state
@@ -56,6 +58,7 @@ public struct JobView: Codable, Sendable, Equatable {
         self.step = step
         self.checkpoint = checkpoint
         self.goodput = goodput
+        self.checkpointDir = checkpointDir
     }
 }
 

@@ -135,19 +135,28 @@ struct JobFields {
     }
 
     private func readCheckpoint(_ field: YAMLField) -> CheckpointPolicy? {
-        guard let map = field.map(allowed: ["every", "keep", "dir", "async"]) else { return nil }
+        guard let map = field.map(allowed: ["every", "keep", "dir", "async", "resumeFrom"]) else { return nil }
         let every = map.required("every", hint: "checkpoint every N steps, e.g. `every: 50`")?.int(min: 1)
         let keep = map.field("keep").map { $0.int(min: 1, hint: "keep at least the newest step") } ?? 3
         let dir = map.required("dir", hint: "a directory every node and the controller can see")?.string()
             .map(reader.absolutePath)
         let async = map.field("async").map { $0.bool() } ?? true
+        let resumeFrom = map.field("resumeFrom").flatMap { f -> String? in
+            guard let path = f.string().map(reader.absolutePath) else { return nil }
+            guard (path as NSString).lastPathComponent.hasPrefix("step-"), Int((path as NSString).lastPathComponent.dropFirst(5)) != nil else {
+                reader.error(at: f.line, f.path, "`\(path)` is not a step folder",
+                             hint: "name a committed step of the earlier job, e.g. `<checkpoint.dir>/<job folder>/step-100`")
+                return nil
+            }
+            return path
+        }
         if let dir, let problem = Self.creationProblem(dir), let f = map.field("dir") {
             reader.error(at: f.line, f.path, "cannot create `\(dir)`: \(problem)",
                          hint: "choose a writable directory on storage every node sees")
             return nil
         }
         guard let every, let keep, let dir, let async else { return nil }
-        return CheckpointPolicy(every: every, keep: keep, dir: dir, async: async)
+        return CheckpointPolicy(every: every, keep: keep, dir: dir, async: async, resumeFrom: resumeFrom)
     }
 
     /// Why `dir` could not be created (or used), or nil when it exists as a writable directory

@@ -60,12 +60,16 @@ public struct CheckpointPolicy: Hashable, Codable, Sendable {
     public var dir: String
     /// Write shards on a background thread after a snapshot.
     public var async: Bool
+    /// A committed `step-N` folder of another job to continue from (absolute): verified at submit, then
+    /// imported into this job's own folder before its first launch.
+    public var resumeFrom: String?
 
-    public init(every: Int, keep: Int = 3, dir: String, async: Bool = true) {
+    public init(every: Int, keep: Int = 3, dir: String, async: Bool = true, resumeFrom: String? = nil) {
         self.every = every
         self.keep = keep
         self.dir = dir
         self.async = async
+        self.resumeFrom = resumeFrom
     }
 }
 

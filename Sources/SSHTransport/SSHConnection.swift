@@ -51,10 +51,6 @@ public func onDedicatedThread<T: Sendable>(name: String, _ work: @escaping @Send
     }
 }
 
-private let libsshInitialized: Bool = {
-    ssh_init() == 0
-}()
-
 /// One authenticated libssh session. Not thread-safe: create it and use it on one thread only (see
 /// `runOnDedicatedThread`); `SSHStream` is the one part other threads may touch.
 public final class SSHConnection {
@@ -69,10 +65,13 @@ public final class SSHConnection {
 
     /// Connects, checks the host key against `endpoint.knownHostsFile`, and authenticates with the key. Blocking.
     public init(_ endpoint: SSHEndpoint) throws(SSHError) {
-        _ = libsshInitialized
         if let ns = endpoint.networkNamespace { try Self.enterNetworkNamespace(ns) }
         self.endpoint = endpoint
-        guard let s = ssh_new() else { throw .connect(host: endpoint.host, port: endpoint.port, message: "ssh_new failed") }
+        try SSHLibrary.sessionStarting(host: endpoint.host, port: endpoint.port)
+        guard let s = ssh_new() else {
+            SSHLibrary.sessionEnded()
+            throw .connect(host: endpoint.host, port: endpoint.port, message: "ssh_new failed")
+        }
         session = s
         do {
             try configure()
@@ -92,6 +91,7 @@ public final class SSHConnection {
         disconnected = true
         ssh_disconnect(session)
         ssh_free(session)
+        SSHLibrary.sessionEnded()
     }
 
     var errorText: String { String(cString: ssh_get_error(UnsafeMutableRawPointer(session))) }

@@ -89,11 +89,15 @@ public final class SSHStream {
         self.connection = connection
         self.channel = channel
         control = try SSHStreamControl()
+        SSHLibrary.streamOpened(control)
     }
 
     private var freed = false
 
-    deinit { freeChannel() }
+    deinit {
+        freeChannel()
+        SSHLibrary.streamEnded(control)
+    }
 
     /// Frees the channel unless the session (which frees its channels) is already gone.
     private func freeChannel() {
@@ -109,7 +113,10 @@ public final class SSHStream {
         let fd = ssh_get_fd(session)
         var buf = [UInt8](repeating: 0, count: 65536)
         var wakeBuf = [UInt8](repeating: 0, count: 256)
-        defer { control.markFinished() }
+        defer {
+            control.markFinished()
+            SSHLibrary.streamEnded(control)
+        }
         func finish(_ end: End) -> End {
             ssh_set_blocking(session, 0)
             if end != .endOfFile || ssh_channel_is_closed(channel) == 0 {

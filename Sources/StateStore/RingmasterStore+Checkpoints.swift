@@ -4,13 +4,28 @@ import RingmasterModel
 
 extension RingmasterStore {
     /// Records that every rank of `attempt` made step `step` durable and `COMMITTED` was written.
-    public func commitCheckpoint(job: JobID, attempt: Int64, step: Int, dir: String, at now: Date) throws {
+    /// `importedFrom`: the step was another job's, verified and copied into this job's folder.
+    public func commitCheckpoint(job: JobID, attempt: Int64, step: Int, dir: String, at now: Date,
+                                 importedFrom: String? = nil) throws {
         try transaction { db in
             let record = CheckpointRecord(jobId: job, step: step, attemptId: attempt, state: .committed, dir: dir,
                                           committedAt: now)
             try record.upsert(db)
+            let origin = importedFrom.map { " (imported from \($0), as `checkpoint.resumeFrom` asks)" } ?? ""
             try Self.insert(EventRecord(time: now, kind: .checkpointCommitted, jobId: job, attemptId: attempt,
-                                        message: "checkpoint step \(step) of \(job) committed in \(dir)"), db)
+                                        message: "checkpoint step \(step) of \(job) committed in \(dir)\(origin)"), db)
+        }
+    }
+
+    /// The controller removed these committed steps from disk (beyond `keep`).
+    public func markCheckpointsPruned(job: JobID, steps: [Int], at now: Date) throws {
+        guard !steps.isEmpty else { return }
+        try transaction { db in
+            for step in steps {
+                guard var record = try CheckpointRecord.fetchOne(db, key: ["jobId": job.rawValue, "step": step]) else { continue }
+                record.state = .pruned
+                try record.update(db)
+            }
         }
     }
 

@@ -3,14 +3,20 @@ import GRDB
 import RingmasterModel
 
 extension RingmasterStore {
-    /// Persists a validated job as `pending` with a new id `<name>-<seq>` and records `job.submitted`.
+    /// The id the next submitted job of `name` gets (`<name>-<seq>`), for checks before `submitJob`.
+    public func nextJobID(name: String) throws -> JobID {
+        try read { db in JobID("\(name)-\(try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM job") ?? 1)") }
+    }
+
+    /// Persists a validated job as `pending` with a new id `<name>-<seq>` and the given `uid` (random hex,
+    /// see `JobRecord.uid`), and records `job.submitted`.
     public func submitJob(
-        _ spec: JobSpec, manifest: String, manifestPath: String, reason: String? = nil, at now: Date
+        _ spec: JobSpec, manifest: String, manifestPath: String, uid: String, reason: String? = nil, at now: Date
     ) throws -> JobRecord {
         try transaction { db in
             let seq = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM job") ?? 1
             let job = JobRecord(
-                id: JobID("\(spec.name)-\(seq)"), seq: seq, name: spec.name, state: .pending, reason: reason,
+                id: JobID("\(spec.name)-\(seq)"), uid: uid, seq: seq, name: spec.name, state: .pending, reason: reason,
                 spec: spec, manifest: manifest, manifestPath: manifestPath, restarts: 0, submittedAt: now,
                 updatedAt: now)
             try job.insert(db)

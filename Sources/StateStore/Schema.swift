@@ -7,8 +7,18 @@ enum Schema {
         migrator.registerMigration("v1: nodes, jobs, attempts, ranks, checkpoints, events") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2: job uid (the job's identity across controllers)") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }
+
+    /// A job's `uid` makes its identity (`<id>.<uid>`) unique beyond one state directory: its checkpoint
+    /// folder is named by it. Jobs submitted before v2 keep an empty uid (their folder stays `<id>`).
+    static let v2 = """
+        ALTER TABLE job ADD COLUMN uid TEXT NOT NULL DEFAULT '' CHECK (uid GLOB '[0-9a-f]*');
+        CREATE UNIQUE INDEX job_uid ON job(uid) WHERE uid <> '';
+        """
 
     static let v1 = """
         CREATE TABLE node (

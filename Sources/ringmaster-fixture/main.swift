@@ -8,7 +8,7 @@ func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").ut
 let args = CommandLine.arguments
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: ringmaster-fixture store-writer DB BATCHES BATCH_SIZE | checkpoint-writer DIR\n".utf8))
+    FileHandle.standardError.write(Data("usage: ringmaster-fixture store-writer DB BATCHES BATCH_SIZE | checkpoint-writer DIR | shard-writer DIR STEP RANKS\n".utf8))
     exit(64)
 }
 
@@ -49,6 +49,18 @@ case "checkpoint-writer":
     }
     try saver.save(CheckpointSnapshot(step: 2, blobs: ["a": blob, "b": blob], dataPosition: 20, rngState: [3, 4]))
     while true { pause() }
+case "shard-writer":
+    // Writes step STEP of RANKS ranks with the Swift library (blobs "weights" and "adam m", data position
+    // 64·STEP, RNG words [STEP, 7]) and commits it: the Python package's tests read and verify it.
+    guard args.count == 5, let step = Int(args[3]), let ranks = Int(args[4]), ranks >= 1 else { usage() }
+    for rank in 0..<ranks {
+        let saver = Checkpointer(.init(directory: args[2], rank: rank, worldSize: ranks, async: false, commitLocally: false))
+        let weights = CheckpointSnapshot.blob((0..<1000).map { Float($0 + rank) })
+        try saver.save(CheckpointSnapshot(step: step, blobs: ["weights": weights, "adam m": CheckpointSnapshot.blob([Double(step)])],
+                                          dataPosition: UInt64(64 * step), rngState: [UInt64(step), 7]))
+    }
+    try CommitMarker.write(CheckpointLayout(directory: args[2]), step: step, worldSize: ranks, job: "swift-1.000000000001", at: Date())
+    say("committed \(step)")
 default:
     usage()
 }

@@ -45,6 +45,7 @@ struct Status: AsyncParsableCommand {
         print("  progress   step \(j.step.map(String.init) ?? "-"), newest checkpoint \(j.checkpoint.map(String.init) ?? "none"), "
             + "\(j.attempt ?? 0) attempt(s), \(j.restarts) restart(s)"
             + (j.goodput.map { String(format: ", goodput %.1f%%", $0 * 100) } ?? ""))
+        if let folder = j.checkpointDir { print("  checkpoints \(folder)") }
         if !d.attempts.isEmpty {
             print("")
             print(Output.table(["ATTEMPT", "STATE", "STARTED", "ENDED", "RESUME", "NODES", "END REASON"], d.attempts.map { a in

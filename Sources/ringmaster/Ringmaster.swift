@@ -1,4 +1,5 @@
 import ArgumentParser
+import SSHTransport
 
 @main
 struct Ringmaster: AsyncParsableCommand {
@@ -12,5 +13,27 @@ struct Ringmaster: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [ControllerCommand.self, Submit.self, Jobs.self, Status.self, Logs.self, Cancel.self, Events.self, Chaos.self,
-                      Nodes.self, Run.self, Place.self, Plan.self, Bench.self])
+                      Nodes.self, Run.self, Place.self, Plan.self, Bench.self, CheckpointCommand.self])
+
+    /// ArgumentParser's own `main`, with one addition: every way out first closes the SSH sessions and
+    /// waits for their threads (`SSHLibrary.shutdown`), so `exit()` never runs OpenSSL's cleanup under a
+    /// live session (issue 18).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            await closeSSH()
+            exit(withError: error)
+        }
+        await closeSSH()
+    }
+
+    static func closeSSH() async {
+        _ = try? await onDedicatedThread(name: "ssh shutdown") { SSHLibrary.shutdown(within: SSHLibrary.exitWait) }
+    }
 }

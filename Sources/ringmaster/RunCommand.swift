@@ -33,7 +33,9 @@ struct Run: AsyncParsableCommand {
             manifest: spec, inventory: inventory.value, store: store,
             options: JobRunOptions(stateDirectory: state, agentExecutable: Nodes.defaultAgentPath(), binDirectory: bin),
             output: { Output.timestamped($0) })
-        switch try await run.run() {
+        let outcome: JobOutcome
+        do { outcome = try await run.run() } catch let refused as ManifestErrors { throw Manifests.fail(refused.errors) }
+        switch outcome {
         case .succeeded:
             Output.timestamped("job succeeded; state in \(state)/state.db")
         case .failed(let reason):

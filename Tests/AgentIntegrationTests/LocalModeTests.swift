@@ -108,7 +108,7 @@ import Glibc
             import os, socket
             s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             p = os.environ["RINGMASTER_CONTROL"]
-            for m in [b"step 1", b"metric loss 0.5", b"garbage here", b"checkpoint 1", b"step 2"]:
+            for m in [b"step 1", b"metric loss 0.5", b"garbage here", b"checkpoint 1", b"section eval 90.5", b"section end", b"step 2"]:
                 s.sendto(m, p)
             """
         let ref = h.launch(["python3", "-c", script])
@@ -118,10 +118,11 @@ import Glibc
             switch m.message {
             case .progress(let p) where p.rank == ref: p.step.map { "step \($0)" } ?? "metric \(p.metric!) \(p.value!)"
             case .checkpoint(let c) where c.rank == ref: "checkpoint \(c.step)"
+            case .section(let s) where s.rank == ref: s.name.map { "section \($0) \(s.seconds!)" } ?? "section end"
             default: nil
             }
         }
-        #expect(reports == ["step 1", "metric loss 0.5", "checkpoint 1", "step 2"])
+        #expect(reports == ["step 1", "metric loss 0.5", "checkpoint 1", "section eval 90.5", "section end", "step 2"])
         _ = try await h.inbox.first("malformed count") { if case .heartbeat(let hb) = $0.message, hb.malformedReports == 1 { return true } else { return nil } }
         await h.close()
     }

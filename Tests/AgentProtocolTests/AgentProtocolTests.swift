@@ -104,10 +104,15 @@ import Testing
         #expect(RankReport(line: "checkpoint 7\n") == .checkpoint(7))
         #expect(RankReport(line: "metric loss 0.125") == .metric(name: "loss", value: 0.125))
         #expect(RankReport(line: "  metric train/lr 1e-4 ") == .metric(name: "train/lr", value: 1e-4))
+        #expect(RankReport(line: "section eval 600") == .section(name: "eval", seconds: 600))
+        #expect(RankReport(line: "section save/async 0.25") == .section(name: "save/async", seconds: 0.25))
+        #expect(RankReport(line: "section end") == .sectionEnd)
+        #expect(RankReport(line: "section end 30") == .section(name: "end", seconds: 30))
     }
 
     @Test(arguments: ["", "step", "step -1", "step x", "step 1 2", "checkpoint", "metric loss", "metric loss nan", "metric a b c",
-                      "hello 1", "metric bad name! 1", "STEP 1"])
+                      "hello 1", "metric bad name! 1", "STEP 1", "section", "section eval", "section eval 0", "section eval -5",
+                      "section eval inf", "section eval 1e9", "section bad! 5", "section end now"])
     func refusesMalformed(_ line: String) {
         #expect(RankReport(line: line) == nil)
     }

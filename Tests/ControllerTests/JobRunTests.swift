@@ -48,7 +48,9 @@ final class Lines: @unchecked Sendable {
             // Both steps were committed; retention kept the newest.
             #expect(try store.checkpoints(of: job.id).map(\.step) == [6, 3])
             // Each job checkpoints into its own folder under `checkpoint.dir`.
-            #expect(CheckpointLayout(directory: "\(dir)/ckpt/\(job.id)").committedSteps() == [6])
+            #expect(job.identity == "\(job.id).\(job.uid)" && job.uid.count == 12)
+            #expect(CheckpointLayout(directory: "\(dir)/ckpt/\(job.identity)").committedSteps() == [6])
+            #expect(CommitMarker.read(CheckpointLayout(directory: "\(dir)/ckpt/\(job.identity)"), step: 6)?.job == job.identity)
             let kinds = Set(try store.events(job: job.id).map(\.kind.rawValue))
             #expect(kinds.isSuperset(of: ["job.submitted", "attempt.started", "rank.started", "rank.exited",
                                           "checkpoint.committed", "attempt.finished", "job.state"]))

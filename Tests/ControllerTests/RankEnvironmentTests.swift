@@ -17,7 +17,7 @@ import Testing
             job: "demo-3", spec: spec, attempt: 2, placement: placement, token: AttemptToken(rawValue: String(repeating: "ab", count: 32)),
             rendezvous: "127.0.0.1:4000", masterAddress: "10.213.0.11", masterPort: 29500, resumeStep: 40,
             acceleratorKinds: Dictionary(uniqueKeysWithValues: (0..<4).map { (NodeID("n\($0)"), kind) }),
-            base: ["PATH": "/rm/bin:/usr/bin", "HOME": "/root"])
+            base: ["PATH": "/rm/bin:/usr/bin", "HOME": "/root"], checkpointDirectory: "/ckpt/demo-3.00c0ffee0042")
     }
 
     @Test func everyContractVariableForRankFive() throws {
@@ -29,8 +29,8 @@ import Testing
             "RINGMASTER_JOB_ID": "demo-3", "RINGMASTER_ATTEMPT": "2",
             "RINGMASTER_TP_RANK": "1", "RINGMASTER_TP_SIZE": "2", "RINGMASTER_PP_RANK": "1", "RINGMASTER_PP_SIZE": "2",
             "RINGMASTER_DP_RANK": "0", "RINGMASTER_DP_SIZE": "2", "RINGMASTER_RENDEZVOUS": "127.0.0.1:4000",
-            "RINGMASTER_TOKEN": String(repeating: "ab", count: 32), "RINGMASTER_CHECKPOINT_DIR": "/ckpt/demo-3",
-            "RINGMASTER_RESUME_STEP": "40", "RINGMASTER_RESUME_DIR": "/ckpt/demo-3/step-40",
+            "RINGMASTER_TOKEN": String(repeating: "ab", count: 32), "RINGMASTER_CHECKPOINT_DIR": "/ckpt/demo-3.00c0ffee0042",
+            "RINGMASTER_RESUME_STEP": "40", "RINGMASTER_RESUME_DIR": "/ckpt/demo-3.00c0ffee0042/step-40",
             "RINGMASTER_ACCELERATORS": "1", "CUDA_VISIBLE_DEVICES": "1",
             "FOO": "bar", "PATH": "/job/bin", "HOME": "/root",
         ]

@@ -111,8 +111,11 @@ import Glibc
         // Stop the job while it is between attempts (a long backoff), then corrupt its newest committed step.
         try await c.chaos(["kill-rank", job, "--rank", "0"])
         _ = try await c.waitForEvent(job: job) { $0.kind == "recovery.teardown" }
-        let newest = try #require(try await c.detail(job).job.checkpoint)
-        let shard = dir.file("ckpt/\(job)/step-\(newest)/rank-2/parameters.bin")
+        let detail = try await c.detail(job).job
+        let newest = try #require(detail.checkpoint)
+        let folder = try #require(detail.checkpointDir)
+        #expect(folder.hasPrefix(dir.file("ckpt/\(job).")))
+        let shard = "\(folder)/step-\(newest)/rank-2/parameters.bin"
         let handle = try #require(FileHandle(forUpdatingAtPath: shard))
         try handle.seek(toOffset: 100)
         try handle.write(contentsOf: Data(repeating: 0xA5, count: 64))

@@ -23,6 +23,28 @@ func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
         #expect(d.stalled(at: at(30.5)) == nil)
         #expect(d.stalled(at: at(40))?.rank == 0)
     }
+
+    @Test func aSectionLongerThanTheStallTimeoutIsNotAHangButOneOutlivingItsOwnTimeoutIs() {
+        var d = HangDetector(stallTimeout: .seconds(30))
+        d.stepped(rank: 0, step: 5, at: at(0))
+        d.stepped(rank: 1, step: 5, at: at(0))
+        // Rank 0 evaluates for up to 10 minutes; rank 1 waits for it in a collective, silent too.
+        d.sectionOpened(rank: 0, name: "eval", seconds: 600, at: at(1))
+        #expect(d.nextDeadline == at(601))
+        #expect(d.stalled(at: at(300)) == nil)
+        #expect(d.stalled(at: at(600.9)) == nil)
+        #expect(d.stalled(at: at(601)) == HangDetector.Stall(rank: 0, step: 5, silentFor: 600, timeout: 600, section: "eval"))
+        // Ended in time: every rank's stall clock starts again at the end, with the normal timeout.
+        d.sectionEnded(rank: 0, at: at(400))
+        #expect(d.nextDeadline == at(430))
+        #expect(d.stalled(at: at(429)) == nil)
+        let hung = d.stalled(at: at(430))
+        #expect(hung?.timeout == 30 && hung?.section == nil && hung?.silentFor == 30)
+        // A rank that exits inside its section is forgotten with it.
+        d.sectionOpened(rank: 1, name: "save", seconds: 5, at: at(431))
+        d.exited(rank: 1)
+        #expect(d.stalled(at: at(440))?.rank == 0)
+    }
 }
 
 @Suite struct LaunchErrorTests {

@@ -49,7 +49,7 @@ func demoPlacement() -> Placement {
     @Test func jobLifecycleWithAttemptsRanksAndRestarts() throws {
         let store = try RingmasterStore.inMemory()
         for n in demoNodes() { try store.registerNode(n, at: t0) }
-        let job = try store.submitJob(demoSpec(), manifest: "name: demo\n", manifestPath: "/m/demo.yaml", at: t0)
+        let job = try store.submitJob(demoSpec(), manifest: "name: demo\n", manifestPath: "/m/demo.yaml", uid: JobRecord.newUID(), at: t0)
         #expect(job.id == "demo-1")
         #expect(job.state == .pending)
         #expect(try store.job("demo-1")?.spec == demoSpec())
@@ -86,7 +86,7 @@ func demoPlacement() -> Placement {
 
     @Test func illegalJobTransitionsAreRefusedAndChangeNothing() throws {
         let store = try RingmasterStore.inMemory()
-        let job = try store.submitJob(demoSpec(), manifest: "", manifestPath: "/m", at: t0)
+        let job = try store.submitJob(demoSpec(), manifest: "", manifestPath: "/m", uid: JobRecord.newUID(), at: t0)
         try store.setJobState(job.id, to: .cancelled, reason: "user", at: t0 + 1)
         #expect(throws: StoreError.illegalTransition(job: job.id, from: .cancelled, to: .running)) {
             try store.setJobState(job.id, to: .running, reason: nil, at: t0 + 2)
@@ -97,16 +97,16 @@ func demoPlacement() -> Placement {
 
     @Test func jobIdsAreUniqueAcrossNames() throws {
         let store = try RingmasterStore.inMemory()
-        let a = try store.submitJob(demoSpec(name: "a"), manifest: "", manifestPath: "/m", at: t0)
-        let b = try store.submitJob(demoSpec(name: "b"), manifest: "", manifestPath: "/m", at: t0)
-        let a2 = try store.submitJob(demoSpec(name: "a"), manifest: "", manifestPath: "/m", at: t0)
+        let a = try store.submitJob(demoSpec(name: "a"), manifest: "", manifestPath: "/m", uid: JobRecord.newUID(), at: t0)
+        let b = try store.submitJob(demoSpec(name: "b"), manifest: "", manifestPath: "/m", uid: JobRecord.newUID(), at: t0)
+        let a2 = try store.submitJob(demoSpec(name: "a"), manifest: "", manifestPath: "/m", uid: JobRecord.newUID(), at: t0)
         #expect([a.id, b.id, a2.id] == ["a-1", "b-2", "a-3"])
         #expect(try store.jobs().map(\.id) == ["a-3", "b-2", "a-1"])
     }
 
     @Test func aFailingStepRollsBackTheWholeTransaction() throws {
         let store = try RingmasterStore.inMemory()
-        let job = try store.submitJob(demoSpec(), manifest: "", manifestPath: "/m", at: t0)
+        let job = try store.submitJob(demoSpec(), manifest: "", manifestPath: "/m", uid: JobRecord.newUID(), at: t0)
         // The placement names nodes that were never registered: nothing of the attempt may remain.
         #expect(throws: StoreError.placementNodesUnknown(["local-0", "local-1"])) {
             try store.startAttempt(job.id, placement: demoPlacement(), token: .generate(), resumeStep: nil, at: t0)
@@ -136,7 +136,7 @@ func demoPlacement() -> Placement {
     @Test func checkpointsCommitAndCorrupt() throws {
         let store = try RingmasterStore.inMemory()
         for n in demoNodes() { try store.registerNode(n, at: t0) }
-        let job = try store.submitJob(demoSpec(), manifest: "", manifestPath: "/m", at: t0)
+        let job = try store.submitJob(demoSpec(), manifest: "", manifestPath: "/m", uid: JobRecord.newUID(), at: t0)
         let attempt = try store.startAttempt(job.id, placement: demoPlacement(), token: .generate(), resumeStep: nil, at: t0)
         try store.commitCheckpoint(job: job.id, attempt: attempt.id!, step: 10, dir: "/c/step-10", at: t0 + 1)
         try store.commitCheckpoint(job: job.id, attempt: attempt.id!, step: 20, dir: "/c/step-20", at: t0 + 2)

@@ -1,0 +1,137 @@
+"""Rank reports: one datagram per line to the agent's Unix socket (``RINGMASTER_CONTROL``).
+
+``step(n)`` (progress, and the liveness signal of hang detection), ``metric(name, value)``,
+``checkpoint(n)`` (this rank's shard of step n is durable) and the raw ``send(line)`` used by
+``section``. Reports never block and never raise for delivery problems: the socket is
+non-blocking, and a missing, refused or full socket drops the datagram and counts it in
+``dropped()``. Without ``RINGMASTER_CONTROL`` (a plain local run) every report is a no-op that
+returns False; those are counted by ``stats()`` as ``unconfigured``, not as drops.
+
+Bad arguments are programming errors and do raise: a negative step, a metric name outside the
+agent's grammar (letters, digits and ``_-./:``, at most 128 characters). A non-finite metric
+value (a NaN loss) is not representable in the protocol: it is dropped and counted, with one
+``RuntimeWarning``, so training decides for itself what a NaN means.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import socket
+import threading
+import warnings
+from typing import Dict, Optional
+
+__all__ = ["step", "metric", "checkpoint", "send", "dropped", "stats", "validate_name"]
+
+_MAX_DATAGRAM = 4096
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:")
+
+_lock = threading.Lock()
+_socket: Optional[socket.socket] = None
+_socket_pid: Optional[int] = None
+_counts = {"sent": 0, "dropped": 0, "unconfigured": 0}
+_warned_non_finite = False
+
+
+def validate_name(name: str, what: str = "metric name") -> str:
+    """Returns ``name`` if the agent's parser accepts it; raises ``ValueError`` otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a str, not {type(name).__name__}")
+    if not name or len(name) > 128 or not set(name) <= _NAME_CHARS:
+        raise ValueError(f"{what} {name!r} is not valid — use 1 to 128 letters, digits and _-./: (no spaces)")
+    return name
+
+
+def _count(key: str) -> None:
+    with _lock:
+        _counts[key] += 1
+
+
+def _get_socket() -> socket.socket:
+    global _socket, _socket_pid
+    with _lock:
+        # A forked child (a DataLoader worker) gets its own socket.
+        if _socket is None or _socket_pid != os.getpid():
+            _socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # non-inheritable (PEP 446)
+            _socket.setblocking(False)
+            _socket_pid = os.getpid()
+        return _socket
+
+
+def send(line: str) -> bool:
+    """Sends one report line; True when the agent's socket took it."""
+    path = os.environ.get("RINGMASTER_CONTROL")
+    if not path:
+        _count("unconfigured")
+        return False
+    data = line.encode("utf-8")
+    if len(data) > _MAX_DATAGRAM:
+        raise ValueError(f"report line of {len(data)} bytes exceeds the {_MAX_DATAGRAM}-byte datagram limit")
+    try:
+        sent = _get_socket().sendto(data, path)
+    except OSError:  # absent (ENOENT), refused (ECONNREFUSED), full (EAGAIN), path too long, …
+        sent = -1
+    if sent == len(data):
+        _count("sent")
+        return True
+    _count("dropped")
+    return False
+
+
+def _count_index(n, what: str) -> int:
+    if isinstance(n, bool):
+        raise TypeError(f"{what} must be an int, not a bool")
+    value = operator.index(n)
+    if value < 0:
+        raise ValueError(f"{what} {value} must be >= 0")
+    return value
+
+
+def step(n: int) -> bool:
+    """Reports progress: ``step N`` (N completed steps, or the index of the step just finished)."""
+    return send(f"step {_count_index(n, 'step')}")
+
+
+def checkpoint(n: int) -> bool:
+    """Reports that this rank's shard of step N is durable: ``checkpoint N``."""
+    return send(f"checkpoint {_count_index(n, 'checkpoint step')}")
+
+
+def metric(name: str, value: float) -> bool:
+    """Reports ``metric NAME VALUE``; a non-finite value is dropped (counted, warned once)."""
+    global _warned_non_finite
+    validate_name(name)
+    number = float(value)
+    if not math.isfinite(number):
+        _count("dropped")
+        if not _warned_non_finite:
+            _warned_non_finite = True
+            warnings.warn(f"ringmaster.metric({name!r}, {number!r}): non-finite values cannot be reported; "
+                          "dropped (this warning is shown once)", RuntimeWarning, stacklevel=2)
+        return False
+    return send(f"metric {name} {number!r}")
+
+
+def dropped() -> int:
+    """Reports that did not reach the agent (socket absent, refused or full, or a non-finite metric)."""
+    with _lock:
+        return _counts["dropped"]
+
+
+def stats() -> Dict[str, int]:
+    """Counts of reports ``sent``, ``dropped`` and ``unconfigured`` (RINGMASTER_CONTROL unset)."""
+    with _lock:
+        return dict(_counts)
+
+
+def _reset_for_tests() -> None:
+    global _socket, _warned_non_finite
+    with _lock:
+        for key in _counts:
+            _counts[key] = 0
+        if _socket is not None:
+            _socket.close()
+        _socket = None
+        _warned_non_finite = False
