@@ -6,7 +6,7 @@ APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release
 
-.PHONY: all deps build test demo agent clean
+.PHONY: all deps build test demo agent cabi clean
 
 all: build
 
@@ -25,9 +25,9 @@ build: deps
 
 # The suites run one at a time (the thread-heavy collective tests starve each other on 2 cores), and
 # the whole run is bounded: a hung test fails CI in 25 minutes instead of holding it.
-test: deps
+test: deps cabi
 	swift build --build-tests
-	timeout --kill-after=30 600 scripts/python-tests.sh .build/debug
+	RINGMASTER_SHIPPED_LIBRARY=$(RELEASE)/libRingmasterC.so timeout --kill-after=30 600 scripts/python-tests.sh .build/debug
 	timeout --kill-after=30 1500 swift test --skip-build --no-parallel
 
 demo: deps
@@ -42,9 +42,15 @@ demo: deps
 
 # The node agent for SSH hosts: a static-stdlib release build that needs only libc, libstdc++ and
 # libgcc_s on the node. Point RINGMASTER_AGENT at it (or `ringmaster nodes --agent`).
-agent: deps
+agent: deps cabi
 	swift build -c release --product ringmaster-agent --static-swift-stdlib
 	@ls -l .build/release/ringmaster-agent
+
+# The C ABI library (libRingmasterC.so) for Python ranks, with Swift's runtime linked in so it loads on
+# nodes without a Swift toolchain. The controller uploads it with the agent found beside it.
+cabi: deps
+	swift build -c release --product RingmasterC -Xswiftc -static-stdlib
+	@ls -l $(RELEASE)/libRingmasterC.so
 
 clean:
 	swift package clean

@@ -53,6 +53,17 @@ struct LogFile {
 /// The agent: one thread, one poll loop over stdin, stdout, the rank pipes, the rank control sockets and the
 /// SIGCHLD self-pipe. Nothing here blocks except short local-disk writes.
 final class Agent {
+    /// `libRingmasterC.so` next to this executable (the controller uploads it with the agent), if present.
+    static let collectivesLibrary: String? = {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = exe.lastIndex(of: "/") else { return nil }
+        let path = String(exe[..<slash]) + "/libRingmasterC.so"
+        return access(path, R_OK) == 0 ? path : nil
+    }()
+
     static let logFlushNanoseconds: UInt64 = 100_000_000
     /// Log batches wait while this much output is queued for the controller (their batchers then drop).
     static let logBackpressureBytes = 1 << 20
@@ -305,6 +316,8 @@ final class Agent {
         let controlFD = makeControlSocket(controlPath)
         if controlFD < 0 { agentLog("cannot bind control socket \(controlPath)") }
         env["RINGMASTER_CONTROL"] = controlPath
+        // The C ABI library deployed beside this agent, for Python ranks (`ringmaster.torch.ring_group`).
+        if env["RINGMASTER_LIBRARY"] == nil, let library = Self.collectivesLibrary { env["RINGMASTER_LIBRARY"] = library }
 
         guard let outPipe = try? POSIX.makePipe(), let errPipe = try? POSIX.makePipe() else {
             closeLogs()

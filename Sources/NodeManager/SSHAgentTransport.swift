@@ -25,6 +25,12 @@ public struct AgentDeployment: Hashable, Sendable {
 public struct SSHAgentTransport: AgentTransport {
     public var agentExecutable: String
     public var agentBuildHash: String
+    /// The C ABI library (`libRingmasterC.so`) found beside the agent executable: uploaded with it, so
+    /// Python ranks on the node can use Ringmaster's collectives (the agent points them at it).
+    public var collectivesLibrary: String?
+    /// The folder name on nodes: the agent's hash, or with the library the hash of both hashes, so a
+    /// new build of either is deployed afresh.
+    public var deploymentHash: String
     /// Where agents live on nodes, relative to the login directory unless absolute.
     public var remoteAgentRoot: String
     /// Network namespace to connect from, per host (the netns test cluster).
@@ -40,6 +46,14 @@ public struct SSHAgentTransport: AgentTransport {
     ) throws {
         self.agentExecutable = agentExecutable
         agentBuildHash = try POSIX.sha256(ofFile: agentExecutable)
+        let library = (agentExecutable as NSString).deletingLastPathComponent + "/libRingmasterC.so"
+        if FileManager.default.isReadableFile(atPath: library) {
+            collectivesLibrary = library
+            deploymentHash = SHA256Hasher.hex(of: Array("\(agentBuildHash):\(try POSIX.sha256(ofFile: library))".utf8))
+        } else {
+            collectivesLibrary = nil
+            deploymentHash = agentBuildHash
+        }
         self.remoteAgentRoot = remoteAgentRoot
         self.networkNamespaces = networkNamespaces
         self.shutdownGraceMilliseconds = shutdownGraceMilliseconds
@@ -57,7 +71,8 @@ public struct SSHAgentTransport: AgentTransport {
     }
 
     /// The agent's path on nodes.
-    public var remoteAgentPath: String { "\(remoteAgentRoot)/\(agentBuildHash)/ringmaster-agent" }
+    public var remoteAgentPath: String { "\(remoteAgentRoot)/\(deploymentHash)/ringmaster-agent" }
+    public var remoteLibraryPath: String { "\(remoteAgentRoot)/\(deploymentHash)/libRingmasterC.so" }
 
     static func shellPath(_ p: String) -> String {
         p.hasPrefix("/") ? shellQuote(p) : "\"$HOME\"/" + shellQuote(p)
@@ -166,7 +181,11 @@ public struct SSHAgentTransport: AgentTransport {
             if wantsDeployment, round == 0 {
                 _ = lap()
                 do {
-                    bytes = try connection.upload(localPath: agentExecutable, to: remoteAgentPath)
+                    // The library first: an agent present at its path means its library is there too.
+                    if let library = collectivesLibrary {
+                        bytes = try connection.upload(localPath: library, to: remoteLibraryPath, mode: 0o644)
+                    }
+                    bytes += try connection.upload(localPath: agentExecutable, to: remoteAgentPath)
                 } catch {
                     opened.resume(throwing: error)
                     return

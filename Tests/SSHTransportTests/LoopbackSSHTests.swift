@@ -156,24 +156,34 @@ struct LoopbackSSHTests {
             if round == 0 {
                 // A rank over SSH: launch, output, exit.
                 let ref = RankRef(job: "j", attempt: 1, rank: 0)
-                manager.send(.launch(LaunchRequest(rank: ref, argv: ["sh", "-c", "echo over-ssh; exit 4"], logDir: f.dir.file("logs"))), to: "lo")
+                // The agent points ranks at the collectives library deployed beside it.
+                let script = "echo over-ssh; test -r \"$RINGMASTER_LIBRARY\" && echo library $RINGMASTER_LIBRARY; exit 4"
+                manager.send(.launch(LaunchRequest(rank: ref, argv: ["sh", "-c", script], logDir: f.dir.file("logs"))), to: "lo")
                 var sawLine = false
+                var library: String?
                 for await m in manager.messages {
                     if case .log(let b) = m.message, b.lines.contains("over-ssh") { sawLine = true }
+                    if case .log(let b) = m.message, let l = b.lines.first(where: { $0.hasPrefix("library ") }) { library = String(l.dropFirst(8)) }
                     if case .exited(let e) = m.message {
                         #expect(e.status == 4)
                         break
                     }
                 }
                 #expect(sawLine)
+                #expect(library == f.dir.file("remote-home/.ringmaster/agent/\(transport.deploymentHash)/libRingmasterC.so"))
             }
             await manager.shutdown()
         }
         let d = deployments.withLock { $0 }
         #expect(d.map(\.uploaded) == [true, false])
-        #expect(d.first?.bytes == (try FileManager.default.attributesOfItem(atPath: TestEnvironment.agentExecutable)[.size] as? UInt64))
-        let remote = f.dir.file("remote-home/.ringmaster/agent/\(transport.agentBuildHash)/ringmaster-agent")
-        #expect(try POSIX.sha256(ofFile: remote) == transport.agentBuildHash)
+        // The agent and the C ABI library beside it travel together, into a folder named by both.
+        let library = try #require(transport.collectivesLibrary)
+        func size(_ path: String) throws -> UInt64 { try FileManager.default.attributesOfItem(atPath: path)[.size] as! UInt64 }
+        #expect(d.first?.bytes == (try size(TestEnvironment.agentExecutable) + size(library)))
+        let folder = f.dir.file("remote-home/.ringmaster/agent/\(transport.deploymentHash)")
+        #expect(transport.deploymentHash != transport.agentBuildHash)
+        #expect(try POSIX.sha256(ofFile: "\(folder)/ringmaster-agent") == transport.agentBuildHash)
+        #expect(try POSIX.sha256(ofFile: "\(folder)/libRingmasterC.so") == POSIX.sha256(ofFile: library))
         await f.close()
     }
 }

@@ -16,7 +16,7 @@ RANK_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "NODE_
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
     for name in list(os.environ):
-        if name in RANK_VARIABLES or (name.startswith("RINGMASTER_") and name not in ("RINGMASTER_LIBRARY", "RINGMASTER_BIN")):
+        if name in RANK_VARIABLES or (name.startswith("RINGMASTER_") and name not in ("RINGMASTER_LIBRARY", "RINGMASTER_BIN", "RINGMASTER_SHIPPED_LIBRARY")):
             monkeypatch.delenv(name)
     ringmaster.reports._reset_for_tests()
     yield

@@ -155,6 +155,87 @@ def test_ddp_with_the_ring_hook_matches_a_single_process(tmp_path):
     assert [o.strip() for o in outs] == [expected, expected]
 
 
+DDP_TRAIN = """
+    import os, sys, torch, torch.distributed as dist
+    import ringmaster
+    from ringmaster.torch import ring_group, ring_allreduce_hook
+    e = ringmaster.env()
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=THE_PORT)
+    dist.init_process_group("gloo", rank=e.rank, world_size=e.world_size)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.Tanh(), torch.nn.Linear(64, 1)).double()
+    model = torch.nn.parallel.DistributedDataParallel(net, bucket_cap_mb=0.01)
+    if USE_HOOK:
+        model.register_comm_hook(ring_group(timeout="30s"), ring_allreduce_hook)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(100 + e.rank)
+    for step in range(10):
+        x = torch.randn(8, 16, generator=g, dtype=torch.float64)
+        loss = (model(x) - x.sum(1, keepdim=True).sin()).pow(2).mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    print(repr(flat.tolist()))
+    dist.destroy_process_group()
+"""
+
+
+@needs_library
+def test_ddp_float64_over_the_ring_matches_gloo_within_rounding_and_is_the_same_on_every_rank(tmp_path):
+    pytest.importorskip("torch")
+    runs = {}
+    for hook in (True, False):
+        script = DDP_TRAIN.replace("THE_PORT", repr(str(free_port()))).replace("USE_HOOK", str(hook))
+        outs = run_world(tmp_path, 3, script)
+        runs[hook] = [eval(o.strip()) for o in outs]
+    ring, gloo = runs[True], runs[False]
+    assert ring[0] == ring[1] == ring[2], "the ring left the ranks with different parameters"
+    assert len(ring[0]) == len(gloo[0]) == 16 * 64 + 64 + 64 + 1
+    worst = max(abs(a - b) for a, b in zip(ring[0], gloo[0]))
+    # Ten SGD steps in float64: only the order of the additions differs (pre-divided sum vs sum then divide).
+    assert worst < 1e-12, worst
+
+
+@needs_library
+def test_a_peer_killed_mid_operation_raises_peer_lost_in_the_survivors_within_the_deadline(tmp_path):
+    rendezvous = Rendezvous(3)
+    path = tmp_path / "rank.py"
+    path.write_text(textwrap.dedent("""
+        import ctypes, os, signal, sys, time
+        import ringmaster
+        from ringmaster.collectives import Group
+        from ringmaster.errors import CollectiveError
+        e = ringmaster.env()
+        world = Group.join(timeout="30s")
+        buf = (ctypes.c_float * 1024)()
+        world.allreduce(ctypes.addressof(buf), 1024, "float32", "sum", timeout="10s")
+        print("joined", flush=True)
+        if e.rank == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        start = time.monotonic()
+        try:
+            world.allreduce(ctypes.addressof(buf), 1024, "float32", "sum", timeout="20s")
+        except CollectiveError as error:
+            print(error.kind, round(time.monotonic() - start, 3), flush=True)
+            sys.exit(0)
+        sys.exit(1)
+    """))
+    procs = [subprocess.Popen([sys.executable, str(path)], env=child_environment(rendezvous.environment(r)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(3)]
+    try:
+        results = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        rendezvous.close()
+    assert procs[2].returncode == -9
+    for p, (out, err) in zip(procs[:2], results[:2]):
+        assert p.returncode == 0, err
+        kind, seconds = out.split()[-2:]
+        # Seen from the dead peer's closed connection, not from the 20 s deadline.
+        assert kind == "peerLost" and float(seconds) < 20, out
+
+
 def test_the_test_rendezvous_speaks_the_wire_protocol():
     rendezvous = Rendezvous(2)
     host, port = rendezvous.address.split(":")
@@ -174,3 +255,19 @@ def test_the_test_rendezvous_speaks_the_wire_protocol():
         t.join(10)
     rendezvous.close()
     assert replies == ["OK 2\n0 127.0.0.1 7000\n1 127.0.0.1 7001\n"] * 2
+
+
+def test_the_shipped_library_loads_without_a_swift_toolchain(tmp_path):
+    """The release library deployed to nodes (`make cabi`) carries Swift's runtime: it needs only libc,
+    libm, libstdc++ and libgcc_s, and loads in a process whose environment knows nothing of Swift."""
+    shipped = os.environ.get("RINGMASTER_SHIPPED_LIBRARY")
+    if not shipped:
+        pytest.skip("RINGMASTER_SHIPPED_LIBRARY not set (make test builds it with `make cabi`)")
+    needed = subprocess.run(["ldd", shipped], capture_output=True, text=True, check=True).stdout
+    names = sorted(line.split()[0] for line in needed.splitlines() if "=>" in line)
+    assert not [n for n in names if "swift" in n or "Foundation" in n or "dispatch" in n], names
+    assert set(names) <= {"libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1"}, names
+    probe = "import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).rm_abi_version())"
+    out = subprocess.run([sys.executable, "-c", probe, shipped], env={"PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr
