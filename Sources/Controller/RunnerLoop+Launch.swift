@@ -9,10 +9,16 @@ import RingmasterModel
 import StateStore
 
 extension RunnerLoop {
-    /// After a restart: attempts the previous controller left open end as failed (their agents stopped
+    /// After a restart: quarantined nodes are read back from the store; attempts the previous controller left open end as failed (their agents stopped
     /// the ranks when the controller's channels closed), and their jobs wait to run again from the
     /// newest committed checkpoint. Then every pending job is tried.
     func resumeAfterRestart() {
+        guarded("reading quarantined nodes") {
+            // A quarantined node stays quarantined across a controller restart, until released.
+            for node in try store.nodes() where node.state == .quarantined {
+                quarantined[node.id] = node.stateReason ?? "quarantined before the controller restarted"
+            }
+        }
         guarded("resuming jobs after a restart") {
             for job in try store.jobs() where job.state == .running || job.state == .recovering {
                 for attempt in try store.attempts(of: job.id) where !attempt.state.isFinal {

@@ -27,6 +27,13 @@ struct Run: AsyncParsableCommand {
         let env = ProcessInfo.processInfo.environment
         let state = stateDir ?? env["RINGMASTER_STATE_DIR"] ?? (NSHomeDirectory() + "/.ringmaster")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        // The same lock as the controller's: a controller and a `ringmaster run` never write one store.
+        let lock: StateLock
+        do { lock = try StateDirectory(state).lock() } catch let locked as StateDirectory.LockedError {
+            Output.error("error: \(locked)")
+            throw ExitCode(75)
+        }
+        defer { withExtendedLifetime(lock) {} }
         let store = try RingmasterStore.open(path: "\(state)/state.db")
         let bin = (Nodes.defaultAgentPath() as NSString).deletingLastPathComponent
         let run = JobRun(

@@ -115,6 +115,16 @@ import Testing
              "--listen", "127.0.0.1:0"], check: false)
         #expect(second.status == .exited(75))
         #expect(second.output.contains("another controller (pid \(first.info.pid), API at \(first.info.url)) already uses"))
+        // `ringmaster run` takes the same lock (issue 13's regression): it never writes a controller's store.
+        let job = try dir.write("steps.yaml", "name: steps\ncommand: [true]\nparallelism: {data: 1}\nresources: {acceleratorsPerRank: 1}\n")
+        let run = try await runCommand(
+            [try BuiltProducts.executable("ringmaster"), "run", job, "--cluster", cluster, "--state-dir", dir.file("state")], check: false)
+        #expect(run.status == .exited(75), "\(run.output)")
+        #expect(run.output.contains("already uses the state directory \(dir.file("state"))"), "\(run.output)")
         #expect(await first.stop() == 0)
+        // With the controller gone, the same `ringmaster run` takes the directory and runs its job.
+        let alone = try await runCommand(
+            [try BuiltProducts.executable("ringmaster"), "run", job, "--cluster", cluster, "--state-dir", dir.file("state")], check: false)
+        #expect(alone.status == .exited(0), "\(alone.output)")
     }
 }

@@ -69,7 +69,7 @@ import Glibc
     @Test func aLemonNodeIsQuarantinedAndReleased() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let c = try await ControllerProcess.start(cluster: try localCluster(dir), stateDirectory: dir.file("state"))
+        var c = try await ControllerProcess.start(cluster: try localCluster(dir), stateDirectory: dir.file("state"))
         try await c.waitForReadyNodes(4)
         let job = try await c.submit(try FaultTests.trainer("lemon", steps: 2000, dir: dir, failure: ", quarantineAfter: 2")).id
         try await c.waitForStepping(job, attempt: 1)
@@ -83,6 +83,17 @@ import Glibc
         #expect(lemon.reason == "2 failures within 60 min (the last rank-exit); release with `ringmaster nodes release local-1`")
         let table = try await c.cli(["nodes"])
         #expect(table.output.contains("quarantined") && table.output.contains("ringmaster nodes release local-1"))
+        // Quarantine survives a controller killed with -9 and restarted on the same state directory, even
+        // though the lemon's agent comes back ready (issue 13's regression).
+        let cluster = try localCluster(dir)
+        await c.kill9()
+        c = try await ControllerProcess.start(cluster: cluster, stateDirectory: dir.file("state"))
+        try await eventually("local-1's agent to be back", within: .seconds(60)) { [c] in
+            c.log.contains("node local-1: connecting → ready") || c.log.contains("node local-1: - → ready")
+        }
+        try await c.waitForReadyNodes(3)
+        let after = try await c.call { try $0.get("/v1/nodes", as: [NodeView].self) }
+        #expect(after.first { $0.id == "local-1" }?.state == .quarantined, "\(after.map { "\($0.id) \($0.state)" })")
         let status = try await c.detail(job).job
         #expect(status.state == .pending && (status.reason ?? "").hasPrefix("waiting for nodes"), "\(status.reason ?? "")")
         let released = try await c.cli(["nodes", "release", "local-1"])
