@@ -49,6 +49,9 @@ struct APIRoutes: Sendable {
         v1.get("/events") { request, _ in try eventsResponse(request) }
         v1.post("/nodes/:id/release") { _, context in
             let id = try context.parameters.require("id")
+            guard runner.nodes.status(of: NodeID(id)) != nil else {
+                throw APIError(.notFound, "no node \(id)", hint: "`ringmaster nodes` lists the cluster's nodes")
+            }
             switch await runner.release(NodeID(id)) {
             case .success(let text): return JSONBody.response(["released": id, "message": text])
             case .failure(let body): return JSONBody.response(body, status: .conflict)
@@ -109,18 +112,21 @@ struct APIRoutes: Sendable {
     }
 
     private func logs(_ request: Request, _ job: JobRecord) throws -> Response {
-        let q = request.uri.queryParameters
-        let rank = try q.get("rank").map { text -> Int in
+        let q = QueryParameters(request)
+        let rank = try q.string("rank").map { text -> Int in
             guard let r = Int(text), r >= 0, r < job.spec.parallelism.worldSize else {
                 throw APIError(.badRequest, "rank \(text) is not a rank of \(job.id)",
                                hint: "ranks are 0…\(job.spec.parallelism.worldSize - 1)")
             }
             return r
         }
-        let tail = q.get("tail").flatMap { Int($0) } ?? 100
-        let follow = q.get("follow").map { $0 == "1" || $0 == "true" } ?? false
+        let tail = try q.int("tail", in: 0...Int.max, "a line count") ?? 100
+        let follow = try q.bool("follow") ?? false
         let attempts = try store.attempts(of: job.id)
-        let attempt = q.get("attempt").flatMap { Int($0) } ?? attempts.last?.number ?? 1
+        let attempt = try q.int("attempt", in: 1...Int.max, "an attempt number") ?? attempts.last?.number ?? 1
+        if !attempts.isEmpty, !attempts.contains(where: { $0.number == attempt }) {
+            throw APIError(.notFound, "\(job.id) has no attempt \(attempt)", hint: "its attempts are 1…\(attempts.last!.number)")
+        }
         let lines = runner.logs.lines(job: job.id, attempt: attempt, rank: rank, tail: tail, follow: follow)
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody { writer in
             for await line in lines { try await writer.write(ByteBuffer(string: line + "\n")) }
@@ -129,11 +135,11 @@ struct APIRoutes: Sendable {
     }
 
     private func eventsResponse(_ request: Request) throws -> Response {
-        let q = request.uri.queryParameters
-        let after = q.get("after").flatMap { Int64($0) } ?? 0
-        let job = q.get("job").map { JobID(String($0)) }
-        let follow = q.get("follow").map { $0 == "1" || $0 == "true" } ?? false
-        let limit = min(q.get("limit").flatMap { Int($0) } ?? 1000, 10_000)
+        let q = QueryParameters(request)
+        let after = try q.int("after", in: 0...Int64.max, "an event id") ?? 0
+        let job = q.string("job").map { JobID($0) }
+        let follow = try q.bool("follow") ?? false
+        let limit = try q.int("limit", in: 1...10_000, "an event count") ?? 1000
         guard follow else {
             return JSONBody.response(try store.events(after: after, job: job, limit: limit).map(Views.event))
         }

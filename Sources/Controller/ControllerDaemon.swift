@@ -47,6 +47,7 @@ public enum ControllerDaemon {
         let lock = try dir.lock()
         defer { withExtendedLifetime(lock) {} }
         let store = try RingmasterStore.open(path: dir.database)
+        dir.restrictDatabase()
         let token = try dir.token()
         let inventory = settings.inventory
         for node in inventory.nodes { try store.registerNode(node, at: Date()) }

@@ -34,7 +34,8 @@ public final class LogBook: Sendable {
     /// A new attempt of `job` starts streaming.
     func attemptStarted(job: JobID, attempt: Int) {
         try? FileManager.default.createDirectory(
-            atPath: directory.logDirectory(job: job.rawValue, attempt: attempt), withIntermediateDirectories: true)
+            atPath: directory.logDirectory(job: job.rawValue, attempt: attempt), withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         state.withLock { $0.live[job] = attempt }
     }
 
@@ -46,7 +47,7 @@ public final class LogBook: Sendable {
         state.withLock { s in
             if s.files[file] == nil {
                 if !FileManager.default.fileExists(atPath: file) {
-                    _ = FileManager.default.createFile(atPath: file, contents: nil)
+                    _ = FileManager.default.createFile(atPath: file, contents: nil, attributes: [.posixPermissions: 0o600])
                 }
                 s.files[file] = FileHandle(forWritingAtPath: file)
                 _ = try? s.files[file]?.seekToEnd()

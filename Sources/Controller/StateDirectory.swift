@@ -12,11 +12,29 @@ public struct StateDirectory: Sendable {
 
     public init(_ path: String) { self.path = path }
 
-    /// `explicit`, else `$RINGMASTER_STATE_DIR`, else `~/.ringmaster`.
+    /// `explicit`, else `$RINGMASTER_STATE_DIR`, else `~/.ringmaster`, where `~` is `$HOME` (Foundation's
+    /// `NSHomeDirectory()` ignores `$HOME` on Linux; it is only the fallback).
     public static func resolve(_ explicit: String?) -> StateDirectory {
-        let env = ProcessInfo.processInfo.environment["RINGMASTER_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-        let raw = explicit ?? env ?? (NSHomeDirectory() + "/.ringmaster")
+        let environment = ProcessInfo.processInfo.environment
+        let env = environment["RINGMASTER_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let raw = explicit ?? env ?? (home + "/.ringmaster")
         return StateDirectory(URL(fileURLWithPath: raw).standardizedFileURL.path)
+    }
+
+    /// A state directory others could write to (group or other write permission) is refused: they could
+    /// replace the store or the token.
+    public struct UnsafeError: Error, CustomStringConvertible {
+        public var path: String
+        public var mode: mode_t
+        public init(path: String, mode: mode_t) {
+            self.path = path
+            self.mode = mode
+        }
+        public var description: String {
+            "the state directory \(path) is writable by other users (mode \(String(mode & 0o777, radix: 8))) — "
+                + "`chmod 700 \(path)`, or choose another with --state-dir"
+        }
     }
 
     public var database: String { path + "/state.db" }
@@ -25,9 +43,24 @@ public struct StateDirectory: Sendable {
     public var lockFile: String { path + "/controller.lock" }
     public var logs: String { path + "/logs" }
 
+    /// Creates the directory (mode 0700: it holds manifests, environments, rank output and the API token)
+    /// and its `logs/`; refuses one that other users can write.
     public func create() throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw POSIXFailure(what: "stat \(path)", code: errno) }
+        guard st.st_mode & 0o022 == 0 else { throw UnsafeError(path: path, mode: st.st_mode) }
+        if !fm.fileExists(atPath: logs) {
+            try fm.createDirectory(atPath: logs, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+    }
+
+    /// `state.db` and its WAL files readable by their owner only (SQLite creates them with the umask).
+    public func restrictDatabase() {
+        for suffix in ["", "-wal", "-shm"] { chmod(database + suffix, 0o600) }
     }
 
     public struct LockedError: Error, CustomStringConvertible {
@@ -35,7 +68,7 @@ public struct StateDirectory: Sendable {
         public var holder: ControllerInfo?
         public var description: String {
             let who = holder.map { " (pid \($0.pid), API at \($0.url))" } ?? ""
-            return "another controller\(who) already uses the state directory \(path) — stop it first, "
+            return "another controller or `ringmaster run`\(who) already uses the state directory \(path) — stop it first, "
                 + "or give this one its own with --state-dir"
         }
     }

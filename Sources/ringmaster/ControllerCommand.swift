@@ -75,6 +75,9 @@ struct ControllerCommand: AsyncParsableCommand {
         } catch let locked as StateDirectory.LockedError {
             Output.error("error: \(locked)")
             throw ExitCode(75)
+        } catch let refused as StateDirectory.UnsafeError {
+            Output.error("error: \(refused)")
+            throw ExitCode(73)
         }
     }
 }

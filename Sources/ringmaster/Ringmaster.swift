@@ -8,8 +8,9 @@ struct Ringmaster: AsyncParsableCommand {
         abstract: "Cluster training orchestrator and fault manager.",
         discussion: """
             Exit codes: 0 success, 1 failure (a job failed, an API error), 64 bad command line, 65 invalid
-            manifest or inventory, 66 unknown job or file, 69 no controller answering, 75 state directory
-            in use by another controller, 77 wrong or missing API token.
+            manifest or inventory, 66 unknown job or file, 69 no controller answering, 73 state directory
+            writable by other users, 75 state directory in use by another controller, 77 wrong or missing
+            API token.
             """,
         version: "0.1.0",
         subcommands: [ControllerCommand.self, Submit.self, Jobs.self, Status.self, Logs.self, Cancel.self, Events.self, Chaos.self,

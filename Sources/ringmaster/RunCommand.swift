@@ -24,17 +24,21 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let (spec, inventory) = try Manifests.jobAndCluster(job, cluster)
-        let env = ProcessInfo.processInfo.environment
-        let state = stateDir ?? env["RINGMASTER_STATE_DIR"] ?? (NSHomeDirectory() + "/.ringmaster")
-        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let directory = StateDirectory.resolve(stateDir)
+        let state = directory.path
+        do { try directory.create() } catch let refused as StateDirectory.UnsafeError {
+            Output.error("error: \(refused)")
+            throw ExitCode(73)
+        }
         // The same lock as the controller's: a controller and a `ringmaster run` never write one store.
         let lock: StateLock
-        do { lock = try StateDirectory(state).lock() } catch let locked as StateDirectory.LockedError {
+        do { lock = try directory.lock() } catch let locked as StateDirectory.LockedError {
             Output.error("error: \(locked)")
             throw ExitCode(75)
         }
         defer { withExtendedLifetime(lock) {} }
-        let store = try RingmasterStore.open(path: "\(state)/state.db")
+        let store = try RingmasterStore.open(path: directory.database)
+        directory.restrictDatabase()
         let bin = (Nodes.defaultAgentPath() as NSString).deletingLastPathComponent
         let run = JobRun(
             manifest: spec, inventory: inventory.value, store: store,

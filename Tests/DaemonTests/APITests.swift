@@ -74,6 +74,34 @@ import Testing
         #expect(await status { _ = try await controller.call { try $0.post("/v1/jobs", body: big, as: JobView.self) } } == 413)
         // Not JSON at all.
         #expect(await status { _ = try await controller.call { try $0.call("POST", "/v1/jobs", body: Data("{".utf8)) } } == 400)
+        // Malformed query parameters are 400 naming the parameter, never ignored.
+        for (path, name) in [("/v1/events?after=abc", "after"), ("/v1/events?limit=-5", "limit"), ("/v1/events?limit=0", "limit"),
+                             ("/v1/events?follow=maybe", "follow")] {
+            do {
+                _ = try await controller.call { try $0.call("GET", path) }
+                Issue.record("\(path) was accepted")
+            } catch let failure as ControllerClient.Failure {
+                #expect(failure.status == 400 && failure.body.error.hasPrefix("query parameter \(name)="), "\(path): \(failure.body)")
+                #expect(failure.body.hint?.hasPrefix(name) == true)
+            }
+        }
+        let job = try await controller.submit(try dir.write("t.yaml", "name: t\ncommand: [true]\nresources: {acceleratorsPerRank: 1}\n"))
+        _ = try await controller.waitForJob(job.id)
+        // The store and the rank logs hold manifests, environments and output: readable by their owner only.
+        var st = stat()
+        for file in [dir.file("state/state.db"), dir.file("state/logs/\(job.id)/attempt-1/rank-0.log")]
+        where FileManager.default.fileExists(atPath: file) {
+            _ = stat(file, &st)
+            #expect(st.st_mode & 0o777 == 0o600, "\(file): \(String(st.st_mode & 0o777, radix: 8))")
+        }
+        _ = stat(dir.file("state/state.db"), &st)
+        #expect(st.st_mode & 0o777 == 0o600)
+        #expect(await status { _ = try await controller.call { try $0.call("GET", "/v1/jobs/\(job.id)/logs?tail=-1") } } == 400)
+        #expect(await status { _ = try await controller.call { try $0.call("GET", "/v1/jobs/\(job.id)/logs?attempt=0") } } == 400)
+        #expect(await status { _ = try await controller.call { try $0.call("GET", "/v1/jobs/\(job.id)/logs?attempt=7") } } == 404)
+        // An unknown node is 404; a known one that is not quarantined is 409.
+        #expect(await status { _ = try await controller.call { try $0.call("POST", "/v1/nodes/no-such-node/release", body: Data("{}".utf8)) } } == 404)
+        #expect(await status { _ = try await controller.call { try $0.call("POST", "/v1/nodes/local-0/release", body: Data("{}".utf8)) } } == 409)
         #expect(await controller.stop() == 0)
     }
 
@@ -114,7 +142,7 @@ import Testing
             [try BuiltProducts.executable("ringmaster"), "controller", "--cluster", cluster, "--state-dir", dir.file("state"),
              "--listen", "127.0.0.1:0"], check: false)
         #expect(second.status == .exited(75))
-        #expect(second.output.contains("another controller (pid \(first.info.pid), API at \(first.info.url)) already uses"))
+        #expect(second.output.contains("another controller or `ringmaster run` (pid \(first.info.pid), API at \(first.info.url)) already uses"))
         // `ringmaster run` takes the same lock (issue 13's regression): it never writes a controller's store.
         let job = try dir.write("steps.yaml", "name: steps\ncommand: [true]\nparallelism: {data: 1}\nresources: {acceleratorsPerRank: 1}\n")
         let run = try await runCommand(
