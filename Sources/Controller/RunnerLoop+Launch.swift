@@ -9,9 +9,9 @@ import RingmasterModel
 import StateStore
 
 extension RunnerLoop {
-    /// After a restart: quarantined nodes are read back from the store; attempts the previous controller left open end as failed (their agents stopped
-    /// the ranks when the controller's channels closed), and their jobs wait to run again from the
-    /// newest committed checkpoint. Then every pending job is tried.
+    /// After a restart: quarantined nodes are read back from the store; attempts the previous controller
+    /// left open end as failed (their agents stopped the ranks when the controller's channels closed), and
+    /// their jobs wait to run again from the newest committed checkpoint. Then every pending job is tried.
     func resumeAfterRestart() {
         guarded("reading quarantined nodes") {
             // A quarantined node stays quarantined across a controller restart, until released.

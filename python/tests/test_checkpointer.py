@@ -278,3 +278,21 @@ def test_the_swift_verifier_accepts_python_shards(tmp_path):
         f.write(bytes([byte[0] ^ 1]))
     bad = subprocess.run([exe, "checkpoint", "verify", str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode != 0 and "model.bin" in bad.stdout + bad.stderr
+
+
+def test_async_snapshots_reuse_the_previous_buffers_only_after_it_is_written(tmp_path):
+    ckpt = Checkpointer(str(tmp_path), async_save=True, keep=5)
+    weights = torch.zeros(1 << 16)
+    state = {"w": weights}
+    ckpt.save(1, state)
+    first = ckpt._snapshot["w"]
+    weights.add_(1)
+    ckpt.save(2, state)  # waits for step 1's write, then copies into its buffer
+    assert ckpt._snapshot["w"].data_ptr() == first.data_ptr()
+    weights.add_(1)
+    ckpt.save(3, state)
+    ckpt.close()
+    for step, value in [(1, 0.0), (2, 1.0), (3, 2.0)]:
+        restored = {"w": torch.full((1 << 16,), -1.0)}
+        assert Checkpointer(str(tmp_path)).restore(restored, step=step) == step
+        assert restored["w"].eq(value).all(), step

@@ -74,21 +74,35 @@ def _unwrap(obj: Any) -> Any:
     return obj.module if isinstance(obj, wrappers) else obj
 
 
-def _cpu_copy(value: Any) -> Any:
-    """A deep copy with every tensor copied to CPU memory (the snapshot an async save writes)."""
+def _same_buffer(old: Any, value: torch.Tensor) -> bool:
+    return (isinstance(old, torch.Tensor) and old.device.type == "cpu" and old.dtype == value.dtype
+            and old.shape == value.shape and old.layout == torch.strided and value.layout == torch.strided)
+
+
+def _cpu_copy(value: Any, reuse: Any = None) -> Any:
+    """A deep copy with every tensor copied to CPU memory (the snapshot an async save writes).
+
+    ``reuse`` is the previous snapshot, already written: a tensor of the same shape and dtype at the same
+    place is copied into rather than allocated afresh. Fresh pages cost the copy most of its time (seen:
+    78 ms into new memory against 48 ms into reused memory for a 251 MiB state)."""
     if isinstance(value, torch.Tensor):
+        if _same_buffer(reuse, value):
+            with torch.no_grad():
+                return reuse.copy_(value.detach())
         return value.detach().to("cpu", copy=True)
     if isinstance(value, dict):
         out = copy.copy(value)  # keeps the type and attributes (a state dict's `_metadata`)
+        old = reuse if isinstance(reuse, Mapping) else {}
         for k, v in value.items():
-            out[k] = _cpu_copy(v)
+            out[k] = _cpu_copy(v, old.get(k))
         return out
     if isinstance(value, Mapping):
-        return {k: _cpu_copy(v) for k, v in value.items()}
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(_cpu_copy(v) for v in value))
+        old = reuse if isinstance(reuse, Mapping) else {}
+        return {k: _cpu_copy(v, old.get(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_cpu_copy(v) for v in value)
+        old = reuse if isinstance(reuse, (list, tuple)) and len(reuse) == len(value) else [None] * len(value)
+        items = [_cpu_copy(v, o) for v, o in zip(value, old)]
+        return type(value)(*items) if isinstance(value, tuple) and hasattr(value, "_fields") else type(value)(items)
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         return value
     return copy.deepcopy(value)
@@ -133,6 +147,8 @@ class Checkpointer:
         self.last_wait_seconds = 0.0
         self._lock = threading.Lock()
         self._writer = BackgroundWriter(f"checkpoint-writer-{self.rank}") if async_save else None
+        #: The last async snapshot (written once the writer is drained), whose buffers the next one reuses.
+        self._snapshot: Any = None
         #: Called after each blob file is durable (crash tests stop the process there).
         self._after_file: Optional[Callable[[str], None]] = None
         _live.add(self)
@@ -180,7 +196,9 @@ class Checkpointer:
             waited = self._writer.drain()
             copy_start = time.monotonic()
             blobs, kinds, position = self._entries(step, state)
-            blobs = _cpu_copy(blobs)
+            # The previous snapshot is written (drained above): its tensors take this one's bytes.
+            blobs = _cpu_copy(blobs, self._snapshot)
+            self._snapshot = blobs
             copied = time.monotonic() - copy_start
             waited += self._writer.submit(lambda: self._persist(step, blobs, kinds, position))
         stall = time.monotonic() - start
