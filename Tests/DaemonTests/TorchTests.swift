@@ -70,3 +70,27 @@ struct GlooComparisonTests {
         }
     }
 }
+
+/// `ringmaster bench torch-ddp` end to end on a tiny model (the numbers themselves come from a release
+/// build, in the README): both sides run, every rank ends with the same parameters, and the checkpoint
+/// part reports its stall.
+@Suite(.serialized, .timeLimit(.minutes(5)),
+       .enabled(if: torchWheel != nil, "no PyTorch wheel on this machine (/opt/wheels/torch-*.whl): skipped"))
+struct TorchBenchmarkTests {
+    @Test func theTorchDDPBenchmarkRunsGlooAndTheRingHookAndTheCheckpointStall() async throws {
+        let python = try await torchPython()
+        let r = try await runCommand([try BuiltProducts.executable("ringmaster"), "bench", "torch-ddp", "--ranks", "2",
+                                      "--launches", "1", "--steps", "2", "--model-mib", "1", "--checkpoint-steps", "10",
+                                      "--python", python, "--json"], check: false)
+        #expect(r.status == .exited(0), "\(r.output)")
+        let json = try #require(r.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(r.output)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let summary = try #require((object["ddp"] as? [String: Any])?["summary"] as? [String: Any])
+        let two = try #require(summary["2"] as? [String: Any])
+        for side in ["gloo", "ring"] {
+            let s = try #require(two[side] as? [String: Any], "\(two)")
+            #expect((s["stepSeconds"] as? Double ?? 0) > 0 && (s["allreduceSeconds"] as? Double ?? 0) > 0)
+        }
+        #expect(object["checkpoint"] is [String: Any], "\(object.keys)")
+    }
+}
