@@ -86,6 +86,43 @@ sys.exit(0 if same else 1)
 PY
 summary=$?
 
+# The PyTorch job: the whole loop for a torch DDP script (ringmaster Python package, ring hook, resumable
+# sampler, async step checkpoints), once without failures and once with a node killed.
+if scripts/torch-venv.sh /var/tmp/ringmaster-torch-venv >/dev/null 2>&1; then
+  /var/tmp/ringmaster-torch-venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps ./python
+  step "PyTorch: Manifests/jobs/torch-resilient.yaml without failures (DDP over 4 ranks on 2 nodes, gradients over the ring)"
+  torch_ref=$("$rm_" submit Manifests/jobs/torch-resilient.yaml | awk '{print $2}')
+  [ -n "$torch_ref" ] || exit 1
+  "$rm_" events -f --job "$torch_ref" | quiet
+  step "PyTorch: the same job with a node killed after checkpoint 100"
+  torch_job=$("$rm_" submit Manifests/jobs/torch-resilient.yaml | awk '{print $2}')
+  "$rm_" events -f --job "$torch_job" | quiet &
+  events=$!
+  for _ in $(seq 1 1200); do
+    "$rm_" events --job "$torch_job" | grep -q "checkpoint step 100 of" && break
+    sleep 0.1
+  done
+  "$rm_" chaos kill-node "$torch_job" --node local-1 >/dev/null
+  wait "$events"
+  python3 - "$rm_" "$torch_ref" "$torch_job" <<'PY'
+import json, subprocess, sys
+rm, reference, job = sys.argv[1:4]
+def cli(*args): return subprocess.run([rm, *args], capture_output=True, text=True).stdout
+def hashes(j): return sorted(l.split("] ", 1)[-1] for l in cli("logs", j, "--tail", "10000").splitlines() if "parameter-hash" in l)
+events = json.loads(cli("events", "--job", job, "--json"))
+payload = lambda e: json.loads(e.get("payload") or "{}")
+for p in (payload(e) for e in events if e["kind"] == "recovery.complete"):
+    print(f"recovery           {p['recoverySeconds']:.2f} s from detection to the first step; resumed at step "
+          f"{int(p['resumeStep'])}, {int(p['lostSteps'])} steps lost")
+same = hashes(job) == hashes(reference) and len(hashes(job)) == 4
+print(f"parameter hashes   {'identical to the failure-free run on all 4 ranks' if same else 'DIFFERENT from the failure-free run'}")
+sys.exit(0 if same else 1)
+PY
+  [ $? = 0 ] || summary=1
+else
+  step "PyTorch: skipped (no CPU PyTorch wheel in /opt/wheels for scripts/torch-venv.sh)"
+fi
+
 step "stopping the controller (SIGTERM): API, runner, then agents"
 trap - EXIT
 stop

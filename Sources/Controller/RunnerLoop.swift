@@ -105,7 +105,7 @@ final class RunnerLoop {
                 try store.recordRankExited(attempt: a.attemptID, rank: e.rank.rank, status: e.status, signal: e.signal,
                                            at: Date())
             }
-            a.hang.exited(rank: e.rank.rank)
+            a.hang.exited(rank: e.rank.rank, at: Date())
             if !e.succeeded, a.stop == nil {
                 let how = e.error ?? e.signal.map { "killed by signal \($0)" } ?? "exit status \(e.status ?? -1)"
                 let kind: FailureKind = e.error != nil ? .launchError

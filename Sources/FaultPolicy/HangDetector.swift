@@ -72,9 +72,10 @@ public struct HangDetector: Sendable {
         return last.values.map(\.at).min().map { $0.addingTimeInterval(stallTimeout) }
     }
 
-    /// Forget a rank that exited: an exited rank is not hung.
-    public mutating func exited(rank: Int) {
+    /// Forget a rank that exited: an exited rank is not hung. A section it left open ends with it (and,
+    /// when it was the last one open, the other ranks' stall clocks start afresh, as at `section end`).
+    public mutating func exited(rank: Int, at now: Date) {
         last[rank] = nil
-        sections[rank] = nil
+        if sections[rank] != nil { sectionEnded(rank: rank, at: now) }
     }
 }

@@ -19,7 +19,7 @@ func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
         #expect(d.stalled(at: at(30.4)) == nil)
         let hung = d.stalled(at: at(30.5))
         #expect(hung?.rank == 1 && hung?.step == 1 && hung?.silentFor == 30)
-        d.exited(rank: 1)
+        d.exited(rank: 1, at: at(30.5))
         #expect(d.stalled(at: at(30.5)) == nil)
         #expect(d.stalled(at: at(40))?.rank == 0)
     }
@@ -40,10 +40,13 @@ func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
         #expect(d.stalled(at: at(429)) == nil)
         let hung = d.stalled(at: at(430))
         #expect(hung?.timeout == 30 && hung?.section == nil && hung?.silentFor == 30)
-        // A rank that exits inside its section is forgotten with it.
-        d.sectionOpened(rank: 1, name: "save", seconds: 5, at: at(431))
-        d.exited(rank: 1)
-        #expect(d.stalled(at: at(440))?.rank == 0)
+        // A rank that exits inside its section is forgotten with it, and the others' clocks start again.
+        d.stepped(rank: 0, step: 9, at: at(431))
+        d.sectionOpened(rank: 1, name: "save", seconds: 50, at: at(431))
+        d.exited(rank: 1, at: at(450))
+        #expect(d.nextDeadline == at(480))
+        #expect(d.stalled(at: at(479)) == nil)
+        #expect(d.stalled(at: at(480))?.rank == 0)
     }
 }
 

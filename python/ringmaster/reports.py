@@ -7,6 +7,14 @@ non-blocking, and a missing, refused or full socket drops the datagram and count
 ``dropped()``. Without ``RINGMASTER_CONTROL`` (a plain local run) every report is a no-op that
 returns False; those are counted by ``stats()`` as ``unconfigured``, not as drops.
 
+Interpreter exit: tearing down a process that imported torch takes seconds of CPU after ``main``
+returns (module teardown; more when several ranks share few cores), with no report — a short
+``failure.stallTimeout`` would take a rank that finished its last step for hung. So a process
+that has reported a ``step`` sends ``section exit EXIT_SECTION_SECONDS`` from an ``atexit`` handler
+registered when this module is imported: it runs after non-daemon threads were joined and after the
+handlers registered later (a ``Checkpointer`` finishing its last save), which the stall timeout
+still covers, and before the interpreter tears its modules down. The section ends with the process.
+
 Bad arguments are programming errors and do raise: a negative step, a metric name outside the
 agent's grammar (letters, digits and ``_-./:``, at most 128 characters). A non-finite metric
 value (a NaN loss) is not representable in the protocol: it is dropped and counted, with one
@@ -15,6 +23,7 @@ value (a NaN loss) is not representable in the protocol: it is dropped and count
 
 from __future__ import annotations
 
+import atexit
 import math
 import operator
 import os
@@ -23,7 +32,10 @@ import threading
 import warnings
 from typing import Dict, Optional
 
-__all__ = ["step", "metric", "checkpoint", "send", "dropped", "stats", "validate_name"]
+__all__ = ["step", "metric", "checkpoint", "send", "dropped", "stats", "validate_name", "EXIT_SECTION_SECONDS"]
+
+#: How long a stepping rank announces it may stay silent while the interpreter exits.
+EXIT_SECTION_SECONDS = 60
 
 _MAX_DATAGRAM = 4096
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:")
@@ -33,6 +45,13 @@ _socket: Optional[socket.socket] = None
 _socket_pid: Optional[int] = None
 _counts = {"sent": 0, "dropped": 0, "unconfigured": 0}
 _warned_non_finite = False
+_stepped_pid: Optional[int] = None  # the process that reported a step (a forked child is not it)
+
+
+@atexit.register
+def _announce_exit() -> None:
+    if _stepped_pid is not None and _stepped_pid == os.getpid():
+        send(f"section exit {EXIT_SECTION_SECONDS}")
 
 
 def validate_name(name: str, what: str = "metric name") -> str:
@@ -91,7 +110,10 @@ def _count_index(n, what: str) -> int:
 
 def step(n: int) -> bool:
     """Reports progress: ``step N`` (N completed steps, or the index of the step just finished)."""
-    return send(f"step {_count_index(n, 'step')}")
+    global _stepped_pid
+    line = f"step {_count_index(n, 'step')}"
+    _stepped_pid = os.getpid()
+    return send(line)
 
 
 def checkpoint(n: int) -> bool:
@@ -127,7 +149,7 @@ def stats() -> Dict[str, int]:
 
 
 def _reset_for_tests() -> None:
-    global _socket, _warned_non_finite
+    global _socket, _warned_non_finite, _stepped_pid
     with _lock:
         for key in _counts:
             _counts[key] = 0
@@ -135,3 +157,4 @@ def _reset_for_tests() -> None:
             _socket.close()
         _socket = None
         _warned_non_finite = False
+        _stepped_pid = None

@@ -93,3 +93,17 @@ def test_durations(text, value):
 def test_malformed_durations(text):
     with pytest.raises(ValueError):
         seconds(text)
+
+
+def test_a_stepping_process_announces_its_exit_as_a_section(control):
+    """Interpreter teardown after the last step (seconds, with torch) is announced, so a short stall
+    timeout does not take a finished rank for hung; a process that never stepped announces nothing."""
+    import subprocess
+    import sys
+    from .helpers import child_environment
+    script = "import ringmaster; ringmaster.step(1); ringmaster.step(2)"
+    subprocess.run([sys.executable, "-c", script], env=child_environment(), check=True)
+    assert control.lines() == ["step 1", "step 2", f"section exit {ringmaster.reports.EXIT_SECTION_SECONDS}"]
+    subprocess.run([sys.executable, "-c", "import ringmaster; ringmaster.metric('loss', 1.0)"],
+                   env=child_environment(), check=True)
+    assert control.lines() == ["metric loss 1.0"]

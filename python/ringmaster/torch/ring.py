@@ -5,7 +5,8 @@
 
 ``ring_group()`` joins the attempt's world through the C ABI once per process and returns its
 data-parallel sub-group; ``ring_allreduce_hook`` averages each gradient bucket over that group
-in place (pre-divided by the group size, then summed) and returns a completed future. Buckets
+in place (pre-divided by the group size, then summed gradient by gradient, so the result does not
+depend on DDP's bucket layout) and returns a completed future. Buckets
 must be contiguous CPU tensors of float32, float64, float16 or bfloat16.
 """
 
@@ -59,6 +60,22 @@ def allreduce_tensor(tensor: torch.Tensor, group: Group, op: str = "sum", timeou
     group.allreduce(tensor.data_ptr(), tensor.numel(), _dtype_name(tensor), op, timeout)
 
 
+def _reduction_parts(bucket, buffer: torch.Tensor):
+    """The bucket's gradients, each reduced on its own: an element's place in the ring's segments (so the
+    order its N contributions are summed in) then depends only on its place in its own parameter, not on
+    how DDP grouped parameters into buckets. DDP rebuilds its buckets after its first iteration — a later
+    step after a resume than in an uninterrupted run — so a whole-bucket reduction would round one step
+    differently and the resumed run would not be bit-identical. The gradients are views into the buffer
+    (DDP's bucket views); should they not be, the buffer is reduced whole."""
+    grads = bucket.gradients()
+    start = buffer.data_ptr()
+    end = start + buffer.numel() * buffer.element_size()
+    views = [g for g in grads if g.numel() > 0]
+    if views and all(start <= g.data_ptr() < end and g.is_contiguous() and g.dtype == buffer.dtype for g in views):
+        return views
+    return [buffer]
+
+
 # The return annotation must be the real type, not a string: DDP's register_comm_hook checks it.
 def ring_allreduce_hook(state: Optional[Group], bucket) -> torch.futures.Future[torch.Tensor]:
     """DDP comm hook: averages ``bucket.buffer()`` over ``state`` (default: ``ring_group()``)."""
@@ -69,7 +86,8 @@ def ring_allreduce_hook(state: Optional[Group], bucket) -> torch.futures.Future[
         raise CollectiveError("invalidArgument", f"gradient bucket of dtype {tensor.dtype} cannot be averaged")
     if group.size > 1:
         tensor.div_(group.size)
-        allreduce_tensor(tensor, group, "sum")
+        for part in _reduction_parts(bucket, tensor):
+            allreduce_tensor(part, group, "sum")
     future: torch.futures.Future = torch.futures.Future()
     future.set_result(tensor)
     return future

@@ -15,6 +15,12 @@ consumed. So the position that counts is the *step*: ``state_dict_for_step(step)
 after ``step`` global batches (the ``Checkpointer`` calls it with the step passed to ``save``), and
 ``set_step(step)`` makes the next iterator start after ``step`` batches. Plain ``state_dict()``
 records how far iteration has handed out batches — exact only without read-ahead (``num_workers=0``).
+
+Give the DataLoader a generator of its own for a bit-identical resume:
+``DataLoader(dataset, batch_sampler=sampler, generator=torch.Generator().manual_seed(seed))``. Creating a
+DataLoader iterator draws its base seed from ``generator``, by default torch's global generator — whose
+state the checkpoint restores — so after ``restore`` that one draw would shift every later random
+number (dropout) against the uninterrupted run.
 """
 
 from __future__ import annotations
