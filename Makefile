@@ -27,7 +27,7 @@ build: deps
 # the whole run is bounded: a hung test fails CI in 25 minutes instead of holding it.
 test: deps cabi
 	swift build --build-tests
-	RINGMASTER_SHIPPED_LIBRARY=$(RELEASE)/libRingmasterC.so timeout --kill-after=30 600 scripts/python-tests.sh .build/debug
+	RINGMASTER_SHIPPED_LIBRARY=$(CURDIR)/$(RELEASE)/libRingmasterC.so timeout --kill-after=30 600 scripts/python-tests.sh .build/debug
 	timeout --kill-after=30 1500 swift test --skip-build --no-parallel
 
 demo: deps

@@ -67,7 +67,7 @@ def _reduction_parts(bucket, buffer: torch.Tensor):
     step after a resume than in an uninterrupted run — so a whole-bucket reduction would round one step
     differently and the resumed run would not be bit-identical. The gradients are views into the buffer
     (DDP's bucket views); should they not be, the buffer is reduced whole."""
-    grads = bucket.gradients()
+    grads = bucket.gradients() if hasattr(bucket, "gradients") else []
     start = buffer.data_ptr()
     end = start + buffer.numel() * buffer.element_size()
     views = [g for g in grads if g.numel() > 0]
