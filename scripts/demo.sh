@@ -35,6 +35,20 @@ step "ringmaster submit Manifests/jobs/smoke.yaml --wait   (all-reduce over worl
 
 quiet() { grep --line-buffered -v -e ' rank.started ' -e ' rank.exited ' -e ' checkpoint.committed ' -e ' attempt.stepping '; }
 
+# kill_node_after JOB NODE STEP FILTER: streams JOB's events through FILTER, kills NODE once checkpoint STEP
+# is committed, and returns when the job has ended.
+kill_node_after() {
+  "$rm_" events -f --job "$1" | $4 &
+  local events=$!
+  for _ in $(seq 1 1200); do
+    "$rm_" events --job "$1" | grep -q "checkpoint step $3 of" && break
+    sleep 0.1
+  done
+  "$rm_" chaos kill-node "$1" --node "$2" >/dev/null
+  wait "$events"
+}
+streamed() { grep --line-buffered -v -e ' rank.started ' -e ' rank.exited '; }
+
 step "the reference: Manifests/jobs/demo-3d.yaml without failures (reference trainer, data 2 × pipeline 2 × tensor 2)"
 rm -rf /tmp/ringmaster-demo
 reference=$("$rm_" submit Manifests/jobs/demo-3d.yaml | awk '{print $2}')
@@ -45,14 +59,7 @@ reference=$("$rm_" submit Manifests/jobs/demo-3d.yaml | awk '{print $2}')
 step "the same job with a node killed mid-run: ringmaster chaos kill-node after checkpoint 100"
 job=$("$rm_" submit Manifests/jobs/demo-3d.yaml | awk '{print $2}')
 [ -n "$job" ] || exit 1
-"$rm_" events -f --job "$job" | grep --line-buffered -v -e ' rank.started ' -e ' rank.exited ' &
-events=$!
-for _ in $(seq 1 600); do
-  "$rm_" events --job "$job" | grep -q "checkpoint step 100 of" && break
-  sleep 0.1
-done
-"$rm_" chaos kill-node "$job" --node local-2 >/dev/null
-wait "$events"
+kill_node_after "$job" local-2 100 streamed
 
 step "summary"
 "$rm_" jobs
@@ -96,14 +103,8 @@ if scripts/torch-venv.sh /var/tmp/ringmaster-torch-venv >/dev/null 2>&1; then
   "$rm_" events -f --job "$torch_ref" | quiet
   step "PyTorch: the same job with a node killed after checkpoint 100"
   torch_job=$("$rm_" submit Manifests/jobs/torch-resilient.yaml | awk '{print $2}')
-  "$rm_" events -f --job "$torch_job" | quiet &
-  events=$!
-  for _ in $(seq 1 1200); do
-    "$rm_" events --job "$torch_job" | grep -q "checkpoint step 100 of" && break
-    sleep 0.1
-  done
-  "$rm_" chaos kill-node "$torch_job" --node local-1 >/dev/null
-  wait "$events"
+  [ -n "$torch_job" ] || exit 1
+  kill_node_after "$torch_job" local-1 100 streamed
   python3 - "$rm_" "$torch_ref" "$torch_job" <<'PY'
 import json, subprocess, sys
 rm, reference, job = sys.argv[1:4]

@@ -92,15 +92,10 @@ def main():
     import torch
     import torch.nn.functional as F
     from ringmaster.torch import Checkpointer
-    from torch_ddp_bench import model_width, parameter_count
+    from torch_ddp_bench import build_model, parameter_count
 
     torch.set_num_threads(args.threads)
-    width = model_width(args.model_mib, args.layers)
-    torch.manual_seed(0)
-    layers = []
-    for _ in range(args.layers):
-        layers += [torch.nn.Linear(width, width), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
+    model, width = build_model(args.model_mib, args.layers)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     x, y = torch.randn(args.batch, width), torch.randn(args.batch, width)
 

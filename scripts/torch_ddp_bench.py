@@ -66,6 +66,17 @@ def parameter_count(width, layers):
     return layers * (width * width + width)
 
 
+def build_model(model_mib, layers):
+    """The benchmark model: ``layers`` square Linear layers with ReLU between them, seeded."""
+    import torch
+    width = model_width(model_mib, layers)
+    torch.manual_seed(0)
+    modules = []
+    for _ in range(layers):
+        modules += [torch.nn.Linear(width, width), torch.nn.ReLU()]
+    return torch.nn.Sequential(*modules[:-1]), width
+
+
 def add_model_arguments(parser):
     parser.add_argument("--model-mib", type=float, default=84,
                         help="float32 parameter MiB of the MLP (default 84: 22M parameters)")
@@ -112,12 +123,7 @@ def worker(args):
     torch.set_num_threads(1)
     rank, world, side = args.rank, args.world, args.worker
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{args.port}", rank=rank, world_size=world)
-    width = model_width(args.model_mib, args.layers)
-    torch.manual_seed(0)
-    layers = []
-    for _ in range(args.layers):
-        layers += [torch.nn.Linear(width, width), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
+    model, width = build_model(args.model_mib, args.layers)
     ddp = DistributedDataParallel(model, bucket_cap_mb=args.bucket_mib)
     timer = HookTimer()
 
