@@ -17,7 +17,10 @@ import Testing
         #expect(mode == 0o600)
         #expect(controller.token.count == 64)
         let url = controller.info.url
-        for token in [nil, "wrong", String(controller.token.dropLast()) + "0"] {
+        // A token that differs from the real one in its last character only (never equal to it: the
+        // replacement is chosen against the real last character).
+        let nearMiss = String(controller.token.dropLast()) + (controller.token.last == "0" ? "1" : "0")
+        for token in [nil, "wrong", nearMiss] {
             let status = await status {
                 _ = try await onDedicatedThread(name: "call") {
                     try ControllerClient(url: url, token: token).call("GET", "/v1/jobs")
