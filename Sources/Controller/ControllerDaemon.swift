@@ -43,11 +43,8 @@ public struct ControllerSettings: Sendable {
 public enum ControllerDaemon {
     public static func run(_ settings: ControllerSettings, logger: Logger) async throws {
         let dir = settings.stateDirectory
-        try dir.create()
-        let lock = try dir.lock()
+        let (lock, store) = try dir.openStore()
         defer { withExtendedLifetime(lock) {} }
-        let store = try RingmasterStore.open(path: dir.database)
-        dir.restrictDatabase()
         let token = try dir.token()
         let inventory = settings.inventory
         for node in inventory.nodes { try store.registerNode(node, at: Date()) }

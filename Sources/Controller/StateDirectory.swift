@@ -1,4 +1,5 @@
 import ControllerAPI
+import StateStore
 import Foundation
 
 #if canImport(Glibc)
@@ -61,6 +62,16 @@ public struct StateDirectory: Sendable {
     /// `state.db` and its WAL files readable by their owner only (SQLite creates them with the umask).
     public func restrictDatabase() {
         for suffix in ["", "-wal", "-shm"] { chmod(database + suffix, 0o600) }
+    }
+
+    /// What the controller and `ringmaster run` do first, alike: create (or check) the directory, take its
+    /// lock, open the store and make it private. Throws `UnsafeError`, `LockedError` or the store's error.
+    public func openStore() throws -> (lock: StateLock, store: RingmasterStore) {
+        try create()
+        let lock = try lock()
+        let store = try RingmasterStore.open(path: database)
+        restrictDatabase()
+        return (lock, store)
     }
 
     public struct LockedError: Error, CustomStringConvertible {

@@ -138,14 +138,22 @@ func decode(dtype: Int32, op: Int32? = nil) throws(CollectiveError) -> (DataType
     return (t, o)
 }
 
+/// The group of a buffer operation, after checking the handle and that `count` elements can be at `buffer`.
+func operands(_ function: String, _ g: UnsafeMutableRawPointer?, _ buffer: UnsafeMutableRawPointer?, _ count: Int64)
+    throws(CollectiveError) -> ProcessGroup
+{
+    guard let b = box(g) else { throw .invalidArgument("\(function): the group handle is NULL") }
+    guard count >= 0, count == 0 || buffer != nil else { throw .invalidArgument("\(function): \(count) elements at a NULL buffer") }
+    return b.group
+}
+
 @_cdecl("rm_allreduce")
 public func rm_allreduce(_ g: UnsafeMutableRawPointer?, _ buffer: UnsafeMutableRawPointer?, _ count: Int64, _ dtype: Int32,
                          _ op: Int32, _ timeoutMs: Int64, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int) -> Int32 {
     call(err, errlen) { () throws(CollectiveError) in
-        guard let b = box(g) else { throw .invalidArgument("rm_allreduce: the group handle is NULL") }
-        guard count >= 0, count == 0 || buffer != nil else { throw .invalidArgument("rm_allreduce: \(count) elements at a NULL buffer") }
+        let group = try operands("rm_allreduce", g, buffer, count)
         let (t, o) = try decode(dtype: dtype, op: op)
-        try b.group.allReduce(buffer, count: Int(count), dataType: t, op: o, timeout: timeout(timeoutMs))
+        try group.allReduce(buffer, count: Int(count), dataType: t, op: o, timeout: timeout(timeoutMs))
     }
 }
 
@@ -153,10 +161,9 @@ public func rm_allreduce(_ g: UnsafeMutableRawPointer?, _ buffer: UnsafeMutableR
 public func rm_broadcast(_ g: UnsafeMutableRawPointer?, _ buffer: UnsafeMutableRawPointer?, _ count: Int64, _ dtype: Int32,
                          _ root: Int32, _ timeoutMs: Int64, _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int) -> Int32 {
     call(err, errlen) { () throws(CollectiveError) in
-        guard let b = box(g) else { throw .invalidArgument("rm_broadcast: the group handle is NULL") }
-        guard count >= 0, count == 0 || buffer != nil else { throw .invalidArgument("rm_broadcast: \(count) elements at a NULL buffer") }
+        let group = try operands("rm_broadcast", g, buffer, count)
         let (t, _) = try decode(dtype: dtype)
-        try b.group.broadcast(buffer, count: Int(count), dataType: t, root: Int(root), timeout: timeout(timeoutMs))
+        try group.broadcast(buffer, count: Int(count), dataType: t, root: Int(root), timeout: timeout(timeoutMs))
     }
 }
 

@@ -70,14 +70,6 @@ struct ControllerCommand: AsyncParsableCommand {
             listenHost: host, listenPort: port, agentExecutable: agentPath,
             binDirectory: (agentPath as NSString).deletingLastPathComponent,
             gracePeriod: .milliseconds(Int64(grace * 1000)))
-        do {
-            try await ControllerDaemon.run(settings, logger: logger)
-        } catch let locked as StateDirectory.LockedError {
-            Output.error("error: \(locked)")
-            throw ExitCode(75)
-        } catch let refused as StateDirectory.UnsafeError {
-            Output.error("error: \(refused)")
-            throw ExitCode(73)
-        }
+        try await StateDirectoryExit.map { try await ControllerDaemon.run(settings, logger: logger) }
     }
 }

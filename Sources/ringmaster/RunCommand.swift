@@ -26,19 +26,9 @@ struct Run: AsyncParsableCommand {
         let (spec, inventory) = try Manifests.jobAndCluster(job, cluster)
         let directory = StateDirectory.resolve(stateDir)
         let state = directory.path
-        do { try directory.create() } catch let refused as StateDirectory.UnsafeError {
-            Output.error("error: \(refused)")
-            throw ExitCode(73)
-        }
         // The same lock as the controller's: a controller and a `ringmaster run` never write one store.
-        let lock: StateLock
-        do { lock = try directory.lock() } catch let locked as StateDirectory.LockedError {
-            Output.error("error: \(locked)")
-            throw ExitCode(75)
-        }
+        let (lock, store) = try await StateDirectoryExit.map { try directory.openStore() }
         defer { withExtendedLifetime(lock) {} }
-        let store = try RingmasterStore.open(path: directory.database)
-        directory.restrictDatabase()
         let bin = (Nodes.defaultAgentPath() as NSString).deletingLastPathComponent
         let run = JobRun(
             manifest: spec, inventory: inventory.value, store: store,
