@@ -39,6 +39,8 @@ let package = Package(
         // Failure detection and recovery decisions: hang and launch-error detectors, restart budget and
         // backoff, quarantine. Pure state machines; time is an input.
         .target(name: "FaultPolicy", dependencies: ["RingmasterModel"], swiftSettings: strict),
+        // The fault manager's pure core: inputs and the time in, actions out (the controller is its shell).
+        .target(name: "Supervision", dependencies: ["RingmasterModel", "FaultPolicy", "Planning"], swiftSettings: strict),
         // The SQLite state store (GRDB): one database type, records, migrations.
         .target(
             name: "StateStore",
@@ -79,7 +81,7 @@ let package = Package(
         // the HTTP API (Hummingbird), metrics (Prometheus), all in one ServiceGroup.
         .target(
             name: "Controller",
-            dependencies: ["RingmasterModel", "JobManifest", "Planning", "FaultPolicy", "StateStore", "AgentProtocol",
+            dependencies: ["RingmasterModel", "JobManifest", "Planning", "FaultPolicy", "Supervision", "StateStore", "AgentProtocol",
                            "NodeManager", "Collectives", "Checkpointing", "ControllerAPI",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,6 +134,9 @@ let package = Package(
             dependencies: ["Controller", "Planning", "JobManifest", "StateStore", "Checkpointing", "RingmasterTestKit"],
             swiftSettings: strict),
         .testTarget(name: "FaultPolicyTests", dependencies: ["FaultPolicy", "RingmasterModel"], swiftSettings: strict),
+        .testTarget(
+            name: "SupervisionTests", dependencies: ["Supervision", "FaultPolicy", "Planning", "RingmasterModel"],
+            swiftSettings: strict),
         .testTarget(name: "JobManifestTests", dependencies: ["JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit"], swiftSettings: strict),

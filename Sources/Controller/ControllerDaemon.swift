@@ -47,7 +47,8 @@ public enum ControllerDaemon {
         defer { withExtendedLifetime(lock) {} }
         let token = try dir.token()
         let inventory = settings.inventory
-        for node in inventory.nodes { try store.registerNode(node, at: Date()) }
+        let clock = SystemRunnerClock()
+        for node in inventory.nodes { try store.registerNode(node, at: clock.now().wall) }
 
         let transport: any AgentTransport = inventory.isLocal
             ? try LocalAgentTransport(agentExecutable: settings.agentExecutable)
@@ -61,9 +62,9 @@ public enum ControllerDaemon {
             options: JobRunnerOptions(stateDirectory: dir, binDirectory: settings.binDirectory,
                                       gracePeriod: settings.gracePeriod, local: inventory.isLocal,
                                       rendezvousHost: rendezvousHost),
-            metrics: metrics, note: { note in Self.log(note, logger) })
+            metrics: metrics, clock: clock, note: { note in Self.log(note, logger) })
         let events = try EventFeed(store: store)
-        let startedAt = Date()
+        let startedAt = clock.now().wall
         let url = ManagedURL()
 
         let router = Router(context: BasicRequestContext.self)

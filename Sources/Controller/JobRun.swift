@@ -56,7 +56,8 @@ public final class JobRun: Sendable {
             throw LaunchError(description: "`ringmaster run` drives local inventories; SSH clusters run under the "
                 + "controller daemon (`ringmaster controller`)")
         }
-        for node in inventory.nodes { try store.registerNode(node, at: Date()) }
+        let clock = SystemRunnerClock()
+        for node in inventory.nodes { try store.registerNode(node, at: clock.now().wall) }
         let manager = NodeManager(inventory: inventory,
                                   transport: try LocalAgentTransport(agentExecutable: options.agentExecutable),
                                   helloTimeout: options.nodeTimeout)
@@ -66,7 +67,7 @@ public final class JobRun: Sendable {
             store: store, nodes: manager,
             options: JobRunnerOptions(stateDirectory: StateDirectory(options.stateDirectory),
                                       binDirectory: options.binDirectory, local: true, rendezvousHost: "127.0.0.1"),
-            note: { note in
+            clock: clock, note: { note in
                 Self.print(note, output)
                 noteFeed.yield(note)
             })
@@ -89,7 +90,7 @@ public final class JobRun: Sendable {
             }
             if case .waiting(job.id, let reason) = note {
                 let failure = "cannot place on the ready nodes: \(reason)"
-                _ = try? store.setJobState(job.id, to: .failed, reason: failure, at: Date())
+                _ = try? store.setJobState(job.id, to: .failed, reason: failure, at: clock.now().wall)
                 outcome = .failed(failure)
                 break
             }

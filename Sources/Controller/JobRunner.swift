@@ -26,22 +26,27 @@ public final class JobRunner: Service, Sendable {
     public let logs: LogBook
     let metrics: ControllerMetrics?
     let note: @Sendable (RunnerNote) -> Void
-    let inbox: AsyncStream<RunnerInput>
-    let feed: AsyncStream<RunnerInput>.Continuation
+    let inbox = RunnerInbox()
+    let clock: any RunnerClock
+    let random: RunnerRandom
+    /// Checkpoint pruning, off the loop's thread.
+    let disk = DispatchQueue(label: "ringmaster.checkpoint-pruning")
     let live = Mutex<[JobID: LiveProgress]>([:])
     /// Placements of the active attempts, for readers outside the loop.
     let placements = Mutex<[JobID: Placement]>([:])
     let stopped = Mutex(false)
 
     public init(store: RingmasterStore, nodes: NodeManager, options: JobRunnerOptions, metrics: ControllerMetrics? = nil,
+                clock: any RunnerClock = SystemRunnerClock(), random: RunnerRandom = .system,
                 note: @escaping @Sendable (RunnerNote) -> Void = { _ in }) {
+        self.clock = clock
+        self.random = random
         self.store = store
         self.nodes = nodes
         self.options = options
         self.logs = LogBook(directory: options.stateDirectory)
         self.metrics = metrics
         self.note = note
-        (inbox, feed) = AsyncStream.makeStream(of: RunnerInput.self)
     }
 
     /// Validated manifest → a `pending` job row (and its event); the loop places it as soon as it can.
@@ -53,8 +58,8 @@ public final class JobRunner: Service, Sendable {
         let problems = CheckpointFolder.submitProblems(manifest, identity: identity)
         guard problems.isEmpty else { throw ManifestErrors(problems) }
         let job = try store.submitJob(manifest.value, manifest: manifest.source, manifestPath: manifest.file,
-                                      uid: uid, reason: "waiting for placement", at: Date())
-        feed.yield(.submitted(job.id))
+                                      uid: uid, reason: "waiting for placement", at: clock.now().wall)
+        inbox.post(.submitted(job))
         return job
     }
 
@@ -66,7 +71,7 @@ public final class JobRunner: Service, Sendable {
                 continuation.resume(returning: .failure(APIErrorBody(error: "the controller is shutting down")))
                 return
             }
-            feed.yield(.cancel(id, continuation))
+            inbox.post(.cancel(id, continuation))
         }
     }
 
@@ -99,67 +104,48 @@ public final class JobRunner: Service, Sendable {
         } catch { return error }
     }
 
-    /// Feeds `input` to the loop after `delay` (backoff timers).
-    func after(_ delay: Duration, _ input: RunnerInput) {
-        Task { [feed] in
-            try? await Task.sleep(for: delay)
-            feed.yield(input)
-        }
-    }
-
     /// Releases a quarantined node.
     public func release(_ node: NodeID) async -> Result<String, APIErrorBody> {
-        await withCheckedContinuation { feed.yield(.release(node, $0)) }
+        await withCheckedContinuation { inbox.post(.release(node, $0)) }
     }
 
     /// Injects a failure into a running job.
     public func chaos(_ job: JobID, _ request: ChaosRequest) async -> Result<ChaosReport, APIErrorBody> {
-        await withCheckedContinuation { feed.yield(.chaos(job, request, $0)) }
+        await withCheckedContinuation { inbox.post(.chaos(job, request, $0)) }
     }
 
     /// Stop every attempt and end `run()` (what SIGTERM does through the service group).
-    public func requestShutdown() { feed.yield(.shutdown) }
+    public func requestShutdown() { inbox.post(.shutdown) }
 
+    /// The loop runs on a thread of its own (its store writes and file work never block the cooperative
+    /// pool); node events and agent messages are forwarded to it from two tasks.
     public func run() async throws {
-        let events = Task { [nodes, feed] in
-            for await e in nodes.events { feed.yield(.node(e)) }
+        let events = Task { [nodes, inbox] in
+            for await e in nodes.events { inbox.post(.node(e)) }
         }
-        let messages = Task { [nodes, feed] in
-            for await m in nodes.messages { feed.yield(.message(m)) }
-        }
-        let ticks = Task { [feed] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(250))
-                feed.yield(.tick)
-            }
+        let messages = Task { [nodes, inbox] in
+            for await m in nodes.messages { inbox.post(.message(m)) }
         }
         defer {
             events.cancel()
             messages.cancel()
-            ticks.cancel()
             logs.close()
         }
-        let loop = RunnerLoop(runner: self)
-        loop.resumeAfterRestart()
         await withGracefulShutdownHandler {
-            for await input in inbox {
-                loop.handle(input)
-                if loop.done { break }
+            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                let thread = Thread { [self] in
+                    RunnerLoop(runner: self).run()
+                    stopped.withLock { $0 = true }
+                    // Requests that arrive too late are answered "shutting down".
+                    inbox.close()
+                    finished.resume()
+                }
+                thread.name = "runner loop"
+                thread.stackSize = 8 << 20
+                thread.start()
             }
-        } onGracefulShutdown: { [feed] in
-            feed.yield(.shutdown)
-        }
-        stopped.withLock { $0 = true }
-        // Answer requests that arrived too late.
-        feed.finish()
-        for await input in inbox {
-            let down = APIErrorBody(error: "the controller is shutting down")
-            switch input {
-            case .cancel(_, let reply): reply.resume(returning: .failure(down))
-            case .release(_, let reply): reply.resume(returning: .failure(down))
-            case .chaos(_, _, let reply): reply.resume(returning: .failure(down))
-            default: break
-            }
+        } onGracefulShutdown: { [inbox] in
+            inbox.post(.shutdown)
         }
     }
 }

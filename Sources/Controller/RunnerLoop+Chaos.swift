@@ -16,13 +16,13 @@ extension RunnerLoop {
         func refuse(_ error: String, _ hint: String? = nil) {
             reply.resume(returning: .failure(APIErrorBody(error: error, hint: hint)))
         }
-        guard let a = attempts[id], !a.stopping else {
+        guard let a = core.jobs[id]?.attempt, !a.stopping, let r = resources[id], r.number == a.number else {
             return refuse("job \(id) has no running attempt to inject into", "`ringmaster jobs` shows which jobs run")
         }
-        var rng = SplitMix64(seed: request.seed ?? UInt64.random(in: 0...UInt64.max))
+        var rng = SplitMix64(seed: request.seed ?? core.draw())
         let live = a.placement.ranks.filter { a.started.contains($0.rank) && !a.gone.contains($0.rank) }
         guard !live.isEmpty else { return refuse("job \(id) has no running rank yet") }
-        let now = Date()
+        let now = self.now.wall
         var rank: Int?
         let node: NodeID
         let message: String
@@ -65,16 +65,16 @@ extension RunnerLoop {
             if request.action == .killNode {
                 // The agent first, so no rank exit is reported before the node's loss (as when a host dies).
                 kill(pid, SIGKILL)
-                for r in a.placement.ranks(on: node) { if let p = a.rankPIDs[r.rank] { kill(p, SIGKILL) } }
+                for rank in a.placement.ranks(on: node) { if let p = r.rankPIDs[rank.rank] { kill(p, SIGKILL) } }
                 message = "kill-node: SIGKILL to \(node)'s agent (pid \(pid)) and its \(a.placement.ranks(on: node).count) ranks"
             } else {
                 kill(pid, SIGSTOP)
                 message = "stop-agent: SIGSTOP to \(node)'s agent (pid \(pid)); its heartbeats stop"
             }
         }
-        injections[id] = (now, request.action.rawValue)
+        supervise(.injected(id, what: request.action.rawValue))
         guarded("recording the injection", job: id) {
-            try store.recordEvent(EventRecord(time: now, kind: .chaosInjected, jobId: id, attemptId: a.attemptID, nodeId: node,
+            try store.recordEvent(EventRecord(time: now, kind: .chaosInjected, jobId: id, attemptId: r.attemptID, nodeId: node,
                                               rank: rank, message: "chaos \(message)",
                                               payload: EventRecord.payload(["action": request.action.rawValue])))
         }

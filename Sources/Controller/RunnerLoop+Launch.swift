@@ -1,174 +1,83 @@
 import AgentProtocol
 import Checkpointing
 import Collectives
-import FaultPolicy
 import Foundation
 import NodeManager
-import Planning
 import RingmasterModel
 import StateStore
+import Supervision
 
 extension RunnerLoop {
-    /// After a restart: quarantined nodes are read back from the store; attempts the previous controller
-    /// left open end as failed (their agents stopped the ranks when the controller's channels closed), and
-    /// their jobs wait to run again from the newest committed checkpoint. Then every pending job is tried.
-    func resumeAfterRestart() {
-        guarded("reading quarantined nodes") {
-            // A quarantined node stays quarantined across a controller restart, until released.
-            for node in try store.nodes() where node.state == .quarantined {
-                quarantined[node.id] = node.stateReason ?? "quarantined before the controller restarted"
-            }
-        }
-        guarded("resuming jobs after a restart") {
-            for job in try store.jobs() where job.state == .running || job.state == .recovering {
-                for attempt in try store.attempts(of: job.id) where !attempt.state.isFinal {
-                    try store.finishAttempt(
-                        attempt.id!, as: .failed,
-                        reason: "the controller stopped while it ran (its agents stopped the ranks)", at: Date())
-                }
-                try store.setJobState(job.id, to: .pending,
-                                      reason: "controller restarted; relaunching from the newest checkpoint", at: Date())
-                runner.note(.text(job.id, "\(job.id) was running when the previous controller stopped; it will run again"))
-            }
-        }
-    }
-
-    /// The committed step a new attempt resumes from: the newest one the store recorded as committed for
-    /// this job, not marked corrupt, whose COMMITTED marker is on disk and names this job; nil for a fresh
-    /// start. A step whose marker names another job is marked corrupt (an event says why) and skipped.
-    func resumeStep(for job: JobRecord) throws -> Int? {
-        guard let layout = CheckpointFolder.layout(of: job) else { return nil }
-        for record in try store.checkpoints(of: job.id) where record.state == .committed {
-            guard let problem = CheckpointFolder.markerProblem(layout, step: record.step, job: job) else { return record.step }
-            if CommitMarker.read(layout, step: record.step) != nil {
-                try store.markCheckpointCorrupt(job: job.id, step: record.step, reason: problem, at: Date())
-            }
-        }
-        return nil
-    }
-
-    /// A job with `checkpoint.resumeFrom` and no checkpoint of its own yet: the earlier job's step, imported
-    /// into this job's folder (verified again) for its first launch; nil otherwise.
-    func importedResumeStep(for job: JobRecord) throws -> Int? {
-        guard let source = job.spec.checkpoint?.resumeFrom, let layout = CheckpointFolder.layout(of: job),
-              try store.checkpoints(of: job.id).isEmpty
-        else { return nil }
-        return try CheckpointFolder.importStep(from: source, into: layout, job: job, at: Date())
-    }
-
-    /// Nodes that are ready, not quarantined and not used by an active attempt (other than `own`), with
-    /// the accelerators their agents reported.
-    func freeSlots(for spec: JobSpec, besides own: ActiveAttempt? = nil) -> [NodeSlots] {
-        let busy = Set(attempts.values.filter { $0 !== own }.flatMap(\.placement.nodes))
-        return runner.nodes.statuses().filter {
-            $0.state == .ready && !busy.contains($0.entry.id) && quarantined[$0.entry.id] == nil
-        }.map { status in
-            var entry = status.entry
-            if let hello = status.hello { entry.accelerators = hello.accelerators }
-            return NodeSlots(node: entry, resources: spec.resources)
-        }
-    }
-
-    /// Places and launches pending jobs, oldest first; a job that does not fit keeps waiting with its
-    /// reason, and younger jobs that fit the remaining nodes may start before it (backfill).
-    func schedule() {
-        guard !shuttingDown else { return }
-        let pending: [JobRecord]
-        do { pending = try store.jobs().filter { $0.state == .pending }.reversed() } catch {
-            runner.note(.text(nil, "reading pending jobs failed: \(error)"))
+    /// Reads the resume candidates' COMMITTED markers, newest first, up to the first usable one (a marker
+    /// that names another job is `foreign`), and imports a `resumeFrom` step; answers `prepared`.
+    func prepare(_ p: LaunchPreparation) {
+        var check = LaunchCheck()
+        guard let job = (try? store.job(p.job)) ?? nil else {
+            followUps.append(.prepared(p.job, attempt: p.attempt, LaunchCheck(importError: "the job's row is gone")))
             return
         }
-        for job in pending where attempts[job.id] == nil {
-            let slots = freeSlots(for: job.spec)
-            if let waiting = waitingRecoveries[job.id] {
-                // A recovery waiting for nodes keeps its previous placement (and may use spares).
-                if let placement = recoveryPlacement(job, previous: waiting.previous, context: waiting.context, slots: slots) {
-                    waitingRecoveries[job.id] = nil
-                    launch(job, placement: placement, recovery: waiting.context)
-                }
-                continue
+        if let layout = CheckpointFolder.layout(of: job) {
+            for step in p.candidates {
+                guard let problem = CheckpointFolder.markerProblem(layout, step: step, job: job) else { break }
+                check.problems[step] = problem
+                if CommitMarker.read(layout, step: step) != nil { check.foreign.insert(step) }
             }
-            do {
-                let placement = try Placer(job: job.spec).place(on: slots)
-                launch(job, placement: placement)
-            } catch {
-                let ready = slots.count
-                let reason = "waiting for nodes: \(error.message) (\(ready) free ready node\(ready == 1 ? "" : "s"))"
-                // While nodes are still coming up the reason would only be noise.
-                let settling = runner.nodes.statuses().contains { $0.state == nil || $0.state == .connecting }
-                if !settling { runner.note(.waiting(job.id, reason)) }
-                guard job.reason != reason, !settling else { continue }
-                guarded("recording why \(job.id) waits", job: job.id) {
-                    try store.setJobState(job.id, to: .pending, reason: reason, at: Date())
-                    try store.recordEvent(EventRecord(time: Date(), kind: .jobWaiting, jobId: job.id,
-                                                      message: "\(job.id) \(reason)"))
+            if let source = p.importFrom {
+                do { check.imported = try CheckpointFolder.importStep(from: source, into: layout, job: job, at: now.wall) } catch {
+                    check.importError = "\(error)"
                 }
             }
         }
+        followUps.append(.prepared(p.job, attempt: p.attempt, check))
     }
 
-    /// Persists the attempt, opens its rendezvous and sends `launch` for every rank.
-    func launch(_ job: JobRecord, placement: Placement, recovery: RecoveryContext? = nil) {
+    /// Persists the attempt, opens its rendezvous and sends `launch` for every rank; answers `launched`.
+    func launch(_ order: LaunchOrder) {
         let options = runner.options
         do {
-            let imported = try importedResumeStep(for: job)
-            let resume = try imported ?? resumeStep(for: job)
-            let token = AttemptToken.generate()
-            let number = (try store.attempts(of: job.id).last?.number ?? 0) + 1
-            let rendezvous = try RendezvousServer(attempt: number, token: token.rawValue, worldSize: placement.worldSize,
-                                                  host: options.rendezvousHost)
-            let record = try store.startAttempt(job.id, placement: placement, token: token, resumeStep: resume, at: Date())
-            if let imported, let source = job.spec.checkpoint?.resumeFrom, let layout = CheckpointFolder.layout(of: job) {
+            guard let job = try store.job(order.job) else { throw StoreError.unknownJob(order.job) }
+            let placement = order.placement
+            let rendezvous = try RendezvousServer(attempt: order.attempt, token: order.token.rawValue,
+                                                  worldSize: placement.worldSize, host: options.rendezvousHost)
+            let record: AttemptRecord
+            do {
+                record = try store.startAttempt(job.id, placement: placement, token: order.token, resumeStep: order.resumeStep,
+                                                at: now.wall)
+            } catch {
+                rendezvous.shutdown()
+                throw error
+            }
+            if let imported = order.resumeStep, let source = order.imported, let layout = CheckpointFolder.layout(of: job) {
                 try store.commitCheckpoint(job: job.id, attempt: record.id!, step: imported, dir: layout.stepDirectory(imported),
-                                           at: Date(), importedFrom: source)
+                                           at: now.wall, importedFrom: source)
             }
-            let attempt = ActiveAttempt(job: job, attempt: record, rendezvous: rendezvous, startedAt: Date())
-            if var recovery {
-                recovery.relaunchedAt = Date()
-                recovery.resumeStep = resume
-                attempt.recovery = recovery
-            }
-            attempts[job.id] = attempt
+            let r = AttemptResources(job: job, attempt: record, rendezvous: rendezvous)
+            resources[job.id] = r
+            attemptRows[job.id] = (record.number, record.id!)
             runner.placements.withLock { $0[job.id] = placement }
             runner.logs.attemptStarted(job: job.id, attempt: record.number)
-            publish(attempt)
+            publish(r)
             let statuses = Dictionary(uniqueKeysWithValues: runner.nodes.statuses().map { ($0.entry.id, $0) })
-            if recovery != nil {
-                try store.recordEvent(EventRecord(
-                    time: Date(), kind: .recoveryRelaunch, jobId: job.id, attemptId: record.id,
-                    message: "attempt \(record.number) of \(job.id) relaunched on \(placement.nodes.map(\.rawValue).joined(separator: ", "))"
-                        + ", rendezvous \(rendezvous.address), " + (resume.map { "restoring step \($0)" } ?? "fresh start (no checkpoint)")))
-            }
             let kinds = statuses.mapValues { $0.hello?.accelerators.first?.kind ?? .simulated }
             let rank0Node = placement.ranks[0].node
             let masterAddress = options.local ? "127.0.0.1" : (statuses[rank0Node]?.entry.host ?? "127.0.0.1")
-            let masterPort = options.local ? POSIX.freeLoopbackPort() : Int.random(in: 20000..<30000)
+            let masterPort = options.local ? POSIX.freeLoopbackPort() : order.masterPort
             let environment = RankEnvironment(
-                job: job.id, spec: job.spec, attempt: record.number, placement: placement, token: token,
-                rendezvous: rendezvous.address, masterAddress: masterAddress, masterPort: masterPort, resumeStep: resume,
-                acceleratorKinds: kinds, base: baseEnvironment(), checkpointDirectory: CheckpointFolder.layout(of: job)?.directory)
-            for r in placement.ranks {
+                job: job.id, spec: job.spec, attempt: record.number, placement: placement, token: order.token,
+                rendezvous: rendezvous.address, masterAddress: masterAddress, masterPort: masterPort,
+                resumeStep: order.resumeStep, acceleratorKinds: kinds, base: baseEnvironment(),
+                checkpointDirectory: CheckpointFolder.layout(of: job)?.directory)
+            var undelivered: [Int] = []
+            for a in placement.ranks {
                 let request = LaunchRequest(
-                    rank: RankRef(job: job.id, attempt: record.number, rank: r.rank), argv: job.spec.command,
-                    env: environment.variables(rank: r.rank), cwd: job.spec.workdir,
-                    logDir: agentLogDirectory(job: job.id, attempt: record.number, node: r.node))
-                if !runner.nodes.send(.launch(request), to: r.node) {
-                    attempt.gone.insert(r.rank)
-                    attempt.lostNodes.insert(r.node)
-                    detect(attempt, Failure(kind: .nodeLost, node: r.node, rank: r.rank,
-                                            cause: "node \(r.node) has no open channel for rank \(r.rank)", detectedAt: Date()))
-                }
+                    rank: RankRef(job: job.id, attempt: record.number, rank: a.rank), argv: job.spec.command,
+                    env: environment.variables(rank: a.rank), cwd: job.spec.workdir,
+                    logDir: agentLogDirectory(job: job.id, attempt: record.number, node: a.node))
+                if !runner.nodes.send(.launch(request), to: a.node) { undelivered.append(a.rank) }
             }
-            runner.note(.text(job.id, "attempt \(record.number) of \(job.id): launched \(placement.worldSize) ranks on "
-                + "\(placement.nodes.count) nodes (rendezvous \(rendezvous.address))"
-                + (resume.map { ", resuming from step \($0)" } ?? "")))
-            finishIfDone(attempt)
+            followUps.append(.launched(job.id, attempt: order.attempt, rendezvous: rendezvous.address, undelivered: undelivered))
         } catch {
-            runner.note(.text(job.id, "launching \(job.id) failed: \(error)"))
-            guarded("failing \(job.id)", job: job.id) {
-                try store.setJobState(job.id, to: .failed, reason: "launch failed: \(error)", at: Date())
-            }
-            runner.note(.finished(job.id, .failed, "launch failed: \(error)"))
+            followUps.append(.launchFailed(order.job, attempt: order.attempt, error: "\(error)"))
         }
     }
 

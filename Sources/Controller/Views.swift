@@ -30,12 +30,12 @@ enum Views {
         for a in attempts {
             guard let id = a.id, let reached = ((try? runner.store.ranks(of: id)) ?? []).compactMap(\.lastStep).max() else { continue }
             let done = reached - (a.resumeStep ?? 0)
-            let seconds = (a.endedAt ?? Date()).timeIntervalSince(a.startedAt)
+            let seconds = (a.endedAt ?? runner.clock.now().wall).timeIntervalSince(a.startedAt)
             guard done > 0, seconds > 0 else { continue }
             fastest = min(fastest ?? .infinity, seconds / Double(done))
         }
         guard let fastest else { return nil }
-        let end = attempts.last?.endedAt ?? Date()
+        let end = attempts.last?.endedAt ?? runner.clock.now().wall
         let wall = end.timeIntervalSince(first.startedAt)
         return wall > 0 ? min(1, Double(step) * fastest / wall) : nil
     }

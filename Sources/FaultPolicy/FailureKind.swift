@@ -24,10 +24,13 @@ public struct Failure: Hashable, Codable, Sendable, CustomStringConvertible {
     public var signal: Int32?
     /// Human cause: "rank 3 on local-1: exit status 3", "node local-2 lost: heartbeats stopped".
     public var cause: String
-    public var detectedAt: Date
+    public var detectedAt: Instant
+    /// For a hang: the timeout that fired and how it was chosen.
+    public var timeout: FiredTimeout?
 
     public init(kind: FailureKind, node: NodeID? = nil, rank: Int? = nil, exitStatus: Int32? = nil, signal: Int32? = nil,
-                cause: String, detectedAt: Date) {
+                cause: String, detectedAt: Instant, timeout: FiredTimeout? = nil) {
+        self.timeout = timeout
         self.kind = kind
         self.node = node
         self.rank = rank
@@ -38,4 +41,15 @@ public struct Failure: Hashable, Codable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind.rawValue): \(cause)" }
+}
+
+/// The hang timeout that fired: its length and why it was that long ("auto: 5 × the longest …").
+public struct FiredTimeout: Hashable, Codable, Sendable {
+    public var seconds: TimeInterval
+    public var why: String
+
+    public init(seconds: TimeInterval, why: String) {
+        self.seconds = seconds
+        self.why = why
+    }
 }

@@ -6,7 +6,7 @@ import RingmasterModel
 public struct QuarantineTracker: Sendable {
     public let threshold: Int
     public let window: TimeInterval
-    private var failures: [NodeID: [Date]] = [:]
+    private var failures: [NodeID: [Instant]] = [:]
 
     public init(threshold: Int, window: Duration = .seconds(3600)) {
         self.threshold = threshold
@@ -14,7 +14,7 @@ public struct QuarantineTracker: Sendable {
     }
 
     /// Records a failure on `node`; returns the reason when the node should now be quarantined.
-    public mutating func failed(_ node: NodeID, kind: FailureKind, at now: Date, threshold: Int? = nil) -> String? {
+    public mutating func failed(_ node: NodeID, kind: FailureKind, at now: Instant, threshold: Int? = nil) -> String? {
         let threshold = threshold ?? self.threshold
         var list = failures[node, default: []].filter { now.timeIntervalSince($0) < window }
         list.append(now)
@@ -26,7 +26,7 @@ public struct QuarantineTracker: Sendable {
     }
 
     /// Failures of `node` still inside the window.
-    public func count(_ node: NodeID, at now: Date) -> Int {
+    public func count(_ node: NodeID, at now: Instant) -> Int {
         failures[node, default: []].filter { now.timeIntervalSince($0) < window }.count
     }
 

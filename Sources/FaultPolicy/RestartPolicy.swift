@@ -2,7 +2,8 @@ import Foundation
 import RingmasterModel
 
 /// The restart budget and the backoff between attempts: `maxRestarts` restarts (a node loss counts once,
-/// whatever number of ranks it took), each after `backoff · 2^(n-1)` for the n-th consecutive failure,
+/// whatever number of ranks it took). The first restart after a failure is immediate; the n-th
+/// consecutive failure without a committed checkpoint in between (n ≥ 2) waits `backoff · 2^(n-2)`,
 /// capped at `maxDelay`, with ±`jitter` spread so many jobs do not relaunch in lockstep.
 public struct RestartPolicy: Sendable {
     public var maxRestarts: Int
@@ -27,7 +28,8 @@ public struct RestartPolicy: Sendable {
     /// Delay before the restart that follows the `consecutive`-th failure in a row (1 = first);
     /// `unit` is a uniform random number in [0, 1) (injected, so tests pick it).
     public func delay(consecutive: Int, unit: Double) -> TimeInterval {
-        let base = min(backoff * pow(2, Double(max(consecutive, 1) - 1)), maxDelay)
+        guard consecutive >= 2 else { return 0 }
+        let base = min(backoff * pow(2, Double(consecutive - 2)), maxDelay)
         return max(0, base * (1 + jitter * (2 * unit - 1)))
     }
 }

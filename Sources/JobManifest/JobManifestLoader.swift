@@ -185,7 +185,7 @@ struct JobFields {
         else { return nil }
         let maxRestarts = map.field("maxRestarts").map { $0.int(min: 0) } ?? defaults.maxRestarts
         let backoff = map.field("backoff").map { $0.duration(allowZero: true) } ?? defaults.backoff
-        let stall = map.field("stallTimeout").map { $0.duration() } ?? defaults.stallTimeout
+        let stall = map.field("stallTimeout").map { $0.stallTimeout() } ?? defaults.stallTimeout
         let quarantine = map.field("quarantineAfter").map { $0.int(min: 1) } ?? defaults.quarantineAfter
         var minData: Int?? = map.field("minDataParallel").map { $0.int(min: 1) }
         if let f = map.field("minDataParallel"), let m = minData ?? nil, let data = parallelism?.data, m > data {

@@ -1,4 +1,5 @@
 import Foundation
+import RingmasterModel
 import Yams
 
 /// Reads a composed YAML tree into typed values, collecting every problem with its line
@@ -231,6 +232,12 @@ struct YAMLField {
             return nil
         }
         return d
+    }
+
+    /// `auto`, or a duration longer than zero.
+    func stallTimeout() -> StallTimeout? {
+        if case .scalar(let scalar) = node, scalar.string.trimmingCharacters(in: .whitespaces) == "auto" { return .auto }
+        return duration().map { .fixed($0) }
     }
 
     func oneOf<E: RawRepresentable & CaseIterable>(_: E.Type) -> E? where E.RawValue == String {

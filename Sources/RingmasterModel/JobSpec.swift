@@ -79,15 +79,16 @@ public struct FailurePolicy: Hashable, Codable, Sendable {
     public var maxRestarts: Int
     /// Initial delay before a restart; doubles per consecutive failure, with jitter.
     public var backoff: Duration
-    /// No `step` report for this long (after a first one) is a hang.
-    public var stallTimeout: Duration
+    /// No `step` report for this long (after a first one) is a hang; `auto` derives it from the step
+    /// intervals seen (`AdaptiveStallTimeout`).
+    public var stallTimeout: StallTimeout
     /// A node with this many failures in the quarantine window is excluded.
     public var quarantineAfter: Int
     /// Smallest data parallelism the job may shrink to; nil = never shrink.
     public var minDataParallel: Int?
 
     public init(
-        maxRestarts: Int = 3, backoff: Duration = .seconds(1), stallTimeout: Duration = .seconds(60),
+        maxRestarts: Int = 3, backoff: Duration = .seconds(1), stallTimeout: StallTimeout = .auto,
         quarantineAfter: Int = 3, minDataParallel: Int? = nil
     ) {
         self.maxRestarts = maxRestarts

@@ -14,8 +14,9 @@ struct BenchGoodput: AsyncParsableCommand {
             step time ÷ wall time, the step time measured inside the chaos run while nothing disturbed it (the
             separate baseline differs from it by the machine's run-to-run noise, about ±5%), beside the planner's model ETTR = 1 − (τ/2 + R)/MTBF for the same figures
             (R = mean detection + mean recovery).
-            Targets: ETTR ≥ 0.90; detection p99 rank-exit < 1 s, node-lost < 3 s, hang < stallTimeout + 1 s (4 s);
-            time to recover p50 < 3 s.
+            The job's stall timeout is `auto` (5 × the longest recent step interval, at least 1 s).
+            Targets: ETTR ≥ 0.97; time to recover p50 ≤ 0.3 s; hang detection p50 ≤ 1.5 s; detection p99
+            rank-exit < 1 s, node-lost < 3 s.
             """)
 
     @Option(help: "Failure-free minutes of training in the chaos run.")
@@ -42,7 +43,7 @@ struct BenchGoodput: AsyncParsableCommand {
         }
         print("")
         print(Output.table(["MEASURE", "VALUE", "TARGET"], [
-            ["ETTR (measured)", String(format: "%.3f", r.ettr), "≥ 0.90"],
+            ["ETTR (measured)", String(format: "%.3f", r.ettr), "≥ 0.97"],
             ["ETTR (model: 1 − (τ/2 + R)/MTBF)", String(format: "%.3f", r.expectedETTR), "-"],
             ["failures / wall time", String(format: "%d in %.0f s (%@)", r.failures, r.wallSeconds,
                                              r.injected.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")), "-"],
@@ -51,8 +52,8 @@ struct BenchGoodput: AsyncParsableCommand {
                                                       r.checkpointIntervalSeconds), "-"],
             ["detection rank-exit p50 / p99", q(r.detectionSeconds["rankExit"]), "p99 < 1 s"],
             ["detection node-lost p50 / p99", q(r.detectionSeconds["nodeLost"]), "p99 < 3 s"],
-            ["detection hang p50 / p99", q(r.detectionSeconds["hang"]), "p99 < 4 s"],
-            ["time to recover p50 / p99", q(r.recoverySeconds), "p50 < 3 s"],
+            ["detection hang p50 / p99", q(r.detectionSeconds["hang"]), "p50 ≤ 1.5 s"],
+            ["time to recover p50 / p99", q(r.recoverySeconds), "p50 ≤ 0.3 s"],
             ["  teardown", q(r.phases["teardown"]), "-"],
             ["  backoff", q(r.phases["backoff"]), "-"],
             ["  relaunch (launch → all started)", q(r.phases["relaunch"]), "-"],

@@ -42,7 +42,7 @@ struct GoodputBenchmark: Sendable {
         env: {OMP_NUM_THREADS: "1"}
         parallelism: {data: 2, pipeline: 2, tensor: 2}
         checkpoint: {every: 6, keep: 3, dir: \(checkpoints)}
-        failure: {maxRestarts: 1000, backoff: 200ms, stallTimeout: 3s, quarantineAfter: 1000}
+        failure: {maxRestarts: 1000, backoff: 200ms, stallTimeout: auto, quarantineAfter: 1000}
         """
     }
 

@@ -46,16 +46,3 @@ import Testing
     }
 }
 
-@Suite struct CheckpointCommits {
-    @Test func aStepCommitsOnceWhenEveryRankReported() {
-        var tracker = CommitTracker(worldSize: 3)
-        #expect(tracker.report(rank: 0, step: 10) == nil)
-        #expect(tracker.report(rank: 2, step: 10) == nil)
-        #expect(tracker.report(rank: 2, step: 10) == nil)  // a repeated report does not count twice
-        #expect(tracker.report(rank: 0, step: 20) == nil)
-        #expect(tracker.report(rank: 1, step: 10) == 10)
-        #expect(tracker.report(rank: 1, step: 10) == nil)  // committed once
-        #expect(tracker.incomplete == [20])
-        #expect(tracker.committed == [10])
-    }
-}

@@ -108,9 +108,9 @@ import Glibc
         let expected = try await Self.reference(c, dir)
         let job = try await c.submit(try Self.trainer("corrupt", dir: dir, backoff: "3s")).id
         _ = try await c.waitForEvent(job: job) { $0.kind == "checkpoint.committed" && $0.message.contains("step 60 ") }
-        // Stop the job while it is between attempts (a long backoff), then corrupt its newest committed step.
-        try await c.chaos(["kill-rank", job, "--rank", "0"])
-        _ = try await c.waitForEvent(job: job) { $0.kind == "recovery.teardown" }
+        // Fail the job while its ranks are stopped (it is between attempts for the grace period), then
+        // corrupt its newest committed step.
+        try await c.failFrozen(job, rank: 0)
         let detail = try await c.detail(job).job
         let newest = try #require(detail.checkpoint)
         let folder = try #require(detail.checkpointDir)

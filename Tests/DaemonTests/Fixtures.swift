@@ -26,6 +26,15 @@ extension ControllerProcess {
         }
     }
 
+    /// Stops every rank of the job's attempt (SIGSTOP), kills `rank` through chaos and waits for the
+    /// failure. The first restart is immediate, but the stopped survivors end only at the SIGKILL after the
+    /// grace period (3 s): until then the job is between attempts and its checkpoints are still.
+    func failFrozen(_ job: String, rank: Int) async throws {
+        for pid in try await detail(job).ranks.compactMap(\.pid) { kill(pid, SIGSTOP) }
+        try await chaos(["kill-rank", job, "--rank", "\(rank)"])
+        _ = try await waitForEvent(job: job) { $0.kind == "failure.detected" }
+    }
+
     /// `ringmaster chaos ARGS`, which must succeed.
     func chaos(_ args: [String]) async throws {
         let r = try await cli(["chaos"] + args)

@@ -31,16 +31,19 @@ import Glibc
         let before = try await c.detail(job).attempts[0].nodes
         #expect(!before.contains("local-4"))  // the spare is held back
         try await c.chaos(["kill-node", job, "--node", "local-1"])
-        // A second failure while the first is being recovered: another node dies during the backoff.
+        // A second failure while the first is being recovered: another node dies as the relaunch (immediate
+        // after a first failure) starts, or while it trains.
         _ = try await c.waitForEvent(job: job) { $0.kind == "recovery.decision" }
         let agents = try await c.childPids()
         for pid in agents where (POSIX.readText("/proc/\(pid)/cmdline") ?? "").contains("local-3") { kill(pid, SIGKILL) }
-        try await c.waitForStepping(job, attempt: 2)
-        let attempts = try await c.detail(job).attempts
-        // local-1's ranks went to the spare; local-3 came back in time or was waited for.
-        #expect(attempts[1].nodes.contains("local-4") && !attempts[1].nodes.contains("local-1"), "\(attempts[1].nodes)")
         let done = try await c.waitForJob(job, within: .seconds(240))
         #expect(done.state == .succeeded, "\(done.reason ?? "")")
+        let attempts = try await c.detail(job).attempts
+        // local-1's ranks went to the spare; local-3's loss was a second recovery (or, lost before the
+        // relaunch, left out of it).
+        #expect(attempts[1].nodes.contains("local-4") && !attempts[1].nodes.contains("local-1"), "\(attempts[1].nodes)")
+        let failures = try await c.events(job: job).filter { $0.kind == "failure.detected" && !($0.payload ?? "").contains("refines") }
+        #expect(failures.count >= 1 && failures.count <= 2, "\(failures.map(\.message))")
         #expect(try await FaultTests.hashes(c, job) == expected)
         #expect(await c.stop() == 0)
     }
@@ -61,7 +64,9 @@ import Glibc
         let done = try await second.waitForJob(job, within: .seconds(240))
         #expect(done.state == .succeeded, "\(done.reason ?? "")")
         let attempts = try await second.detail(job).attempts
-        #expect(attempts.count == 2 && attempts[0].state == .failed && attempts[1].resumeStep != nil)
+        // The first controller may have relaunched at once (the first restart is immediate) before it died.
+        #expect(attempts.count >= 2 && attempts.dropLast().allSatisfy { $0.state == .failed }, "\(attempts)")
+        #expect(attempts.last?.resumeStep != nil)
         #expect(try await FaultTests.hashes(second, job) == expected)
         #expect(await second.stop() == 0)
     }

@@ -164,12 +164,12 @@ struct TorchResilienceTests {
         let table = Self.reference(Self.samples(dir.file("reference.samples")), steps: Self.steps)
 
         let job = try await c.submit(try Self.manifest("chaos", python: python, dir: dir)).id
-        // 1. A killed rank; while the job is in its backoff, its newest committed step is corrupted:
-        //    the next attempt finds it corrupt and the one after resumes from the step before.
+        // 1. A killed rank; while the job is between attempts (its ranks stopped, so their teardown takes
+        //    the grace period), its newest committed step is corrupted: the next attempt finds it corrupt
+        //    and the one after resumes from the step before.
         _ = try await Self.commit(c, job, attempt: 1, atLeast: 20)
         let killedNode = try await Self.node(of: 1, c, job)
-        try await c.chaos(["kill-rank", job, "--rank", "1"])
-        _ = try await c.waitForEvent(job: job) { $0.kind == "recovery.teardown" }
+        try await c.failFrozen(job, rank: 1)
         let detail = try await c.detail(job).job
         let corrupt = try #require(detail.checkpoint)
         let folder = try #require(detail.checkpointDir)

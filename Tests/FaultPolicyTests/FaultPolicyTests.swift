@@ -3,9 +3,11 @@ import Foundation
 import RingmasterModel
 import Testing
 
-/// A manual clock: dates from a fixed origin.
+/// A manual clock: instants from a fixed origin.
 let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
+func at(_ seconds: Double) -> Instant {
+    Instant(monotonic: .milliseconds(Int64((seconds * 1000).rounded())), wall: t0.addingTimeInterval(seconds))
+}
 
 @Suite struct HangDetectorTests {
     @Test func aRankSilentForTheStallTimeoutAfterItsFirstStepIsHung() {
@@ -33,7 +35,8 @@ func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
         #expect(d.nextDeadline == at(601))
         #expect(d.stalled(at: at(300)) == nil)
         #expect(d.stalled(at: at(600.9)) == nil)
-        #expect(d.stalled(at: at(601)) == HangDetector.Stall(rank: 0, step: 5, silentFor: 600, timeout: 600, section: "eval"))
+        #expect(d.stalled(at: at(601)) == HangDetector.Stall(rank: 0, step: 5, silentFor: 600, timeout: 600, section: "eval",
+                                                                           why: "the section's own timeout"))
         // Ended in time: every rank's stall clock starts again at the end, with the normal timeout.
         d.sectionEnded(rank: 0, at: at(400))
         #expect(d.nextDeadline == at(430))
@@ -95,14 +98,16 @@ func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
 }
 
 @Suite struct RestartPolicyTests {
-    @Test func backoffDoublesWithJitterAndIsCapped() {
+    @Test func theFirstRestartIsImmediateThenBackoffDoublesWithJitterAndIsCapped() {
         let p = RestartPolicy(maxRestarts: 3, backoff: .milliseconds(500), maxDelay: .seconds(4), jitter: 0.2)
-        #expect(p.delay(consecutive: 1, unit: 0.5) == 0.5)
-        #expect(p.delay(consecutive: 2, unit: 0.5) == 1)
-        #expect(p.delay(consecutive: 3, unit: 0.5) == 2)
+        #expect(p.delay(consecutive: 1, unit: 0.5) == 0)
+        #expect(p.delay(consecutive: 1, unit: 0.999) == 0)
+        #expect(p.delay(consecutive: 2, unit: 0.5) == 0.5)
+        #expect(p.delay(consecutive: 3, unit: 0.5) == 1)
+        #expect(p.delay(consecutive: 4, unit: 0.5) == 2)
         #expect(p.delay(consecutive: 10, unit: 0.5) == 4)
-        #expect(abs(p.delay(consecutive: 1, unit: 0) - 0.4) < 1e-12)
-        #expect(abs(p.delay(consecutive: 1, unit: 0.999_999) - 0.6) < 1e-6)
+        #expect(abs(p.delay(consecutive: 2, unit: 0) - 0.4) < 1e-12)
+        #expect(abs(p.delay(consecutive: 2, unit: 0.999_999) - 0.6) < 1e-6)
         #expect(p.allowsRestart(after: 2) && !p.allowsRestart(after: 3))
     }
 }
@@ -128,9 +133,10 @@ func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
     @Test func aLostNodeIsExcludedAndCountsOnce() {
         let f = Failure(kind: .nodeLost, node: "n2", cause: "node n2 lost: heartbeats stopped", detectedAt: at(0))
         let d = RecoveryPlanner.decide(f, verdict: .transient, restarts: 0, consecutive: 1, policy: policy, unit: 0.5)
-        #expect(d.action == .restart && d.avoid == ["n2"] && d.exclude.isEmpty && d.delay == 1)
+        // The first failure restarts at once.
+        #expect(d.action == .restart && d.avoid == ["n2"] && d.exclude.isEmpty && d.delay == 0)
         #expect(d.summary.hasPrefix("restart without n2"))
-        #expect(d.summary.hasSuffix("attempt 2 after 1.00 s (restart 1 of 2)"))
+        #expect(d.summary.hasSuffix("attempt 2 after 0.00 s (restart 1 of 2)"))
     }
 
     @Test func theBudgetEndsTheJobWithTheLastCause() {
@@ -146,7 +152,7 @@ func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
         let suspect = RecoveryPlanner.decide(
             f, verdict: .suspicious(.init(rank: 0, node: "n1", status: 2, signal: nil)), restarts: 0, consecutive: 2,
             policy: policy, unit: 0.5)
-        #expect(suspect.action == .restart && suspect.avoid == ["n1"] && suspect.exclude.isEmpty && suspect.delay == 2)
+        #expect(suspect.action == .restart && suspect.avoid == ["n1"] && suspect.exclude.isEmpty && suspect.delay == 1)
     }
 
     @Test func aQuarantinedNodeIsExcluded() {
@@ -154,5 +160,56 @@ func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
         let d = RecoveryPlanner.decide(f, verdict: .transient, restarts: 0, consecutive: 1, policy: policy, quarantined: ["n3"], unit: 0.5)
         #expect(d.exclude == ["n3"])
         #expect(d.summary.contains("n3 is quarantined and is replaced"))
+    }
+}
+
+@Suite struct AdaptiveStallTimeoutTests {
+    @Test func autoStartsConservativeThenFollowsTheLongestRecentInterval() {
+        var d = HangDetector(stallTimeout: .auto)
+        #expect(d.stallTimeout == AdaptiveStallTimeout.startup)
+        // Steps every 100 ms, one of 300 ms (a checkpoint save): 5 × 0.3 s = 1.5 s.
+        var t = 0.0
+        for step in 1...20 {
+            t += step == 10 ? 0.3 : 0.1
+            d.stepped(rank: 0, step: step, at: at(t))
+        }
+        #expect(abs(d.stallTimeout - 1.5) < 1e-9)
+        #expect(d.stalled(at: at(t + 1.49)) == nil)
+        let stall = d.stalled(at: at(t + 1.5))
+        #expect(stall?.rank == 0 && stall?.section == nil)
+        #expect(stall?.why.hasPrefix("auto: 5 × the longest of the last 19 step intervals (0.300 s)") == true)
+    }
+
+    @Test func fastStepsGetTheFloorAndTheHistoryCarriesOverToTheNextAttempt() {
+        var d = HangDetector(stallTimeout: .auto)
+        for step in 1...10 { d.stepped(rank: 0, step: step, at: at(Double(step) * 0.01)) }
+        #expect(d.stallTimeout == AdaptiveStallTimeout.floor)
+        let next = HangDetector(stallTimeout: .auto, intervals: d.intervals)
+        #expect(next.stallTimeout == AdaptiveStallTimeout.floor)
+    }
+
+    @Test func aFixedTimeoutSaysSoAndIntervalsAcrossASectionDoNotCount() {
+        var d = HangDetector(stallTimeout: .fixed(.seconds(3)))
+        d.stepped(rank: 0, step: 1, at: at(0))
+        #expect(d.stalled(at: at(3))?.why == "the job's stallTimeout of 3s")
+        var a = HangDetector(stallTimeout: .auto)
+        a.stepped(rank: 0, step: 1, at: at(0))
+        a.sectionOpened(rank: 0, name: "eval", seconds: 100, at: at(0.1))
+        a.stepped(rank: 0, step: 2, at: at(50))
+        #expect(a.intervals.samples == 0)
+    }
+}
+
+@Suite struct CheckpointCommits {
+    @Test func aStepCommitsOnceWhenEveryRankReported() {
+        var tracker = CommitTracker(worldSize: 3)
+        #expect(tracker.report(rank: 0, step: 10) == nil)
+        #expect(tracker.report(rank: 2, step: 10) == nil)
+        #expect(tracker.report(rank: 2, step: 10) == nil)  // a repeated report does not count twice
+        #expect(tracker.report(rank: 0, step: 20) == nil)
+        #expect(tracker.report(rank: 1, step: 10) == 10)
+        #expect(tracker.report(rank: 1, step: 10) == nil)  // committed once
+        #expect(tracker.incomplete == [20])
+        #expect(tracker.committed == [10])
     }
 }

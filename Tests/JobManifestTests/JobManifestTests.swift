@@ -23,7 +23,7 @@ import Testing
         #expect(spec.parallelism == Parallelism(data: 2, pipeline: 2, tensor: 2))
         #expect(spec.resources == Resources(acceleratorsPerRank: 1, ranksPerNode: 4, acceleratorKind: .nvidia))
         #expect(spec.checkpoint == CheckpointPolicy(every: 50, keep: 2, dir: "/tmp/manifests/ckpt", async: false))
-        #expect(spec.failure == FailurePolicy(maxRestarts: 4, backoff: .milliseconds(500), stallTimeout: .seconds(120),
+        #expect(spec.failure == FailurePolicy(maxRestarts: 4, backoff: .milliseconds(500), stallTimeout: .fixed(.seconds(120)),
                                               quarantineAfter: 2, minDataParallel: 1))
     }
 
@@ -112,10 +112,22 @@ import Testing
     @Test func durationsInEveryUnit() throws {
         let spec = try parseJob("name: j\ncommand: [a]\nfailure: {backoff: 1.5s, stallTimeout: 5m}\n")
         #expect(spec.failure.backoff == .milliseconds(1500))
-        #expect(spec.failure.stallTimeout == .seconds(300))
+        #expect(spec.failure.stallTimeout == .fixed(.seconds(300)))
         let hours = try parseJob("name: j\ncommand: [a]\nfailure: {backoff: 250ms, stallTimeout: 2h}\n")
         #expect(hours.failure.backoff == .milliseconds(250))
-        #expect(hours.failure.stallTimeout == .seconds(7200))
+        #expect(hours.failure.stallTimeout == .fixed(.seconds(7200)))
+    }
+
+    @Test func stallTimeoutIsAutoByDefaultAndCanBeSaidSo() throws {
+        #expect(try parseJob("name: j\ncommand: [a]\n").failure.stallTimeout == .auto)
+        #expect(try parseJob("name: j\ncommand: [a]\nfailure: {stallTimeout: auto}\n").failure.stallTimeout == .auto)
+        // Stored job rows from before `auto` hold a plain duration; both forms round-trip.
+        for timeout in [StallTimeout.auto, .fixed(.seconds(30))] {
+            let data = try JSONEncoder().encode(FailurePolicy(stallTimeout: timeout))
+            #expect(try JSONDecoder().decode(FailurePolicy.self, from: data).stallTimeout == timeout)
+        }
+        let legacy = try JSONEncoder().encode(Duration.seconds(45))
+        #expect(try JSONDecoder().decode(StallTimeout.self, from: legacy) == .fixed(.seconds(45)))
     }
 
     @Test func checkpointDirThatCannotBeCreated() throws {

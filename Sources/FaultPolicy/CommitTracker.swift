@@ -1,6 +1,6 @@
 /// Decides when a checkpoint step is committed: once every rank of the attempt has reported
 /// `checkpoint N` for it. Pure; the caller writes `COMMITTED` and the store row.
-public struct CommitTracker: Sendable {
+public struct CommitTracker: Hashable, Sendable {
     public let worldSize: Int
     private var reported: [Int: Set<Int>] = [:]
     public private(set) var committed: [Int] = []

@@ -1,0 +1,85 @@
+import FaultPolicy
+import Foundation
+import RingmasterModel
+
+/// A launch the shell prepares before it is ordered: the resume candidates' markers read (and a
+/// `resumeFrom` step imported), answered with `prepared`.
+public struct LaunchPreparation: Hashable, Sendable {
+    public var job: JobID
+    public var attempt: Int
+    /// Committed steps, newest first.
+    public var candidates: [Int]
+    public var importFrom: String?
+}
+
+/// An attempt to start: the shell records it, opens its rendezvous and sends `launch` to every rank,
+/// then answers `launched` (or `launchFailed`).
+public struct LaunchOrder: Hashable, Sendable {
+    public var job: JobID
+    public var attempt: Int
+    public var placement: Placement
+    public var resumeStep: Int?
+    /// The step was imported from `resumeFrom` (recorded as this job's checkpoint when the attempt is).
+    public var imported: String?
+    public var token: AttemptToken
+    /// The master port for ranks of SSH clusters (local clusters use a free loopback port).
+    public var masterPort: Int
+    /// Whether this attempt replaces a failed one.
+    public var recovering: Bool
+}
+
+/// Ranks to stop: a signal with the SIGTERM → SIGKILL grace.
+public struct SignalOrder: Hashable, Sendable {
+    public var job: JobID
+    public var attempt: Int
+    public var ranks: [RankAssignment]
+    public var signal: Int32
+    public var grace: Duration
+}
+
+/// What the supervisor tells the shell to do, in order.
+public enum SupervisorAction: Sendable {
+    /// An event row (and the line the controller prints for it).
+    case record(SupervisorEvent)
+    /// A plain line for the operator (no event row).
+    case note(JobID?, String)
+    case setJobState(JobID, JobState, reason: String?)
+    /// The job reached a final state (the foreground `run` waits for this).
+    case finished(JobID, JobState, reason: String?)
+    /// A pending job cannot be placed on the free ready nodes (the foreground `run` fails on it).
+    case waiting(JobID, reason: String)
+    case setNodeState(NodeID, NodeState, reason: String)
+    case prepareLaunch(LaunchPreparation)
+    case launch(LaunchOrder)
+    case signal(SignalOrder)
+    /// The attempt's final state; its resources (rendezvous, log files) can go.
+    case finishAttempt(JobID, attempt: Int, AttemptState, reason: String)
+    /// An attempt the previous controller left open, ended as failed at start-up.
+    case closeStaleAttempt(JobID, attempt: Int, reason: String)
+    /// Write the step's COMMITTED marker and store row, then answer `checkpointCommitted`.
+    case commitCheckpoint(JobID, attempt: Int, step: Int, worldSize: Int)
+    /// Delete committed steps beyond `keep` and this attempt's partial ones (off the loop).
+    case pruneCheckpoints(JobID, committed: [Int], partial: [Int])
+    case markCheckpointCorrupt(JobID, step: Int, reason: String)
+    /// A lost node on a local cluster: kill its agent and the ranks it started.
+    case cleanUpNode(NodeID, ranks: [RankRef])
+    /// Read the kernel state of the attempt's live ranks, answered with `inspected` (local clusters).
+    case inspectRanks(JobID, attempt: Int, ranks: [Int])
+    case setTimer(TimerID, at: Instant)
+    case cancelTimer(TimerID)
+    /// Answer a `cancel`: the job's state now, or why it could not be cancelled.
+    case answerCancel(request: Int, Result<JobID, SupervisorRefusal>)
+    case answerRelease(request: Int, Result<String, SupervisorRefusal>)
+    /// Nothing is left to stop: the shell can end its loop.
+    case stopped
+}
+
+/// A request the supervisor turned down, with a hint.
+public struct SupervisorRefusal: Error, Hashable, Sendable {
+    public var error: String
+    public var hint: String?
+    public init(_ error: String, hint: String? = nil) {
+        self.error = error
+        self.hint = hint
+    }
+}

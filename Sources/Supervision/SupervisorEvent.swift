@@ -1,0 +1,159 @@
+import FaultPolicy
+import Foundation
+import RingmasterModel
+
+/// The chaos injection a detection matched: what, and when.
+public struct Injection: Hashable, Sendable {
+    public var what: String
+    public var at: Instant
+}
+
+/// The phases of one recovery, from detection to the new attempt's first step.
+public struct RecoveryPhases: Hashable, Sendable {
+    public var total: TimeInterval
+    public var teardown: TimeInterval
+    public var backoff: TimeInterval
+    public var relaunch: TimeInterval
+    public var firstStep: TimeInterval
+    public var lostSteps: Int
+    public var resumeStep: Int
+    public var firstStepNumber: Int
+}
+
+/// One event row, as a typed value: the core decides and words it; the shell only stores it.
+public struct SupervisorEvent: Hashable, Sendable {
+    public var time: Instant
+    public var job: JobID?
+    public var attempt: Int?
+    public var node: NodeID?
+    public var rank: Int?
+    public var detail: Detail
+
+    public enum Detail: Hashable, Sendable {
+        /// `failure.detected`: the attempt's first failure (`lastLines`: the failing rank's, filled in by
+        /// the shell from its log), with the chaos injection it matched.
+        case failureDetected(Failure, step: Int?, injection: Injection?, lastLines: [String])
+        /// `failure.detected` again: a later failure is the likelier root cause.
+        case rootCause(later: Failure, earlier: Failure)
+        case teardown(worldSize: Int, seconds: TimeInterval)
+        case decision(summary: String, delay: TimeInterval, kind: FailureKind, restart: Bool)
+        case relaunch(nodes: [NodeID], rendezvous: String, resumeStep: Int?)
+        case shrink(from: Int, to: Int, worldSize: Int, nodes: Int)
+        case grow(step: Int, from: Int, to: Int)
+        case recoveryComplete(FailureKind, RecoveryPhases)
+        case stepping(step: Int, secondsAfterLaunch: TimeInterval)
+        case quarantined(reason: String)
+        case released(state: NodeState?)
+        case waiting(reason: String)
+    }
+
+    public init(time: Instant, job: JobID? = nil, attempt: Int? = nil, node: NodeID? = nil, rank: Int? = nil, _ detail: Detail) {
+        self.time = time
+        self.job = job
+        self.attempt = attempt
+        self.node = node
+        self.rank = rank
+        self.detail = detail
+    }
+
+    public var kind: EventKind {
+        switch detail {
+        case .failureDetected, .rootCause: .failureDetected
+        case .teardown: .recoveryTeardown
+        case .decision: .recoveryDecision
+        case .relaunch: .recoveryRelaunch
+        case .shrink: .recoveryShrink
+        case .grow: .recoveryGrow
+        case .recoveryComplete: .recoveryComplete
+        case .stepping: .attemptStepping
+        case .quarantined: .nodeQuarantined
+        case .released: .nodeReleased
+        case .waiting: .jobWaiting
+        }
+    }
+
+    private var jobName: String { job?.rawValue ?? "-" }
+    private var attemptName: String { attempt.map(String.init) ?? "-" }
+    private var nodeName: String { node?.rawValue ?? "-" }
+
+    public var message: String {
+        switch detail {
+        case .failureDetected(let f, let step, _, let lines):
+            let tail = lines.isEmpty ? "" : "; last lines: " + lines.joined(separator: " ⏎ ")
+            return "\(f.kind.rawValue) in attempt \(attemptName) of \(jobName) at step \(step.map(String.init) ?? "-"): "
+                + f.cause + tail
+        case .rootCause(let later, let earlier):
+            return "root cause of attempt \(attemptName)'s failure: \(later.kind.rawValue): \(later.cause) "
+                + "(the earlier \(earlier.cause) was a consequence)"
+        case .teardown(let worldSize, let seconds):
+            return "attempt \(attemptName) of \(jobName): all \(worldSize) ranks gone " + String(format: "%.2f s after detection", seconds)
+        case .decision(let summary, _, _, _):
+            return "\(jobName): \(summary)"
+        case .relaunch(let nodes, let rendezvous, let resume):
+            return "attempt \(attemptName) of \(jobName) relaunched on \(nodes.map(\.rawValue).joined(separator: ", "))"
+                + ", rendezvous \(rendezvous), " + (resume.map { "restoring step \($0)" } ?? "fresh start (no checkpoint)")
+        case .shrink(let from, let to, let worldSize, let nodes):
+            return "\(jobName): data parallelism \(from) → \(to) (\(worldSize) ranks on \(nodes) nodes) to continue without "
+                + "the lost capacity; it grows back at a checkpoint once nodes return"
+        case .grow(let step, let from, let to):
+            return "\(jobName): nodes are back; stopping attempt \(attemptName) at checkpoint \(step) to grow data "
+                + "parallelism \(from) → \(to)"
+        case .recoveryComplete(let kind, let p):
+            return String(format: "%@ recovered from %@ in %.2f s (teardown %.2f, backoff %.2f, relaunch %.2f, "
+                + "rendezvous + restore + first step %.2f); resumed at step %d, %d steps lost",
+                jobName, kind.rawValue, p.total, p.teardown, p.backoff, p.relaunch, p.firstStep, p.resumeStep, p.lostSteps)
+        case .stepping(let step, let seconds):
+            return "attempt \(attemptName) of \(jobName): first step \(step) reported by rank \(rank ?? 0), "
+                + String(format: "%.2f s after launch", seconds)
+        case .quarantined(let reason):
+            return "\(nodeName) quarantined: \(reason)"
+        case .released(let state):
+            return "\(nodeName) released from quarantine; it is \(state?.rawValue ?? "connecting")"
+        case .waiting(let reason):
+            return "\(jobName) \(reason)"
+        }
+    }
+
+    /// The event row's payload fields.
+    public var payload: [String: PayloadValue] {
+        switch detail {
+        case .failureDetected(let f, let step, let injection, _):
+            var p: [String: PayloadValue] = ["kind": .text(f.kind.rawValue), "step": .text(step.map(String.init) ?? "")]
+            if let s = f.exitStatus { p["exitStatus"] = .text(String(s)) }
+            if let s = f.signal { p["signal"] = .text(String(s)) }
+            if let injection {
+                p["injectedAt"] = .text(String(injection.at.wall.timeIntervalSince1970))
+                p["detectionSeconds"] = .text(String(format: "%.3f", f.detectedAt.timeIntervalSince(injection.at)))
+                p["injected"] = .text(injection.what)
+            }
+            if let t = f.timeout {
+                p["timeoutSeconds"] = .number(t.seconds)
+                p["timeout"] = .text(t.why)
+            }
+            return p
+        case .rootCause(let later, _): return ["kind": .text(later.kind.rawValue), "refines": .text("true")]
+        case .teardown(_, let seconds): return ["teardownSeconds": .number(seconds)]
+        case .decision(_, let delay, _, _): return ["delaySeconds": .number(delay)]
+        case .recoveryComplete(_, let p):
+            return ["recoverySeconds": .number(p.total), "teardownSeconds": .number(p.teardown),
+                    "backoffSeconds": .number(p.backoff), "relaunchSeconds": .number(p.relaunch),
+                    "rendezvousRestoreFirstStepSeconds": .number(p.firstStep), "lostSteps": .number(Double(p.lostSteps)),
+                    "resumeStep": .number(Double(p.resumeStep)), "firstStep": .number(Double(p.firstStepNumber))]
+        default: return [:]
+        }
+    }
+}
+
+/// A payload field: text or a number (JSON string or number).
+public enum PayloadValue: Hashable, Sendable, Encodable {
+    case text(String)
+    case number(Double)
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .text(let s): try c.encode(s)
+        case .number(let d): try c.encode(d)
+        }
+    }
+}
