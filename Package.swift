@@ -52,9 +52,13 @@ let package = Package(
         .target(
             name: "AgentProtocol", dependencies: ["RingmasterModel"],
             swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        // The node agent: `ringmaster-agent --stdio`. Shipped as a `--static-swift-stdlib` release build.
+        // The node agent's decisions as a pure value type: ranks, kill deadlines, output budget, heartbeats,
+        // shutdown. Inputs and the time in, actions out; no clock, no IO.
+        .target(name: "AgentCore", dependencies: ["RingmasterModel", "AgentProtocol"], swiftSettings: strict),
+        // The node agent: `ringmaster-agent --stdio`, the poll shell around AgentCore. Shipped as a
+        // `--static-swift-stdlib` release build.
         .executableTarget(
-            name: "ringmaster-agent", dependencies: ["RingmasterModel", "AgentProtocol"],
+            name: "ringmaster-agent", dependencies: ["RingmasterModel", "AgentProtocol", "AgentCore"],
             path: "Agents/ringmaster-agent", swiftSettings: strict),
         // libssh through pkg-config, and a small safe wrapper: one thread per session, strict host keys, SFTP.
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
@@ -118,6 +122,8 @@ let package = Package(
             dependencies: ["RingmasterModel", "AgentProtocol", "SSHTransport", "NodeManager", "ControllerAPI"],
             swiftSettings: strict),
 
+        .testTarget(
+            name: "AgentCoreTests", dependencies: ["AgentCore", "AgentProtocol", "RingmasterModel"], swiftSettings: strict),
         .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "NodeManagerTests", dependencies: ["NodeManager", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(
