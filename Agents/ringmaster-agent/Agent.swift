@@ -1,5 +1,6 @@
 import AgentProtocol
 import RingmasterModel
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc

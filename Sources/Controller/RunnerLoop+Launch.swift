@@ -7,6 +7,7 @@ import NodeManager
 import Planning
 import RingmasterModel
 import StateStore
+import SystemUtilities
 
 extension RunnerLoop {
     /// After a restart: quarantined nodes are read back from the store; attempts the previous controller

@@ -6,6 +6,7 @@ import NodeManager
 import Planning
 import RingmasterModel
 import StateStore
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc
