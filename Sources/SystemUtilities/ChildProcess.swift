@@ -128,7 +128,7 @@ final class ChildProcessState: Sendable {
         var stderr: [UInt8] = []
         var partial: [UInt8] = []
         var lines: [String] = []
-        var stdoutEnded = false
+        var stdoutEnded: Bool
         var lineWaiters: [LineWaiter] = []
         var endWaiters: [CheckedContinuation<POSIX.Termination?, Never>] = []
         var done: Bool { termination != nil && !reading }
@@ -136,7 +136,8 @@ final class ChildProcessState: Sendable {
 
     private let state: Mutex<State>
 
-    init(reading: Bool) { state = Mutex(State(reading: reading)) }
+    /// `reading`: some output is captured (else there are no lines to wait for).
+    init(reading: Bool) { state = Mutex(State(reading: reading, stdoutEnded: !reading)) }
 
     /// The child has ended (not yet reaped): from now on no signal is sent to its pid.
     func ending() { state.withLock { $0.ending = true } }

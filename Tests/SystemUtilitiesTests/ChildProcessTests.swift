@@ -70,6 +70,9 @@ import Glibc
             #expect(child.outputLines.isEmpty)
         }
         #expect(POSIX.readText(path) == "first\nfirst-err\nsecond\nsecond-err\n")
+        let uncaptured = try ChildProcess(["true"], stdout: .appendTo(path), stderr: .discard)
+        #expect(await uncaptured.line { _ in true } == nil)  // no captured stdout: nothing to wait for
+        await uncaptured.exit()
     }
 
     @Test func aMissingProgramIsAnError() {
