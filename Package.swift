@@ -29,6 +29,10 @@ let package = Package(
     targets: [
         // Value types shared by every module and by the node agent. No dependencies.
         .target(name: "RingmasterModel", swiftSettings: strict),
+        // POSIX errors, posix_spawn, child processes (line-read output, wait, signal), capture with a timeout,
+        // dedicated threads, the monotonic clock, bounded waits. The C library only; used by every module that
+        // starts a process or blocks.
+        .target(name: "SystemUtilities", swiftSettings: strict),
         // YAML job manifests and cluster inventories → model types, with FILE:LINE errors.
         .target(
             name: "JobManifest",
@@ -50,54 +54,64 @@ let package = Package(
         // Shared with the agent: Foundation and the model only. Optimised even in debug builds: the agent
         // hashes its own executable at every start (SHA-256 in Swift runs ~40× slower unoptimised).
         .target(
-            name: "AgentProtocol", dependencies: ["RingmasterModel"],
+            name: "AgentProtocol", dependencies: ["RingmasterModel", "SystemUtilities"],
             swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // The node agent's decisions as a pure value type: ranks, kill deadlines, output budget, heartbeats,
         // shutdown. Inputs and the time in, actions out; no clock, no IO.
-        .target(name: "AgentCore", dependencies: ["RingmasterModel", "AgentProtocol"], swiftSettings: strict),
+        .target(name: "AgentCore", dependencies: ["RingmasterModel", "AgentProtocol", "SystemUtilities"], swiftSettings: strict),
         // The node agent: `ringmaster-agent --stdio`, the poll shell around AgentCore. Shipped as a
         // `--static-swift-stdlib` release build.
         .executableTarget(
-            name: "ringmaster-agent", dependencies: ["RingmasterModel", "AgentProtocol", "AgentCore"],
+            name: "ringmaster-agent", dependencies: ["RingmasterModel", "AgentProtocol", "AgentCore", "SystemUtilities"],
             path: "Agents/ringmaster-agent", swiftSettings: strict),
         // libssh through pkg-config, and a small safe wrapper: one thread per session, strict host keys, SFTP.
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
         .target(name: "SSHTransport", dependencies: ["CLibSSH"], swiftSettings: strict),
-        // Controller side: brings nodes up (local pipes or SSH), supervises heartbeats.
+        // Controller side: brings nodes up through a transport (local pipes here), supervises heartbeats. No SSH.
         .target(
-            name: "NodeManager", dependencies: ["RingmasterModel", "AgentProtocol", "SSHTransport"],
+            name: "NodeManager", dependencies: ["RingmasterModel", "AgentProtocol", "SystemUtilities"],
+            swiftSettings: strict),
+        // SSH inventories: the agent transport over libssh (deploy over SFTP, speak the protocol on an exec channel).
+        .target(
+            name: "SSHNodes", dependencies: ["RingmasterModel", "AgentProtocol", "NodeManager", "SSHTransport", "SystemUtilities"],
             swiftSettings: strict),
         // TCP ring collectives: rendezvous, process groups, all-reduce and friends.
-        .target(name: "Collectives", dependencies: ["RingmasterModel"], swiftSettings: strict),
+        .target(name: "Collectives", dependencies: ["RingmasterModel", "SystemUtilities"], swiftSettings: strict),
         // @_cdecl functions over Collectives with opaque handles and error codes: the C ABI for other languages.
         .target(name: "RingmasterC", dependencies: ["Collectives"], swiftSettings: strict),
         // Rank-side step checkpoints: atomic, verified (SHA-256), optionally asynchronous.
         .target(
             name: "Checkpointing",
-            dependencies: ["RingmasterModel", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["RingmasterModel", "SystemUtilities", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         // The reference decoder-only language model: hand-written forward/backward, Adam, tensor,
         // pipeline and data parallelism over a Communicator, deterministic data and resume.
         .target(name: "TrainerCore", dependencies: ["RingmasterModel", "Checkpointing"], swiftSettings: strict),
-        // The HTTP API's wire types and a small blocking HTTP/1.1 client for the CLI. Foundation only.
+        // The HTTP API's wire types, a small blocking HTTP/1.1 client for the CLI, and the state directory's file
+        // names (how a client finds the controller). Foundation only.
         .target(name: "ControllerAPI", dependencies: ["RingmasterModel"], swiftSettings: strict),
         // The controller's services: rank environment, checkpoint commits, the job runner over node agents,
         // the HTTP API (Hummingbird), metrics (Prometheus), all in one ServiceGroup.
         .target(
             name: "Controller",
             dependencies: ["RingmasterModel", "JobManifest", "Planning", "FaultPolicy", "Supervision", "StateStore", "AgentProtocol",
-                           "NodeManager", "Collectives", "Checkpointing", "ControllerAPI",
+                           "NodeManager", "SSHNodes", "Collectives", "Checkpointing", "ControllerAPI", "SystemUtilities",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: strict),
+        // A real `ringmaster controller` process on a state directory, with its API client and CLI: what the
+        // daemon tests and the CLI's controller benchmarks drive.
+        .target(
+            name: "ControllerHarness", dependencies: ["ControllerAPI", "RingmasterModel", "SystemUtilities"],
+            swiftSettings: strict),
         // The CLI. Thin: parse, validate, call library code.
         .executableTarget(
             name: "ringmaster",
             dependencies: [
-                "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives", "NodeManager", "Controller",
-                "ControllerAPI", "SSHTransport", "FaultPolicy", "AgentProtocol", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives", "NodeManager", "SSHNodes",
+                "Controller", "ControllerAPI", "ControllerHarness", "SSHTransport", "FaultPolicy", "AgentProtocol", "SystemUtilities", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // The reference trainer executable: TrainerCore over Collectives, configured by the rank environment.
@@ -116,28 +130,37 @@ let package = Package(
             name: "ringmaster-fixture",
             dependencies: ["RingmasterModel", "StateStore", "Checkpointing"],
             swiftSettings: strict),
-        // Fixtures and helpers for tests: temporary directories, built products, child processes.
+        // Fixtures and helpers for tests: temporary directories, built products, fakes, the built controller.
+        // No SSH: pure modules' tests depend on it.
         .target(
             name: "RingmasterTestKit",
-            dependencies: ["RingmasterModel", "AgentProtocol", "SSHTransport", "NodeManager", "ControllerAPI"],
+            dependencies: ["RingmasterModel", "AgentProtocol", "NodeManager", "ControllerHarness", "SystemUtilities"],
+            swiftSettings: strict),
+        // Fixtures of the SSH, namespace-cluster and daemon suites: sshd, key pairs, network-namespace hosts.
+        .target(
+            name: "RingmasterSSHTestKit", dependencies: ["RingmasterModel", "RingmasterTestKit", "SystemUtilities"],
             swiftSettings: strict),
 
         .testTarget(
-            name: "AgentCoreTests", dependencies: ["AgentCore", "AgentProtocol", "RingmasterModel"], swiftSettings: strict),
-        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "RingmasterTestKit"], swiftSettings: strict),
-        .testTarget(name: "NodeManagerTests", dependencies: ["NodeManager", "RingmasterTestKit"], swiftSettings: strict),
+            name: "AgentCoreTests", dependencies: ["AgentCore", "AgentProtocol", "RingmasterModel", "SystemUtilities"], swiftSettings: strict),
+        .testTarget(name: "SystemUtilitiesTests", dependencies: ["SystemUtilities"], swiftSettings: strict),
+        .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "RingmasterModel"], swiftSettings: strict),
         .testTarget(
-            name: "AgentIntegrationTests", dependencies: ["NodeManager", "AgentProtocol", "RingmasterTestKit"],
+            name: "NodeManagerTests", dependencies: ["NodeManager", "RingmasterTestKit", "SystemUtilities"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentIntegrationTests", dependencies: ["NodeManager", "AgentProtocol", "RingmasterTestKit", "SystemUtilities"],
             swiftSettings: strict),
         .testTarget(
-            name: "SSHTransportTests", dependencies: ["SSHTransport", "NodeManager", "RingmasterTestKit"],
+            name: "SSHTransportTests",
+            dependencies: ["SSHTransport", "SSHNodes", "NodeManager", "RingmasterTestKit", "RingmasterSSHTestKit", "SystemUtilities"],
             swiftSettings: strict),
         .testTarget(
-            name: "NetnsClusterTests", dependencies: ["NodeManager", "SSHTransport", "RingmasterTestKit"],
+            name: "NetnsClusterTests",
+            dependencies: ["AgentProtocol", "NodeManager", "SSHNodes", "RingmasterTestKit", "RingmasterSSHTestKit", "SystemUtilities"],
             swiftSettings: strict),
         .testTarget(
             name: "ControllerTests",
-            dependencies: ["Controller", "Planning", "JobManifest", "StateStore", "Checkpointing", "RingmasterTestKit"],
+            dependencies: ["Controller", "ControllerAPI", "Planning", "JobManifest", "StateStore", "Checkpointing", "RingmasterTestKit"],
             swiftSettings: strict),
         .testTarget(name: "FaultPolicyTests", dependencies: ["FaultPolicy", "RingmasterModel"], swiftSettings: strict),
         .testTarget(
@@ -145,17 +168,20 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "JobManifestTests", dependencies: ["JobManifest", "RingmasterTestKit"], swiftSettings: strict),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "JobManifest", "RingmasterTestKit"], swiftSettings: strict),
-        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit"], swiftSettings: strict),
-        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "RingmasterModel"], swiftSettings: strict),
-        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "RingmasterTestKit", "SystemUtilities"], swiftSettings: strict),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "RingmasterModel", "SystemUtilities"], swiftSettings: strict),
         .testTarget(
-            name: "TrainerCoreTests", dependencies: ["TrainerCore", "Collectives", "RingmasterModel", "RingmasterTestKit"],
+            name: "CheckpointingTests", dependencies: ["Checkpointing", "RingmasterTestKit", "SystemUtilities"], swiftSettings: strict),
+        .testTarget(
+            name: "TrainerCoreTests",
+            dependencies: ["TrainerCore", "Collectives", "RingmasterModel", "RingmasterTestKit", "SystemUtilities"],
             swiftSettings: strict),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["ControllerAPI", "RingmasterModel", "RingmasterTestKit", "SSHTransport", "AgentProtocol"],
+            dependencies: ["ControllerAPI", "ControllerHarness", "RingmasterModel", "RingmasterTestKit", "RingmasterSSHTestKit",
+                           "SystemUtilities"],
             swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["RingmasterTestKit"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["RingmasterTestKit", "SystemUtilities"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

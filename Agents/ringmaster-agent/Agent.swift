@@ -1,6 +1,7 @@
 import AgentCore
 import AgentProtocol
 import RingmasterModel
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc

@@ -1,9 +1,13 @@
 import AgentProtocol
 import RingmasterModel
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// How long a probe command (nvidia-smi, rocm-smi, the discovery command) may run before it is killed.
+private let probeTimeout: Duration = .seconds(10)
 
 /// Reads host facts and load from /proc, /etc and uname; runs the accelerator tools.
 struct HostProbe {
@@ -37,14 +41,14 @@ struct HostProbe {
             result.warnings += r.warnings
         }
         if let smi = resolveExecutable("nvidia-smi", path: path, cwd: nil) {
-            if let (status, out) = runCapture([smi] + AcceleratorDiscovery.nvidiaSMIArguments.dropFirst()), status == .exited(0) {
+            if let (status, out) = try? POSIX.capture([smi] + AcceleratorDiscovery.nvidiaSMIArguments.dropFirst(), mergeStderr: false, timeout: probeTimeout), status == .exited(0) {
                 merge(AcceleratorDiscovery.parseNvidiaSMI(out))
             } else {
                 result.warnings.append("nvidia-smi failed or timed out")
             }
         }
         if let rocm = resolveExecutable("rocm-smi", path: path, cwd: nil) {
-            if let (status, out) = runCapture([rocm] + AcceleratorDiscovery.rocmSMIArguments.dropFirst()), status == .exited(0) {
+            if let (status, out) = try? POSIX.capture([rocm] + AcceleratorDiscovery.rocmSMIArguments.dropFirst(), mergeStderr: false, timeout: probeTimeout), status == .exited(0) {
                 merge(AcceleratorDiscovery.parseROCmSMI(out))
             } else {
                 result.warnings.append("rocm-smi failed or timed out")
@@ -53,7 +57,7 @@ struct HostProbe {
             merge(AcceleratorDiscovery.parseAMDSysfs(sysfsCards()))
         }
         if let command = options.discoveryCommand {
-            if let (status, out) = runCapture(["/bin/sh", "-c", command]), status == .exited(0) {
+            if let (status, out) = try? POSIX.capture(["/bin/sh", "-c", command], mergeStderr: false, timeout: probeTimeout), status == .exited(0) {
                 merge(AcceleratorDiscovery.parseDiscoveryJSON(out))
             } else {
                 result.warnings.append("discovery command failed or timed out: \(command.prefix(200))")

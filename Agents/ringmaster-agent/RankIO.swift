@@ -1,3 +1,4 @@
+import SystemUtilities
 import AgentCore
 import AgentProtocol
 import RingmasterModel

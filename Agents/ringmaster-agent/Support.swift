@@ -1,4 +1,5 @@
 import AgentProtocol
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc
@@ -79,43 +80,6 @@ func resolveExecutable(_ name: String, path: String?, cwd: String?) -> String? {
         if stat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(full, X_OK) == 0 { return full }
     }
     return nil
-}
-
-/// Runs a short-lived command and captures at most `limit` bytes of its stdout, killing it after `timeoutMs`.
-func runCapture(_ argv: [String], timeoutMs: Int = 10_000, limit: Int = 1 << 20) -> (status: POSIX.Termination?, output: String)? {
-    guard let (r, w) = try? POSIX.makePipe() else { return nil }
-    let pid: pid_t
-    do {
-        pid = try POSIX.spawn(argv, stdin: .devNull, stdout: .fd(w), stderr: .devNull, newProcessGroup: true)
-    } catch {
-        close(r)
-        close(w)
-        return nil
-    }
-    close(w)
-    defer { close(r) }
-    var out: [UInt8] = []
-    let deadline = POSIX.monotonicNanoseconds() + UInt64(timeoutMs) * 1_000_000
-    var buf = [UInt8](repeating: 0, count: 65536)
-    var timedOut = false
-    while true {
-        let now = POSIX.monotonicNanoseconds()
-        if now >= deadline {
-            timedOut = true
-            break
-        }
-        var pfd = pollfd(fd: r, events: Int16(POLLIN), revents: 0)
-        let rc = poll(&pfd, 1, Int32((deadline - now) / 1_000_000) + 1)
-        if rc < 0, errno == EINTR { continue }
-        if rc <= 0 { continue }
-        let n = buf.withUnsafeMutableBytes { read(r, $0.baseAddress!, $0.count) }
-        if n < 0, errno == EINTR { continue }
-        if n <= 0 { break }
-        if out.count < limit { out.append(contentsOf: buf[0..<min(n, limit - out.count)]) }
-    }
-    if timedOut { kill(-pid, SIGKILL) }
-    let status = POSIX.wait(pid)
-    return (timedOut ? nil : status, String(decoding: out, as: UTF8.self))
 }
 
 /// A NUL-terminated C character array as a String.

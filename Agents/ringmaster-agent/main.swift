@@ -1,5 +1,6 @@
 // ringmaster-agent: the node agent. `--stdio` speaks the agent protocol on stdin/stdout; logs go to stderr.
 import AgentProtocol
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc

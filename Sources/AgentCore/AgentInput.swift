@@ -1,3 +1,4 @@
+import SystemUtilities
 import AgentProtocol
 import RingmasterModel
 

@@ -1,3 +1,4 @@
+import RingmasterModel
 import AgentProtocol
 
 /// SIGKILL deadlines of ranks that were sent a graceful signal with a grace period. A second graceful signal

@@ -1,3 +1,4 @@
+import RingmasterModel
 import AgentProtocol
 
 /// A rank the agent started and has not yet reaped.

@@ -1,3 +1,4 @@
+import RingmasterModel
 import AgentProtocol
 
 /// A rank's stdout and stderr on their way to the controller: each stream batched in bounded memory.

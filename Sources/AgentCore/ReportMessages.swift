@@ -1,3 +1,4 @@
+import RingmasterModel
 import AgentProtocol
 
 extension RankReport {

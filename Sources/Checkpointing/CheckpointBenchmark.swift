@@ -1,5 +1,6 @@
 import Foundation
 import RingmasterModel
+import SystemUtilities
 
 /// `ringmaster bench checkpoint`: save and restore throughput of one rank's shard, beside `dd` writing
 /// the same bytes with fsync on the same disk.
@@ -52,16 +53,10 @@ public struct CheckpointBenchmark: Sendable {
 
     /// `dd if=/dev/zero of=PATH bs=1M count=N conv=fsync`, timed; nil if dd is unavailable.
     private func ddSeconds(path: String, bytes: Int) -> Double? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/dd")
-        process.arguments = ["if=/dev/zero", "of=\(path)", "bs=1M", "count=\(max(1, bytes >> 20))", "conv=fsync"]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
+        let argv = ["/bin/dd", "if=/dev/zero", "of=\(path)", "bs=1M", "count=\(max(1, bytes >> 20))", "conv=fsync"]
         let clock = ContinuousClock()
         let start = clock.now
-        guard (try? process.run()) != nil else { return nil }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
+        guard let pid = try? POSIX.spawn(argv, stdout: .devNull, stderr: .devNull), POSIX.wait(pid) == .exited(0) else { return nil }
         return (clock.now - start).seconds
     }
 }

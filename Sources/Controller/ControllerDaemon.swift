@@ -7,6 +7,7 @@ import Logging
 import NodeManager
 import RingmasterModel
 import ServiceLifecycle
+import SSHNodes
 import StateStore
 import Synchronization
 

@@ -1,3 +1,4 @@
+import ControllerAPI
 import Foundation
 import JobManifest
 import NodeManager

@@ -5,6 +5,7 @@ import Foundation
 import NodeManager
 import RingmasterModel
 import StateStore
+import SystemUtilities
 import Supervision
 
 #if canImport(Glibc)

@@ -6,6 +6,7 @@ import NodeManager
 import RingmasterModel
 import StateStore
 import Supervision
+import SystemUtilities
 
 extension RunnerLoop {
     /// Reads the resume candidates' COMMITTED markers, newest first, up to the first usable one (a marker

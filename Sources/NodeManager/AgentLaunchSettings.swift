@@ -2,8 +2,8 @@ import AgentProtocol
 import RingmasterModel
 
 /// The agent command line for a node of an inventory.
-enum AgentLaunchSettings {
-    static func options(for node: NodeEntry, inventory: ClusterInventory, shutdownGraceMilliseconds: Int?) -> AgentOptions {
+package enum AgentLaunchSettings {
+    package static func options(for node: NodeEntry, inventory: ClusterInventory, shutdownGraceMilliseconds: Int?) -> AgentOptions {
         var o = AgentOptions(mode: .stdio, node: node.id.rawValue)
         o.heartbeatMilliseconds = max(1, Int((inventory.heartbeat.interval.seconds * 1000).rounded()))
         o.discoveryCommand = inventory.discoveryCommand

@@ -48,15 +48,17 @@ public protocol AgentTransport: Sendable {
 
 /// Turns the agent's output bytes into events: framing (1 MiB lines), JSON decoding. The first
 /// violation closes the stream.
-struct AgentStreamDecoder {
+package struct AgentStreamDecoder {
     private var framer = LineFramer()
-    private(set) var violation: String?
+    package private(set) var violation: String?
     /// The build hash the first message (`hello`) must carry, when known.
-    var expectedBuildHash: String?
+    package var expectedBuildHash: String?
     private var sawHello = false
 
     /// Feeds bytes; returns decoded messages, stopping at the first violation.
-    mutating func feed(_ bytes: some Sequence<UInt8>) -> [AgentMessage] {
+    package init() {}
+
+    package mutating func feed(_ bytes: some Sequence<UInt8>) -> [AgentMessage] {
         guard violation == nil else { return [] }
         framer.append(bytes)
         var out: [AgentMessage] = []
@@ -89,11 +91,13 @@ struct AgentStreamDecoder {
 }
 
 /// The last lines an agent wrote to stderr, for error messages.
-struct StderrTail {
+package struct StderrTail {
     private var lines: [String] = []
     private var partial: [UInt8] = []
 
-    mutating func append(_ bytes: [UInt8]) {
+    package init() {}
+
+    package mutating func append(_ bytes: [UInt8]) {
         for b in bytes {
             if b == 10 {
                 lines.append(String(decoding: partial.prefix(300), as: UTF8.self))
@@ -105,5 +109,5 @@ struct StderrTail {
         }
     }
 
-    var summary: String? { lines.last }
+    package var summary: String? { lines.last }
 }

@@ -1,8 +1,8 @@
 import AgentProtocol
 import Foundation
 import RingmasterModel
-import SSHTransport
 import Synchronization
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc

@@ -1,8 +1,5 @@
-import AgentProtocol
 import Foundation
-import NodeManager
-import SSHTransport
-import Synchronization
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc
@@ -64,64 +61,6 @@ public enum TestEnvironment {
             dir = dir.deletingLastPathComponent()
         }
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("ringmaster-agent").path
-    }
-}
-
-/// Output of a finished command.
-public struct CommandResult: Sendable {
-    public var status: POSIX.Termination?
-    public var output: String
-    public var succeeded: Bool { status == .exited(0) }
-}
-
-public struct CommandFailed: Error, CustomStringConvertible {
-    public var command: [String]
-    public var result: CommandResult
-    public var description: String { "\(command.joined(separator: " ")) failed (\(result.status.map { "\($0)" } ?? "?")): \(result.output)" }
-}
-
-/// Runs a short command on a thread of its own (never blocking the cooperative pool); stdout and stderr
-/// together, at most 1 MiB.
-@discardableResult
-public func runCommand(_ argv: [String], check: Bool = true, stdin: String? = nil) async throws -> CommandResult {
-    let result = try await onDedicatedThread(name: "command") { () throws -> CommandResult in
-        let (status, output) = try POSIX.capture(argv, stdin: stdin)
-        return CommandResult(status: status, output: output)
-    }
-    if check, !result.succeeded { throw CommandFailed(command: argv, result: result) }
-    return result
-}
-
-public struct TimedOut: Error, CustomStringConvertible {
-    public var what: String
-    public var description: String { "timed out waiting for \(what)" }
-}
-
-/// Runs `body`, failing with `TimedOut` after `limit` (real time).
-public func withTimeout<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try? await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw TimedOut(what: what) }
-        return value
-    }
-}
-
-/// Checks `condition` until it holds, at most `limit`: for states outside the process (a pid gone, a file
-/// written) that send no event. Bounded; the interval only paces the checks.
-public func eventually(
-    _ what: String, within limit: Duration = .seconds(5), every interval: Duration = .milliseconds(20),
-    _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + limit
-    while true {
-        if try await condition() { return }
-        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
-        try await Task.sleep(for: interval)
     }
 }
 

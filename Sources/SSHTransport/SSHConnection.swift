@@ -33,26 +33,8 @@ public struct SSHEndpoint: Hashable, Sendable {
     }
 }
 
-/// Runs `body` on a new thread of its own (every libssh session lives on one thread, never in the
-/// cooperative pool).
-public func runOnDedicatedThread(name: String, _ body: @escaping @Sendable () -> Void) {
-    let thread = Thread(block: body)
-    thread.name = name
-    thread.stackSize = 1 << 20
-    thread.start()
-}
-
-/// Runs blocking `work` on a dedicated thread and returns its result to the async caller.
-public func onDedicatedThread<T: Sendable>(name: String, _ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-        runOnDedicatedThread(name: name) {
-            do { c.resume(returning: try work()) } catch { c.resume(throwing: error) }
-        }
-    }
-}
-
 /// One authenticated libssh session. Not thread-safe: create it and use it on one thread only (see
-/// `runOnDedicatedThread`); `SSHStream` is the one part other threads may touch.
+/// SystemUtilities' `runOnDedicatedThread`); `SSHStream` is the one part other threads may touch.
 public final class SSHConnection {
     public let endpoint: SSHEndpoint
     let session: ssh_session

@@ -34,9 +34,12 @@ extension JobSupervisor {
 
     /// Ranks that lose a peer exit with a plain non-zero status, often before the peer's own exit (or its
     /// node's loss) reaches the controller. A later exit by a signal the controller did not send (SIGKILL,
-    /// SIGSEGV, …), or a lost node, is the likelier root cause: the failure is re-attributed to it.
+    /// SIGSEGV, …), or a lost node, is the likelier root cause: the failure is re-attributed to it. So is
+    /// a hang whose rank's node is then lost: a stopped or wedged agent silences its ranks before its
+    /// heartbeats are missed.
     mutating func refineCause(first: Failure, later: Failure, _ fleet: inout FleetState) {
-        let firstIsConsequence = first.kind == .rankExit && first.signal == nil
+        let silencedByItsNode = first.kind == .hang && later.kind == .nodeLost && first.node != nil && first.node == later.node
+        let firstIsConsequence = (first.kind == .rankExit && first.signal == nil) || silencedByItsNode
         let laterIsRoot = later.kind == .nodeLost || (later.kind == .rankExit && later.signal != nil && later.signal != SIGTERM)
         guard firstIsConsequence, laterIsRoot, var a = attempt else { return }
         var refined = later

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Collectives
 import Foundation
-import SSHTransport
+import SystemUtilities
 
 /// `ringmaster bench allreduce --ranks N --sizes 8,4K,…`: spawns N rank processes over
 /// loopback TCP (each running `bench allreduce-rank`), hosts their rendezvous, and prints
@@ -24,13 +24,8 @@ struct BenchAllReduceCommand: AsyncParsableCommand {
         try workload.check()
     }
 
+    /// Hosts the rendezvous, spawns the ranks, prints rank 0's rows.
     func run() async throws {
-        let output = try await onDedicatedThread(name: "bench-allreduce") { try launch() }
-        print(output, terminator: "")
-    }
-
-    /// Hosts the rendezvous, spawns the ranks, collects rank 0's rows.
-    private func launch() throws -> String {
         let token = (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
         let server = try RendezvousServer(attempt: 1, token: token, worldSize: ranks)
         defer { server.shutdown() }
@@ -44,25 +39,21 @@ struct BenchAllReduceCommand: AsyncParsableCommand {
         for r in 0..<ranks {
             var env = base
             env["RANK"] = String(r)
-            children.append(try ChildProcess(path: executable, arguments: ["bench", "allreduce-rank"] + workload.arguments,
-                                             environment: env.map { "\($0.key)=\($0.value)" }, captureStdout: r == 0))
-        }
-        var rows: [BenchmarkResult] = []
-        while let line = children[0].readLine() {
-            if line.hasPrefix("RESULT "), let data = line.dropFirst(7).data(using: .utf8) {
-                rows = (try? JSONDecoder().decode([BenchmarkResult].self, from: data)) ?? []
-            }
+            children.append(try ChildProcess([executable, "bench", "allreduce-rank"] + workload.arguments, environment: env,
+                                             stdout: r == 0 ? .capture : .inherit, stderr: .inherit))
         }
         var failed: [String] = []
         for (r, child) in children.enumerated() {
-            let code = ChildProcess.exitCode(child.wait())
+            let code = await child.exit()
             if code != 0 { failed.append("rank \(r) exited with \(code)") }
         }
+        let result = children[0].outputLines.last { $0.hasPrefix("RESULT ") }
+        let rows = result.flatMap { try? JSONDecoder().decode([BenchmarkResult].self, from: Data($0.dropFirst(7).utf8)) } ?? []
         guard failed.isEmpty, rows.count == workload.sizeList.count else {
             FileHandle.standardError.write(Data("ringmaster bench allreduce: \(failed.isEmpty ? "no results from rank 0" : failed.joined(separator: ", "))\n".utf8))
             throw ExitCode(1)
         }
-        return json ? BenchmarkResult.json(rows) + "\n" : BenchmarkResult.table(rows)
+        print(json ? BenchmarkResult.json(rows) + "\n" : BenchmarkResult.table(rows), terminator: "")
     }
 }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Collectives
 import Foundation
-import SSHTransport
+import SystemUtilities
 
 /// One rank of `bench allreduce` (hidden; spawned by it, and by the tests). Joins through the
 /// rank environment (RANK, WORLD_SIZE, RINGMASTER_RENDEZVOUS, RINGMASTER_TOKEN, …).

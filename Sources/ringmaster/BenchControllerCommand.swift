@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import SSHTransport
 
 struct BenchController: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,7 +38,7 @@ struct BenchController: AsyncParsableCommand {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let bench = ControllerBenchmark(nodes: nodes, rounds: rounds, idleSeconds: idle, eventJobs: eventJobs,
                                         progress: { [json] in if !json { Output.line($0) } })
-        let r = try await onDedicatedThread(name: "bench controller") { try bench.run(ringmaster: exe) }
+        let r = try await bench.run(ringmaster: exe)
         if json { return try Output.json(r) }
         print("")
         print(Output.table(["MEASURE", "VALUE", "GOAL"], [

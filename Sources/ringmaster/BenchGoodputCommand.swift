@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import SSHTransport
 
 struct BenchGoodput: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,7 +34,7 @@ struct BenchGoodput: AsyncParsableCommand {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let bench = GoodputBenchmark(minutes: minutes, meanInterval: every, seed: seed,
                                      progress: { [json] in if !json { Output.line(Human.time(Date()) + "  " + $0) } })
-        let r = try await onDedicatedThread(name: "bench goodput") { try bench.run(ringmaster: exe) }
+        let r = try await bench.run(ringmaster: exe)
         if json { return try Output.json(r) }
         func q(_ x: Quantiles?) -> String {
             guard let x, x.count > 0 else { return "-" }

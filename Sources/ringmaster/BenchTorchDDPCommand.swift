@@ -1,6 +1,6 @@
-import AgentProtocol
 import ArgumentParser
 import Foundation
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +12,7 @@ import Musl
 /// (scripts/torch_ddp_bench.py), then the async checkpoint stall and save throughput beside dd
 /// (scripts/torch_checkpoint_bench.py), both run with the torch venv's Python and the C ABI library
 /// next to this executable.
-struct BenchTorchDDP: ParsableCommand {
+struct BenchTorchDDP: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torch-ddp",
         abstract: "PyTorch DDP step and all-reduce time, Gloo against the ring hook; async checkpoint stall.",
@@ -46,7 +46,7 @@ struct BenchTorchDDP: ParsableCommand {
         if let modelMib, !(modelMib > 0) { throw ValidationError("--model-mib must be positive") }
     }
 
-    func run() throws {
+    func run() async throws {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let folder = (executable as NSString).deletingLastPathComponent
         let lib = library ?? folder + "/libRingmasterC.so"
@@ -68,12 +68,12 @@ struct BenchTorchDDP: ParsableCommand {
         let runs = [("ddp", ddp)] + (skipCheckpoint ? [] : [("checkpoint", checkpoint)])
 
         if !json {
-            for (_, argv) in runs { try runScript(argv, capture: false) }
+            for (_, argv) in runs { try await runScript(argv, capture: false) }
             return
         }
         var parts: [String] = []
         for (name, argv) in runs {
-            let out = try runScript(argv + ["--json"], capture: true).trimmingCharacters(in: .whitespacesAndNewlines)
+            let out = try await runScript(argv + ["--json"], capture: true).trimmingCharacters(in: .whitespacesAndNewlines)
             parts.append("\"\(name)\":\(out.isEmpty ? "null" : out)")
         }
         print("{" + parts.joined(separator: ",") + "}")
@@ -97,37 +97,17 @@ struct BenchTorchDDP: ParsableCommand {
 
     /// Runs `argv` (no shell), its stderr on ours; its stdout on ours too, or returned when `capture`.
     @discardableResult
-    private func runScript(_ argv: [String], capture: Bool) throws -> String {
-        var output: [UInt8] = []
-        let status: POSIX.Termination?
-        if capture {
-            let (r, w) = try POSIX.makePipe()
-            let pid: pid_t
-            do { pid = try POSIX.spawn(argv, stdout: .fd(w)) } catch {
-                close(r)
-                close(w)
-                throw error
-            }
-            close(w)
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(r, $0.baseAddress!, $0.count) }
-                if n < 0, errno == EINTR { continue }
-                if n <= 0 { break }
-                output += buffer[0..<n]
-            }
-            close(r)
-            status = POSIX.wait(pid)
-        } else {
-            status = POSIX.wait(try POSIX.spawn(argv))
-        }
+    private func runScript(_ argv: [String], capture: Bool) async throws -> String {
+        let script = try ChildProcess(argv, stdout: capture ? .capture : .inherit, stderr: .inherit)
+        await script.exit()
+        let status = script.termination
         guard status == .exited(0) else {
             let name = (argv[1] as NSString).lastPathComponent
             FileHandle.standardError.write(Data("ringmaster bench torch-ddp: \(name) ended with \(status.map { "\($0)" } ?? "an unknown status")\n".utf8))
             if case .exited(let code) = status, code != 0 { throw ExitCode(code) }
             throw ExitCode(1)
         }
-        return String(decoding: output, as: UTF8.self)
+        return script.standardOutput
     }
 
     private func fail(_ message: String) -> ExitCode {

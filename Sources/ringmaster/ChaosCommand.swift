@@ -1,11 +1,10 @@
-import AgentProtocol
 import ArgumentParser
 import ControllerAPI
 import FaultPolicy
 import JobManifest
 import RingmasterModel
 import Foundation
-import SSHTransport
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc

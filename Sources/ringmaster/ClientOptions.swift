@@ -2,7 +2,7 @@ import ArgumentParser
 import Controller
 import ControllerAPI
 import Foundation
-import SSHTransport
+import SystemUtilities
 
 /// How a client command finds the controller: `--controller URL`, `$RINGMASTER_CONTROLLER`, the URL the
 /// controller wrote to its state directory, or http://127.0.0.1:7460; the token from `$RINGMASTER_TOKEN`

@@ -1,6 +1,7 @@
-import AgentProtocol
 import ControllerAPI
+import ControllerHarness
 import Foundation
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc
@@ -35,12 +36,24 @@ struct ControllerBenchmark: Sendable {
         var liveDeliveryP99Ms: Double
     }
 
-    func run(ringmaster: String) throws -> Result {
-        let controller = try BenchedController.start(
+    func run(ringmaster: String) async throws -> Result {
+        let controller = try await ControllerProcess.startForBenchmark(
             ringmaster: ringmaster, name: "controller", clusterYAML: "name: bench\nlocal: {nodes: \(nodes), accelerators: 2}\n",
             readyNodes: nodes)
-        defer { controller.stop() }
-        let (pid, client, dir) = (controller.pid, controller.client, controller.directory)
+        let (pid, dir) = (controller.pid, controller.benchmarkFolder)
+        do {
+            let client = try controller.client()
+            let result = try await onDedicatedThread(name: "bench controller") { try measure(pid: pid, client: client, dir: dir) }
+            await controller.stopBenchmark()
+            return result
+        } catch {
+            await controller.stopBenchmark()
+            throw error
+        }
+    }
+
+    /// The measurements, with blocking API calls: on a dedicated thread.
+    private func measure(pid: pid_t, client: ControllerClient, dir: String) throws -> Result {
         progress("controller pid \(pid) at \(client.url) with \(nodes) ready nodes")
 
         // Idle CPU: nothing submitted, heartbeats only.
@@ -78,7 +91,7 @@ struct ControllerBenchmark: Sendable {
         var ids: [String] = []
         for _ in 0..<eventJobs { ids.append(try client.post("/v1/jobs", body: quick, as: JobView.self).id) }
         if let final = ids.last {
-            try BenchedController.waitUntil(seconds: 300, "the quick jobs to end") {
+            try pollUntil(seconds: 300, "the quick jobs to end") {
                 try client.get("/v1/jobs/\(final)", as: JobDetail.self).job.state.isFinal
             }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Controller
+import ControllerAPI
 
 extension ExitCode {
     /// A manifest or inventory failed validation (sysexits' EX_DATAERR).

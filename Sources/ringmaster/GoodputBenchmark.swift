@@ -1,9 +1,11 @@
 import ControllerAPI
+import ControllerHarness
 import FaultPolicy
 import RingmasterModel
 import Foundation
 import Planning
 import Synchronization
+import SystemUtilities
 
 /// `ringmaster bench goodput`: the demo training job under Poisson failures of mixed kinds, on a local
 /// controller; effective training time ratio, detection and recovery times, lost steps, phases.
@@ -46,26 +48,50 @@ struct GoodputBenchmark: Sendable {
         """
     }
 
-    func run(ringmaster: String) throws -> Result {
-        let controller = try BenchedController.start(
+    func run(ringmaster: String) async throws -> Result {
+        let controller = try await ControllerProcess.startForBenchmark(
             ringmaster: ringmaster, name: "goodput",
             clusterYAML: "name: goodput\nlocal: {nodes: 4, accelerators: 2}\nheartbeat: {interval: 300ms, missed: 3}\n",
             readyNodes: 4)
-        defer { controller.stop() }
-        let client = controller.client
-        let checkpoints = controller.directory + "/checkpoints"
+        let folder = controller.benchmarkFolder
+        do {
+            let client = try controller.client()
+            let result = try await onDedicatedThread(name: "bench goodput") { try measure(client: client, folder: folder) }
+            await controller.stopBenchmark()
+            return result
+        } catch {
+            await controller.stopBenchmark()
+            throw error
+        }
+    }
+
+    /// Submits a manifest and follows the job's events until it ends; returns the final job. Blocking.
+    private func submitAndFollow(_ client: ControllerClient, _ manifest: String, path: String,
+                                 onEvent: (EventView) -> Void = { _ in }) throws -> JobView {
+        let job = try client.post("/v1/jobs", body: SubmitRequest(manifest: manifest, path: path), as: JobView.self)
+        try client.stream("/v1/events?follow=1&job=\(job.id)") { line in
+            guard let e = try? APICoding.decoder().decode(EventView.self, from: Data(line.utf8)) else { return true }
+            onEvent(e)
+            return !(e.jobStateTo?.isFinal ?? false)
+        }
+        return try client.get("/v1/jobs/\(job.id)", as: JobDetail.self).job
+    }
+
+    /// The baseline and the chaos run, with blocking API calls: on a dedicated thread.
+    private func measure(client: ControllerClient, folder: String) throws -> Result {
+        let checkpoints = folder + "/checkpoints"
 
         // Failure-free step time: the ranks' own ms/step over a short run.
         progress("baseline: 150 failure-free steps")
-        let baseline = try controller.run(Self.manifest(name: "baseline", steps: 150, checkpoints: checkpoints),
-                                          path: controller.directory + "/baseline.yaml")
+        let baseline = try submitAndFollow(client, Self.manifest(name: "baseline", steps: 150, checkpoints: checkpoints),
+                                           path: folder + "/baseline.yaml")
         let lines = String(decoding: try client.call("GET", "/v1/jobs/\(baseline.id)/logs?tail=50"), as: UTF8.self)
         let msPerStep = lines.split(separator: "\n").compactMap { line -> Double? in
             guard let open = line.range(of: "s ("), let close = line.range(of: " ms/step)") else { return nil }
             return Double(line[open.upperBound..<close.lowerBound])
         }.max() ?? 0
         guard baseline.state == .succeeded, msPerStep > 0 else {
-            throw BenchedController.Failure(description: "the baseline run did not succeed: \(baseline.reason ?? "")")
+            throw BenchmarkFailure(description: "the baseline run did not succeed: \(baseline.reason ?? "")")
         }
         let stepSeconds = msPerStep / 1000
         let steps = Int(minutes * 60 / stepSeconds)
@@ -94,15 +120,15 @@ struct GoodputBenchmark: Sendable {
         injector.start()
         var events: [EventView] = []
         let start = Date()
-        let final = try controller.run(Self.manifest(name: "goodput", steps: steps, checkpoints: checkpoints),
-                                       path: controller.directory + "/goodput.yaml") { e in
+        let final = try submitAndFollow(client, Self.manifest(name: "goodput", steps: steps, checkpoints: checkpoints),
+                                        path: folder + "/goodput.yaml") { e in
             events.append(e)
             if e.kind == "failure.detected" || e.kind == "recovery.complete" { progress(e.message) }
         }
         let wall = Date().timeIntervalSince(start)
         done.withLock { $0 = true }
         guard final.state == .succeeded else {
-            throw BenchedController.Failure(description: "the chaos run ended \(final.state.rawValue): \(final.reason ?? "")")
+            throw BenchmarkFailure(description: "the chaos run ended \(final.state.rawValue): \(final.reason ?? "")")
         }
 
         func payload(_ e: EventView) -> [String: Any] {

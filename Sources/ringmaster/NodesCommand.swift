@@ -4,6 +4,7 @@ import Foundation
 import JobManifest
 import NodeManager
 import RingmasterModel
+import SSHNodes
 
 /// `ringmaster nodes`: the controller's nodes with state, reason, accelerators and ranks placed; or, with
 /// `--cluster FILE` / `--local N`, a standalone discovery of an inventory without a controller.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SSHTransport
+import SystemUtilities
 
 @main
 struct Ringmaster: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Controller
+import ControllerAPI
 import Foundation
 import JobManifest
 import StateStore

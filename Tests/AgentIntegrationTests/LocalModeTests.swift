@@ -3,6 +3,7 @@ import Foundation
 import NodeManager
 import RingmasterModel
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 #if canImport(Glibc)

@@ -1,10 +1,11 @@
 import Foundation
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 /// Runs the built `ringmaster` and returns (exit status, stdout, stderr).
 func ringmaster(_ args: [String]) async throws -> (Int32, String, String) {
-    let done = try await runToCompletion(try BuiltProducts.executable("ringmaster"), args)
+    let done = try await ChildProcess.run([try BuiltProducts.executable("ringmaster")] + args)
     return (done.status, done.standardOutput, done.standardError)
 }
 

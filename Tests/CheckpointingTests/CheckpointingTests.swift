@@ -1,6 +1,7 @@
 @_spi(Testing) import Checkpointing
 import Foundation
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 func snapshot(step: Int, scale: Float = 1) -> CheckpointSnapshot {
@@ -110,7 +111,7 @@ func snapshot(step: Int, scale: Float = 1) -> CheckpointSnapshot {
             try ckpt.save(snapshot(step: 1))  // returns at once; the writer is held after its first file
             #expect(!FileManager.default.fileExists(atPath: "\(dir)/step-1/rank-0"))
             let returned = DispatchSemaphore(value: 0)
-            Thread.detachNewThread {
+            runOnDedicatedThread(name: "second save") {
                 try? ckpt.save(snapshot(step: 2))
                 returned.signal()
             }
@@ -139,10 +140,10 @@ func snapshot(step: Int, scale: Float = 1) -> CheckpointSnapshot {
 @Suite(.serialized, .timeLimit(.minutes(2))) struct CrashSafety {
     @Test func aProcessKilledMidWriteLeavesNothingThatLooksComplete() async throws {
         try await withTemporaryDirectory { dir in
-            let writer = try ChildProcess(try BuiltProducts.executable("ringmaster-fixture"), ["checkpoint-writer", dir])
+            let writer = try ChildProcess([try BuiltProducts.executable("ringmaster-fixture"), "checkpoint-writer", dir])
             let line = await writer.line { $0 == "mid-write" }
             #expect(line == "mid-write", "stderr: \(writer.standardError)")
-            writer.kill(SIGKILL)
+            writer.signal(SIGKILL)
             _ = await writer.exit()
 
             let layout = CheckpointLayout(directory: dir)

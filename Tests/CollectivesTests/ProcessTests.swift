@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import SystemUtilities
 import Testing
 @testable import Collectives
 
@@ -23,27 +24,20 @@ import Testing
         env["WORLD_SIZE"] = String(n)
         return try (0..<n).map { r in
             env["RANK"] = String(r)
-            return try ChildProcess(path: executable, arguments: ["bench", "allreduce-rank"] + arguments,
-                                    environment: env.map { "\($0.key)=\($0.value)" }, captureStdout: true)
+            return try ChildProcess([executable, "bench", "allreduce-rank"] + arguments, environment: env, stderr: .inherit)
         }
     }
 
-    /// Reads rank 0's stdout until it has reported `iterations` timed iterations (bounded by
-    /// the output: the worker runs a finite number of iterations, then exits and closes it).
-    static func waitForProgress(_ child: ChildProcess, iterations: Int) -> Bool {
-        var seen = 0
-        while let line = child.readLine() {
-            if line.hasPrefix("PROGRESS") { seen += 1 }
-            if seen >= iterations { return true }
-        }
-        return false
+    /// Waits until rank 0 has reported `iterations` timed iterations (bounded by the output: the worker
+    /// runs a finite number of iterations, then exits and closes it).
+    static func waitForProgress(_ child: ChildProcess, iterations: Int) async -> Bool {
+        await child.line(where: { $0.hasPrefix("PROGRESS") }, occurrence: iterations) != nil
     }
 
-    /// Waits for a child and returns (exit code, stdout rest, seconds since `since`).
-    static func finish(_ child: ChildProcess, since: Deadline) -> (code: Int32, output: String, seconds: Double) {
-        let output = child.readAll()
-        let code = ChildProcess.exitCode(child.wait())
-        return (code, output, Double(Deadline.now().nanoseconds - since.nanoseconds) / 1e9)
+    /// Waits for a child and returns (exit status, stdout, seconds since `since`).
+    static func finish(_ child: ChildProcess, since: Deadline) async -> (code: Int32, output: String, seconds: Double) {
+        let code = await child.exit()
+        return (code, child.standardOutput, Double(Deadline.now().nanoseconds - since.nanoseconds) / 1e9)
     }
 
     @Test func executableIsBuilt() {
@@ -53,13 +47,13 @@ import Testing
     @Test func aKilledRankIsReportedAsPeerLostPromptly() async throws {
         let server = try RendezvousServer(attempt: 1, token: "k", worldSize: 3)
         defer { server.shutdown() }
-        let outcome = try await onThread { () -> [(code: Int32, output: String, seconds: Double)] in
-            let ranks = try Self.startRanks(3, ["--sizes", "8M", "--iterations", "400", "--warmup", "0", "--timeout", "60", "--progress"],
-                                            server: server, token: "k")
-            guard Self.waitForProgress(ranks[0], iterations: 2) else { return [] }
+        let ranks = try Self.startRanks(3, ["--sizes", "8M", "--iterations", "400", "--warmup", "0", "--timeout", "60", "--progress"],
+                                        server: server, token: "k")
+        var outcome: [(code: Int32, output: String, seconds: Double)] = []
+        if await Self.waitForProgress(ranks[0], iterations: 2) {
             ranks[1].signal(SIGKILL)
             let killedAt = Deadline.now()
-            return [Self.finish(ranks[0], since: killedAt), Self.finish(ranks[2], since: killedAt), Self.finish(ranks[1], since: killedAt)]
+            for r in [0, 2, 1] { outcome.append(await Self.finish(ranks[r], since: killedAt)) }
         }
         try #require(outcome.count == 3, "rank 0 never made progress")
         for survivor in outcome[0..<2] {
@@ -73,17 +67,16 @@ import Testing
     @Test func aStoppedRankMakesTheOthersTimeOutAtTheDeadline() async throws {
         let server = try RendezvousServer(attempt: 1, token: "s", worldSize: 3)
         defer { server.shutdown() }
-        let outcome = try await onThread { () -> [(code: Int32, output: String, seconds: Double)] in
-            let ranks = try Self.startRanks(3, ["--sizes", "1M", "--iterations", "5000", "--warmup", "0", "--timeout", "2", "--progress"],
-                                            server: server, token: "s")
-            guard Self.waitForProgress(ranks[0], iterations: 2) else { return [] }
+        let ranks = try Self.startRanks(3, ["--sizes", "1M", "--iterations", "5000", "--warmup", "0", "--timeout", "2", "--progress"],
+                                        server: server, token: "s")
+        var outcome: [(code: Int32, output: String, seconds: Double)] = []
+        if await Self.waitForProgress(ranks[0], iterations: 2) {
             ranks[1].signal(SIGSTOP)
             let stoppedAt = Deadline.now()
-            let results = [Self.finish(ranks[0], since: stoppedAt), Self.finish(ranks[2], since: stoppedAt)]
-            ranks[1].signal(SIGKILL)
-            ranks[1].wait()
-            return results
+            for r in [0, 2] { outcome.append(await Self.finish(ranks[r], since: stoppedAt)) }
         }
+        ranks[1].signal(SIGKILL)
+        await ranks[1].exit()
         try #require(outcome.count == 2, "rank 0 never made progress")
         for survivor in outcome {
             #expect(survivor.code == 4, "\(survivor.output)")
@@ -94,31 +87,18 @@ import Testing
 
     @Test func benchmarkRunsRealProcessesAndChecksTheirSums() async throws {
         // 4, 28, 4000 and 4000012 bytes: 1, 7, 1000 and 1_000_003 floats (not divisible by 3 ranks or the chunks).
-        let output = try await onThread { () -> String in
-            let bench = try ChildProcess(path: Self.executable,
-                                         arguments: ["bench", "allreduce", "--ranks", "3", "--sizes", "4,28,4000,4000012",
-                                                     "--iterations", "3", "--warmup", "1", "--json"],
-                                         environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
-                                         captureStdout: true)
-            let text = bench.readAll()
-            return ChildProcess.exitCode(bench.wait()) == 0 ? text : "exit failure: \(text)"
-        }
-        let rows = try JSONDecoder().decode([BenchmarkResult].self, from: Data(output.utf8))
+        let bench = try await ChildProcess.run([Self.executable, "bench", "allreduce", "--ranks", "3", "--sizes", "4,28,4000,4000012",
+                                                "--iterations", "3", "--warmup", "1", "--json"])
+        #expect(bench.succeeded, "\(bench.output)")
+        let rows = try JSONDecoder().decode([BenchmarkResult].self, from: Data(bench.standardOutput.utf8))
         #expect(rows.map(\.bytes) == [4, 28, 4000, 4_000_012])
         #expect(rows.allSatisfy { $0.ranks == 3 && $0.dtype == "float32" && $0.seconds > 0 && $0.busbwGBps > 0 })
     }
 
     @Test(arguments: ["bfloat16", "int64"])
     func benchmarkOtherTypesOverProcesses(dtype: String) async throws {
-        let code = try await onThread { () -> Int32 in
-            let bench = try ChildProcess(path: Self.executable,
-                                         arguments: ["bench", "allreduce", "--ranks", "2", "--sizes", "8,1M", "--dtype", dtype,
-                                                     "--iterations", "2", "--warmup", "0"],
-                                         environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
-                                         captureStdout: true)
-            _ = bench.readAll()
-            return ChildProcess.exitCode(bench.wait())
-        }
-        #expect(code == 0)
+        let bench = try await ChildProcess.run([Self.executable, "bench", "allreduce", "--ranks", "2", "--sizes", "8,1M", "--dtype", dtype,
+                                                "--iterations", "2", "--warmup", "0"])
+        #expect(bench.status == 0, "\(bench.output)")
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemUtilities
 import Testing
 @testable import Collectives
 
@@ -79,7 +80,7 @@ import Testing
         let groups = try await Self.join(2, server: server, token: "good").map { try $0.get() }
         defer { groups.forEach { $0.close() } }
         let port = (groups[0].connector as! TCPConnector).listener.port
-        let answers = try await onThread { () -> [String] in
+        let answers = try await onDedicatedThread(name: "rendezvous") { () -> [String] in
             var answers: [String] = []
             for hello in [Handshake(attempt: 6, from: 1, to: 0, group: "world", token: "good"),
                           Handshake(attempt: 7, from: 1, to: 0, group: "world", token: "forged")] {

@@ -1,4 +1,5 @@
 import Foundation
+import SystemUtilities
 import Testing
 @testable import Collectives
 
@@ -8,19 +9,9 @@ func onRankThreads<T: Sendable>(_ n: Int, _ body: @escaping @Sendable (Int) thro
     await withCheckedContinuation { (continuation: CheckedContinuation<[Result<T, any Error>], Never>) in
         let box = ResultBox<T>(count: n, continuation: continuation)
         for r in 0..<n {
-            let thread = Thread {
-                let result = Result { try body(r) }
-                box.set(r, result)
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
+            runOnDedicatedThread(name: "rank \(r)") { box.set(r, Result { try body(r) }) }
         }
     }
-}
-
-/// Runs a blocking closure on a dedicated thread.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await onRankThreads(1) { _ in try body() }[0].get()
 }
 
 private final class ResultBox<T: Sendable>: @unchecked Sendable {

@@ -1,4 +1,5 @@
 import Controller
+import ControllerAPI
 import Foundation
 import RingmasterTestKit
 import Testing

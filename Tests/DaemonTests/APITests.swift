@@ -1,8 +1,9 @@
 import ControllerAPI
+import ControllerHarness
 import Foundation
 import RingmasterModel
 import RingmasterTestKit
-import SSHTransport
+import SystemUtilities
 import Testing
 
 /// The HTTP API of a real controller process on a local cluster: authentication, errors, metrics.
@@ -13,7 +14,7 @@ import Testing
         let controller = try await ControllerProcess.start(cluster: try localCluster(dir, nodes: 1),
                                                            stateDirectory: dir.file("state"))
         // The token file is private to the user.
-        let mode = try FileManager.default.attributesOfItem(atPath: dir.file("state/api-token"))[.posixPermissions] as? Int
+        let mode = try FileManager.default.attributesOfItem(atPath: controller.directory.tokenFile)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         #expect(controller.token.count == 64)
         let url = controller.info.url
@@ -38,10 +39,10 @@ import Testing
         #expect(health.cluster == "local")
         #expect(health.pid == controller.pid)
         // The CLI with a wrong token exits 77 and shows the API's message.
-        let cli = try await runCommand(
+        let cli = try await ChildProcess.run(
             ["/usr/bin/env", "RINGMASTER_TOKEN=bad", try BuiltProducts.executable("ringmaster"), "jobs", "--state-dir",
-             controller.stateDirectory], check: false)
-        #expect(cli.status == .exited(77))
+             controller.stateDirectory], mergeStderr: true)
+        #expect(cli.termination == .exited(77))
         #expect(cli.output.contains("unauthorized: wrong bearer token"))
         #expect(await controller.stop() == 0)
     }
@@ -55,14 +56,14 @@ import Testing
         // An invalid manifest: 400 with each error as the validator writes it.
         let bad = try dir.write("bad.yaml", "name: bad\ncomand: [true]\nparallelism: {data: 0}\n")
         let result = try await controller.cli(["submit", bad])
-        #expect(result.status == .exited(65))
+        #expect(result.termination == .exited(65))
         #expect(result.output.contains("invalid job manifest \(bad)"))
         #expect(result.output.contains("\(bad):2: comand: unknown field"))
         #expect(result.output.contains("\(bad):3: parallelism.data:"))
         // A job larger than the whole cluster can never run: 400, naming the field.
         let huge = try dir.write("huge.yaml", "name: huge\ncommand: [true]\nparallelism: {data: 64}\n")
         let hugeResult = try await controller.cli(["submit", huge])
-        #expect(hugeResult.status == .exited(65))
+        #expect(hugeResult.termination == .exited(65))
         #expect(hugeResult.output.contains("job huge can never run on this cluster"))
         #expect(hugeResult.output.contains("\(huge):3: parallelism"))
         // Nothing was stored by either.
@@ -70,7 +71,7 @@ import Testing
         // Unknown job: 404 from the API, exit 66 and the message from the CLI.
         #expect(await status { _ = try await controller.detail("nope-1") } == 404)
         let missing = try await controller.cli(["status", "nope-1"])
-        #expect(missing.status == .exited(66))
+        #expect(missing.termination == .exited(66))
         #expect(missing.output.contains("no job nope-1"))
         // A body over 1 MiB is refused.
         let big = SubmitRequest(manifest: String(repeating: "#", count: 2 << 20), path: "/big.yaml")
@@ -92,12 +93,12 @@ import Testing
         _ = try await controller.waitForJob(job.id)
         // The store and the rank logs hold manifests, environments and output: readable by their owner only.
         var st = stat()
-        for file in [dir.file("state/state.db"), dir.file("state/logs/\(job.id)/attempt-1/rank-0.log")]
+        for file in [controller.directory.database, controller.directory.logDirectory(job: job.id, attempt: 1) + "/rank-0.log"]
         where FileManager.default.fileExists(atPath: file) {
             _ = stat(file, &st)
             #expect(st.st_mode & 0o777 == 0o600, "\(file): \(String(st.st_mode & 0o777, radix: 8))")
         }
-        _ = stat(dir.file("state/state.db"), &st)
+        _ = stat(controller.directory.database, &st)
         #expect(st.st_mode & 0o777 == 0o600)
         #expect(await status { _ = try await controller.call { try $0.call("GET", "/v1/jobs/\(job.id)/logs?tail=-1") } } == 400)
         #expect(await status { _ = try await controller.call { try $0.call("GET", "/v1/jobs/\(job.id)/logs?attempt=0") } } == 400)
@@ -129,10 +130,10 @@ import Testing
         #expect(table.output.contains("local-2") && table.output.contains("2× simulated"))
         #expect(await controller.stop() == 0)
         // Stopped cleanly: the info file is gone, and the CLI says no controller is running (exit 69).
-        #expect(!FileManager.default.fileExists(atPath: dir.file("state/controller.json")))
-        let after = try await runCommand([try BuiltProducts.executable("ringmaster"), "jobs", "--state-dir", dir.file("state"),
-                                          "--controller", controller.info.url], check: false)
-        #expect(after.status == .exited(69))
+        #expect(!FileManager.default.fileExists(atPath: controller.directory.infoFile))
+        let after = try await ChildProcess.run([try BuiltProducts.executable("ringmaster"), "jobs", "--state-dir", dir.file("state"),
+                                                "--controller", controller.info.url], mergeStderr: true)
+        #expect(after.termination == .exited(69))
         #expect(after.output.contains("no controller is answering at \(controller.info.url)"))
     }
 
@@ -141,21 +142,21 @@ import Testing
         defer { dir.remove() }
         let cluster = try localCluster(dir, nodes: 1)
         let first = try await ControllerProcess.start(cluster: cluster, stateDirectory: dir.file("state"))
-        let second = try await runCommand(
+        let second = try await ChildProcess.run(
             [try BuiltProducts.executable("ringmaster"), "controller", "--cluster", cluster, "--state-dir", dir.file("state"),
-             "--listen", "127.0.0.1:0"], check: false)
-        #expect(second.status == .exited(75))
+             "--listen", "127.0.0.1:0"], mergeStderr: true)
+        #expect(second.termination == .exited(75))
         #expect(second.output.contains("another controller or `ringmaster run` (pid \(first.info.pid), API at \(first.info.url)) already uses"))
         // `ringmaster run` takes the same lock (issue 13's regression): it never writes a controller's store.
         let job = try dir.write("steps.yaml", "name: steps\ncommand: [true]\nparallelism: {data: 1}\nresources: {acceleratorsPerRank: 1}\n")
-        let run = try await runCommand(
-            [try BuiltProducts.executable("ringmaster"), "run", job, "--cluster", cluster, "--state-dir", dir.file("state")], check: false)
-        #expect(run.status == .exited(75), "\(run.output)")
+        let run = try await ChildProcess.run(
+            [try BuiltProducts.executable("ringmaster"), "run", job, "--cluster", cluster, "--state-dir", dir.file("state")], mergeStderr: true)
+        #expect(run.termination == .exited(75), "\(run.output)")
         #expect(run.output.contains("already uses the state directory \(dir.file("state"))"), "\(run.output)")
         #expect(await first.stop() == 0)
         // With the controller gone, the same `ringmaster run` takes the directory and runs its job.
-        let alone = try await runCommand(
-            [try BuiltProducts.executable("ringmaster"), "run", job, "--cluster", cluster, "--state-dir", dir.file("state")], check: false)
-        #expect(alone.status == .exited(0), "\(alone.output)")
+        let alone = try await ChildProcess.run(
+            [try BuiltProducts.executable("ringmaster"), "run", job, "--cluster", cluster, "--state-dir", dir.file("state")], mergeStderr: true)
+        #expect(alone.termination == .exited(0), "\(alone.output)")
     }
 }

@@ -1,7 +1,9 @@
 import ControllerAPI
+import ControllerHarness
 import Foundation
 import RingmasterModel
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 /// Jobs through a real controller on a local 4-node cluster: the rank contract workloads, logs, pending
@@ -32,7 +34,7 @@ import Testing
 
         // The Python script (standard library only), through the CLI with --wait: exit 0, events printed.
         let python = try await controller.cli(["submit", manifests + "/jobs/python-steps.yaml", "--wait"])
-        #expect(python.status == .exited(0), "\(python.output)")
+        #expect(python.termination == .exited(0), "\(python.output)")
         #expect(python.output.contains("submitted python-steps-2 (8 ranks)"))
         #expect(python.output.contains("job python-steps-2 running → succeeded"))
         let all = try await controller.cli(["logs", "python-steps-2", "--tail", "1"])
@@ -73,7 +75,7 @@ import Testing
         #expect(try await controller.waitForJob(second.id).state == .succeeded)
         // A finished job cannot be cancelled: 409 with the reason.
         let again = try await controller.cli(["cancel", first.id])
-        #expect(again.status == .exited(1))
+        #expect(again.termination == .exited(1))
         #expect(again.output.contains("job \(first.id) already cancelled"))
         // Cancelling a pending job needs no ranks: it never gets an attempt.
         let blocker = try await controller.submit(long)

@@ -1,8 +1,10 @@
-import AgentProtocol
 import ControllerAPI
+import ControllerHarness
 import Foundation
 import RingmasterModel
+import RingmasterSSHTestKit
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 /// The fault manager over SSH on the network-namespace cluster (4 hosts and a spare): a rank killed
@@ -52,7 +54,7 @@ struct NetnsFaultTests {
                 .filter { $0.contains("parameter-hash rank") }.map(String.init).sorted()
         }
         let reference = try await c.cli(["submit", try trainer("reference"), "--wait"])
-        #expect(reference.status == .exited(0), "\(reference.output)")
+        #expect(reference.termination == .exited(0), "\(reference.output)")
         let expected = try await hashes("reference-1")
         #expect(expected.count == 8)
 

@@ -1,8 +1,10 @@
-import AgentProtocol
 import ControllerAPI
+import ControllerHarness
 import Foundation
 import RingmasterModel
+import RingmasterSSHTestKit
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 /// The three rank-contract workloads on the 4-host network-namespace cluster: the controller runs in
@@ -40,7 +42,7 @@ struct NetnsWorkloadTests {
             """)
         for (file, name) in [(smoke, "smoke-1"), (python, "python-2")] {
             let result = try await controller.cli(["submit", file, "--wait"])
-            #expect(result.status == .exited(0), "\(result.output)")
+            #expect(result.termination == .exited(0), "\(result.output)")
             let detail = try await controller.cliJSON(["status", name], as: JobDetail.self)
             #expect(detail.ranks.map(\.node) == ["h1", "h1", "h2", "h2", "h3", "h3", "h4", "h4"])
             #expect(detail.ranks.allSatisfy { $0.exitStatus == 0 && $0.lastStep == 10 })
@@ -60,7 +62,7 @@ struct NetnsWorkloadTests {
                 \(cpu)
                 """)
             let result = try await controller.cli(["submit", ddp, "--wait"])
-            #expect(result.status == .exited(0), "\(result.output)")
+            #expect(result.termination == .exited(0), "\(result.output)")
             let logs = try await controller.cli(["logs", "ddp-3", "--tail", "1000"]).output
             // MASTER_ADDR is rank 0's host, reached over the namespace network.
             #expect(logs.contains("[rank 3] rank 3/4 local 1 on 10.213.0.11:"), "\(logs)")

@@ -1,8 +1,9 @@
-import AgentProtocol
 import ControllerAPI
+import ControllerHarness
 import Foundation
 import RingmasterModel
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 #if canImport(Glibc)

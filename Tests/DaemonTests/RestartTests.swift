@@ -1,7 +1,9 @@
 import ControllerAPI
+import ControllerHarness
 import Foundation
 import RingmasterModel
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 /// The controller dies (kill -9) or is stopped (SIGTERM) during a training job: nothing stored is lost,

@@ -1,5 +1,8 @@
+import ControllerHarness
 import Foundation
+import RingmasterSSHTestKit
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 /// Issue 18: a process that used SSH sessions must exit cleanly, whatever its path out. Before the fix,
@@ -53,9 +56,9 @@ struct SSHExitTests {
 
     /// `ringmaster nodes --cluster` once; its exit status and output.
     static func discover(_ cluster: String) async throws -> CompletedProcess {
-        try await runToCompletion(
-            try BuiltProducts.executable("ringmaster"),
-            ["nodes", "--cluster", cluster, "--agent", TestEnvironment.agentExecutable, "--timeout", "30"])
+        try await ChildProcess.run(
+            [try BuiltProducts.executable("ringmaster"),
+             "nodes", "--cluster", cluster, "--agent", TestEnvironment.agentExecutable, "--timeout", "30"])
     }
 
     @Test func standaloneDiscoveryExitsCleanlyEveryTime() async throws {

@@ -1,8 +1,10 @@
-import AgentProtocol
 import ControllerAPI
+import ControllerHarness
 import Foundation
 import RingmasterModel
+import RingmasterSSHTestKit
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 #if canImport(Glibc)
@@ -253,7 +255,7 @@ struct TorchResilienceTests {
                     .filter { $0.contains("parameter-hash rank") }.map(String.init).sorted()
             }
             let reference = try await c.cli(["submit", try manifest("reference"), "--wait"])
-            #expect(reference.status == .exited(0), "\(reference.output)")
+            #expect(reference.termination == .exited(0), "\(reference.output)")
             let expected = try await hashes("reference-1")
             #expect(expected.count == Self.ranks)
             let table = Self.reference(Self.samples(dir.file("reference.samples")), steps: Self.steps)

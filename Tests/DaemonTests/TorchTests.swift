@@ -1,7 +1,9 @@
 import ControllerAPI
+import ControllerHarness
 import Foundation
 import RingmasterModel
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 /// The machine's CPU PyTorch wheel, if it has one.
@@ -14,7 +16,7 @@ let torchWheel: String? = {
 /// A venv with torch, made once per machine by scripts/torch-venv.sh.
 func torchPython() async throws -> String {
     let venv = "/var/tmp/ringmaster-torch-venv"
-    try await runCommand([BuiltProducts.packageRoot + "/scripts/torch-venv.sh", venv])
+    try await ChildProcess.run([BuiltProducts.packageRoot + "/scripts/torch-venv.sh", venv], mergeStderr: true).check()
     return venv + "/bin/python"
 }
 
@@ -56,9 +58,9 @@ struct GlooComparisonTests {
     @Test func theComparisonScriptMeasuresRingmasterAndGlooAlike() async throws {
         let python = try await torchPython()
         let root = BuiltProducts.packageRoot
-        let r = try await runCommand([python, root + "/scripts/allreduce_vs_gloo.py", "--ranks", "2", "--sizes", "8,64K",
-                                      "--launches", "1", "--ringmaster", try BuiltProducts.executable("ringmaster"),
-                                      "--python", python])
+        let r = try await ChildProcess.run([python, root + "/scripts/allreduce_vs_gloo.py", "--ranks", "2", "--sizes", "8,64K",
+                                            "--launches", "1", "--ringmaster", try BuiltProducts.executable("ringmaster"),
+                                            "--python", python], mergeStderr: true).check()
         let tables = r.output.components(separatedBy: "busbw GB/s")
         #expect(tables.count == 3, "\(r.output)")
         #expect(r.output.contains("ringmaster (busbw") && r.output.contains("gloo (busbw"), "\(r.output)")
@@ -79,10 +81,10 @@ struct GlooComparisonTests {
 struct TorchBenchmarkTests {
     @Test func theTorchDDPBenchmarkRunsGlooAndTheRingHookAndTheCheckpointStall() async throws {
         let python = try await torchPython()
-        let r = try await runCommand([try BuiltProducts.executable("ringmaster"), "bench", "torch-ddp", "--ranks", "2",
-                                      "--launches", "1", "--steps", "2", "--model-mib", "1", "--checkpoint-steps", "10",
-                                      "--python", python, "--json"], check: false)
-        #expect(r.status == .exited(0), "\(r.output)")
+        let r = try await ChildProcess.run([try BuiltProducts.executable("ringmaster"), "bench", "torch-ddp", "--ranks", "2",
+                                            "--launches", "1", "--steps", "2", "--model-mib", "1", "--checkpoint-steps", "10",
+                                            "--python", python, "--json"], mergeStderr: true)
+        #expect(r.termination == .exited(0), "\(r.output)")
         let json = try #require(r.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(r.output)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let summary = try #require((object["ddp"] as? [String: Any])?["summary"] as? [String: Any])

@@ -2,9 +2,11 @@ import AgentProtocol
 import Foundation
 import NodeManager
 import RingmasterModel
+import RingmasterSSHTestKit
 import RingmasterTestKit
-import SSHTransport
+import SSHNodes
 import Synchronization
+import SystemUtilities
 import Testing
 
 #if canImport(Glibc)
@@ -150,7 +152,7 @@ struct NetnsClusterTests {
             m.start()
             #expect(try await withTimeout(.seconds(20), "ready") { await m.waitUntil { s in Self.all.allSatisfy { s[$0] == .ready } } })
             let t0 = ContinuousClock.now
-            try await runCommand(["ip", "-n", cluster.hosts[3].namespace, "link", "set", "eth0", "down"])
+            try await ChildProcess.run(["ip", "-n", cluster.hosts[3].namespace, "link", "set", "eth0", "down"], mergeStderr: true).check()
             #expect(try await withTimeout(.seconds(4), "h4 lost") { await m.waitUntil { $0["h4"] == .lost } })
             let after = ContinuousClock.now - t0
             // missed × interval = 3 s after the last heartbeat, which came at most 1 s before the cut.

@@ -2,6 +2,7 @@ import AgentProtocol
 import NodeManager
 import RingmasterModel
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 @Suite struct NodeManagerTests {

@@ -2,9 +2,12 @@ import AgentProtocol
 import Foundation
 import NodeManager
 import RingmasterModel
+import RingmasterSSHTestKit
 import RingmasterTestKit
+import SSHNodes
 import SSHTransport
 import Synchronization
+import SystemUtilities
 import Testing
 
 #if canImport(Glibc)

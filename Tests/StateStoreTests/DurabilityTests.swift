@@ -3,19 +3,19 @@ import GRDB
 import RingmasterModel
 import RingmasterTestKit
 import StateStore
+import SystemUtilities
 import Testing
 
 @Suite(.serialized, .timeLimit(.minutes(2))) struct Durability {
     @Test func aWriterKilledMidTransactionLosesNothingCommittedAndShowsNothingHalfWritten() async throws {
         try await withTemporaryDirectory { dir in
             let db = "\(dir)/state.db"
-            let writer = try ChildProcess(try BuiltProducts.executable("ringmaster-fixture"),
-                                          ["store-writer", db, "25", "200"])
+            let writer = try ChildProcess([try BuiltProducts.executable("ringmaster-fixture"), "store-writer", db, "25", "200"])
             let holding = await writer.line { $0 == "holding" }
             #expect(holding == "holding", "writer stderr: \(writer.standardError)")
             // The writer is now inside an open transaction with 20,000 uncommitted rows written.
             let walBytes = (try? FileManager.default.attributesOfItem(atPath: db + "-wal")[.size] as? Int) ?? 0
-            writer.kill(SIGKILL)
+            writer.signal(SIGKILL)
             _ = await writer.exit()
             #expect(walBytes > 0)
 

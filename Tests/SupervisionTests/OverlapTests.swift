@@ -28,6 +28,24 @@ import Testing
         return (h, job)
     }
 
+    @Test func aHangWhoseNodeIsThenLostIsThatNodesLoss() {
+        var (h, job) = FailureKindTests.running()
+        // n1's agent is stopped: its ranks' (2, 3) reports stop first, and the hang timeout fires before the
+        // agent's heartbeats are missed. The signal reaches the stopped agent's channel but not its ranks.
+        h.advance(by: 0.2)
+        for rank in [0, 1] { h.send(.step(RankRef(job: job, attempt: 1, rank: rank), step: 7)) }
+        h.advance(by: 3)
+        #expect(h.failures(job).map(\.kind) == [.hang] && h.failures(job).first?.node == "n1")
+        for rank in [0, 1] { h.exit(job, rank: rank, status: nil, signal: 9) }
+        h.send(.node("n1", .lost, cause: "heartbeats stopped", accelerators: nil))
+        #expect(h.failures(job).map(\.kind) == [.hang, .nodeLost])
+        guard case .decision(_, _, .nodeLost, true)? = h.events(.recoveryDecision, job: job).last?.detail else {
+            Issue.record("the decision is not node-lost")
+            return
+        }
+        #expect(!h.launches[1].placement.nodes.contains("n1"))
+    }
+
     @Test func aNodeLostDuringBackoffIsLeftOutOfTheRelaunch() {
         var (h, job) = Self.inBackoff()
         #expect(h.launches.count == 2 && h.timers[.relaunch(job)] != nil)

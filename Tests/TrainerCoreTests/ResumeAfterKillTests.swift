@@ -2,6 +2,7 @@ import Collectives
 import Foundation
 import RingmasterModel
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 
 /// Real `ringmaster-train` processes over real TCP collectives: a rank killed with SIGKILL at
@@ -13,7 +14,7 @@ import Testing
 
     struct Attempt {
         var server: RendezvousServer
-        var ranks: [RingmasterTestKit.ChildProcess]
+        var ranks: [ChildProcess]
     }
 
     static func launch(attempt: Int, dir: String, resume: Int?, control: (rank: Int, path: String)?) throws -> Attempt {
@@ -38,9 +39,8 @@ import Testing
             env["RINGMASTER_CHECKPOINT_DIR"] = dir
             env["RINGMASTER_RESUME_STEP"] = resume.map(String.init) ?? ""
             env["RINGMASTER_CONTROL"] = control?.rank == rank ? control?.path : nil
-            return try RingmasterTestKit.ChildProcess(exe, ["--preset", "micro", "--steps", "\(steps)", "--batch", "8",
-                                          "--micro-batches", "2", "--seed", "7", "--checkpoint-every", "3",
-                                          "--log-every", "0", "--print-hash"], environment: env)
+            return try ChildProcess([exe, "--preset", "micro", "--steps", "\(steps)", "--batch", "8", "--micro-batches", "2",
+                                     "--seed", "7", "--checkpoint-every", "3", "--log-every", "0", "--print-hash"], environment: env)
         }
         return Attempt(server: server, ranks: ranks)
     }
@@ -75,17 +75,12 @@ import Testing
 
     /// Reads rank reports until `line` arrives (on a dedicated thread, never the cooperative pool).
     static func waitForReport(_ listener: DatagramListener, _ line: String) async -> Bool {
-        await withCheckedContinuation { c in
-            Thread.detachNewThread {
-                while let got = listener.receive() {
-                    if got == line {
-                        c.resume(returning: true)
-                        return
-                    }
-                }
-                c.resume(returning: false)
+        (try? await onDedicatedThread(name: "reports") {
+            while let got = listener.receive() {
+                if got == line { return true }
             }
-        }
+            return false
+        }) ?? false
     }
 
     func referenceHashes() async throws -> [String] {
@@ -107,7 +102,7 @@ import Testing
             let first = try Self.launch(attempt: 1, dir: "\(dir)/ckpt", resume: nil,
                                         control: (kill.rank, listener.path))
             #expect(await Self.waitForReport(listener, "step \(kill.afterStep)"))
-            first.ranks[kill.rank].kill(SIGKILL)
+            first.ranks[kill.rank].signal(SIGKILL)
             let statuses = await Self.finish(first)
             // The killed rank died by its signal; every other rank noticed and exited with an error.
             #expect(statuses.filter { $0 != 0 }.count == 8, "statuses \(statuses)")
@@ -134,17 +129,17 @@ import Testing
             let exe = try BuiltProducts.executable("ringmaster-train")
             let common = ["--preset", "micro", "--batch", "8", "--checkpoint-every", "3", "--checkpoint-dir", dir,
                           "--sync-checkpoint", "--log-every", "0"]
-            let first = try await runToCompletion(exe, common + ["--steps", "6"])
+            let first = try await ChildProcess.run([exe] + common + ["--steps", "6"])
             #expect(first.status == 0, "\(first.standardError)")
             let shard = "\(dir)/step-6/rank-0/parameters.bin"
             var bytes = try Data(contentsOf: URL(fileURLWithPath: shard))
             bytes[bytes.count / 2] ^= 0x40
             try bytes.write(to: URL(fileURLWithPath: shard))
-            let resumed = try await runToCompletion(exe, common + ["--steps", "9", "--resume-step", "6"])
+            let resumed = try await ChildProcess.run([exe] + common + ["--steps", "9", "--resume-step", "6"])
             #expect(resumed.status == 86)
             #expect(resumed.standardError.contains("checkpoint step 6 is corrupt: \(shard)"))
             // The step before verifies and resumes.
-            let older = try await runToCompletion(exe, common + ["--steps", "9", "--resume-step", "3"])
+            let older = try await ChildProcess.run([exe] + common + ["--steps", "9", "--resume-step", "3"])
             #expect(older.status == 0, "\(older.standardError)")
         }
     }

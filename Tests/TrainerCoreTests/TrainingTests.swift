@@ -1,6 +1,7 @@
 import Foundation
 import RingmasterModel
 import RingmasterTestKit
+import SystemUtilities
 import Testing
 @testable import TrainerCore
 
@@ -37,7 +38,7 @@ func runParallel(_ layout: Parallelism, options: TrainingOptions, resumeStep: In
     for t in trainers {
         done.enter()
         let box = UncheckedBox(t)
-        Thread.detachNewThread {
+        runOnDedicatedThread(name: "trainer", stackSize: 8 << 20) {
             defer { done.leave() }
             do {
                 try box.value.run { step, loss in if let loss, box.value.coordinates.tp == 0 { onLoss(step, loss) } }
@@ -135,7 +136,7 @@ final class RecordingGroup: Communicator, @unchecked Sendable {
         for (t, recorder) in zip(trainers, recorders) {
             done.enter()
             let box = UncheckedBox(t)
-            Thread.detachNewThread {
+            runOnDedicatedThread(name: "trainer", stackSize: 8 << 20) {
                 recorder.trainingThread = pthread_self()
                 _ = try? box.value.trainStep()
                 done.leave()

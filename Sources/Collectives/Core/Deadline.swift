@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemUtilities
 
 /// A point on the monotonic clock, in nanoseconds.
 public struct Deadline: Sendable, Comparable {
@@ -10,11 +6,7 @@ public struct Deadline: Sendable, Comparable {
 
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
-    public static func now() -> Deadline {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Deadline(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
-    }
+    public static func now() -> Deadline { Deadline(nanoseconds: POSIX.monotonicNanoseconds()) }
 
     public static func after(_ d: Duration) -> Deadline {
         let (s, atto) = d.components

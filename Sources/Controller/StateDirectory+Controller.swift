@@ -6,23 +6,9 @@ import Foundation
 import Glibc
 #endif
 
-/// The controller's state directory: the SQLite store, the API token, the lock that keeps a second
-/// controller out, `controller.json` (where the API listens) and the rank logs.
-public struct StateDirectory: Sendable {
-    public let path: String
-
-    public init(_ path: String) { self.path = path }
-
-    /// `explicit`, else `$RINGMASTER_STATE_DIR`, else `~/.ringmaster`, where `~` is `$HOME` (Foundation's
-    /// `NSHomeDirectory()` ignores `$HOME` on Linux; it is only the fallback).
-    public static func resolve(_ explicit: String?) -> StateDirectory {
-        let environment = ProcessInfo.processInfo.environment
-        let env = environment["RINGMASTER_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        let raw = explicit ?? env ?? (home + "/.ringmaster")
-        return StateDirectory(URL(fileURLWithPath: raw).standardizedFileURL.path)
-    }
-
+/// The controller's side of its state directory: create it private, lock it, make the token, write
+/// `controller.json`, open the store.
+extension StateDirectory {
     /// A state directory others could write to (group or other write permission) is refused: they could
     /// replace the store or the token.
     public struct UnsafeError: Error, CustomStringConvertible {
@@ -37,12 +23,6 @@ public struct StateDirectory: Sendable {
                 + "`chmod 700 \(path)`, or choose another with --state-dir"
         }
     }
-
-    public var database: String { path + "/state.db" }
-    public var tokenFile: String { path + "/api-token" }
-    public var infoFile: String { path + "/controller.json" }
-    public var lockFile: String { path + "/controller.lock" }
-    public var logs: String { path + "/logs" }
 
     /// Creates the directory (mode 0700: it holds manifests, environments, rank output and the API token)
     /// and its `logs/`; refuses one that other users can write.
@@ -117,24 +97,10 @@ public struct StateDirectory: Sendable {
         return token
     }
 
-    public func readToken() -> String? {
-        guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { return nil }
-        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return token.isEmpty ? nil : token
-    }
-
     public func writeInfo(_ info: ControllerInfo) throws {
         let data = try APICoding.encoder(pretty: true).encode(info)
         try data.write(to: URL(fileURLWithPath: infoFile), options: .atomic)
     }
-
-    public func readInfo() -> ControllerInfo? {
-        guard let data = FileManager.default.contents(atPath: infoFile) else { return nil }
-        return try? APICoding.decoder().decode(ControllerInfo.self, from: data)
-    }
-
-    /// Controller-side copies of the ranks' streamed output, per job and attempt.
-    public func logDirectory(job: String, attempt: Int) -> String { "\(logs)/\(job)/attempt-\(attempt)" }
 }
 
 /// The held lock; closing it (or the process ending) releases it.

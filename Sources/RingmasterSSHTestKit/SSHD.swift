@@ -1,7 +1,7 @@
-import AgentProtocol
 import Foundation
-import SSHTransport
+import RingmasterTestKit
 import Synchronization
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +13,7 @@ public struct SSHKeyPair: Sendable {
     public var publicKey: String { privateKey + ".pub" }
 
     public static func generate(at path: String) async throws -> SSHKeyPair {
-        try await runCommand(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ringmaster-test", "-f", path])
+        try await ChildProcess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ringmaster-test", "-f", path], mergeStderr: true).check()
         return SSHKeyPair(privateKey: path)
     }
 

@@ -1,7 +1,7 @@
-import AgentProtocol
 import Foundation
 import RingmasterModel
-import SSHTransport
+import RingmasterTestKit
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc
@@ -51,18 +51,18 @@ public final class NetnsCluster: Sendable {
         var made: [String] = []
         do {
             for ns in [sw, ctl] + (1...hostCount).map({ "\(prefix)-h\($0)" }) {
-                try await runCommand(["ip", "netns", "add", ns])
+                try await ChildProcess.run(["ip", "netns", "add", ns], mergeStderr: true).check()
                 made.append(ns)
-                try await runCommand(["ip", "-n", ns, "link", "set", "lo", "up"])
+                try await ChildProcess.run(["ip", "-n", ns, "link", "set", "lo", "up"], mergeStderr: true).check()
             }
-            try await runCommand(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"])
-            try await runCommand(["ip", "-n", sw, "link", "set", "br0", "up"])
+            try await ChildProcess.run(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"], mergeStderr: true).check()
+            try await ChildProcess.run(["ip", "-n", sw, "link", "set", "br0", "up"], mergeStderr: true).check()
             func attach(_ ns: String, port: String, address: String) async throws {
-                try await runCommand(["ip", "-n", sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])
-                try await runCommand(["ip", "-n", sw, "link", "set", port, "master", "br0"])
-                try await runCommand(["ip", "-n", sw, "link", "set", port, "up"])
-                try await runCommand(["ip", "-n", ns, "addr", "add", "\(address)/24", "dev", "eth0"])
-                try await runCommand(["ip", "-n", ns, "link", "set", "eth0", "up"])
+                try await ChildProcess.run(["ip", "-n", sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns], mergeStderr: true).check()
+                try await ChildProcess.run(["ip", "-n", sw, "link", "set", port, "master", "br0"], mergeStderr: true).check()
+                try await ChildProcess.run(["ip", "-n", sw, "link", "set", port, "up"], mergeStderr: true).check()
+                try await ChildProcess.run(["ip", "-n", ns, "addr", "add", "\(address)/24", "dev", "eth0"], mergeStderr: true).check()
+                try await ChildProcess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], mergeStderr: true).check()
             }
             try await attach(ctl, port: "vctl", address: "\(subnet).1")
             let clientKey = try await SSHKeyPair.generate(at: dir.file("id_ed25519"))
@@ -91,7 +91,7 @@ public final class NetnsCluster: Sendable {
         } catch {
             for ns in made {
                 await Self.killAll(inNamespace: ns)
-                _ = try? await runCommand(["ip", "netns", "del", ns], check: false)
+                _ = try? await ChildProcess.run(["ip", "netns", "del", ns], mergeStderr: true)
             }
             throw error
         }
@@ -128,8 +128,8 @@ public final class NetnsCluster: Sendable {
 
     /// Pids of the processes running in a namespace.
     public static func pids(inNamespace ns: String) async -> [pid_t] {
-        guard let r = try? await runCommand(["ip", "netns", "pids", ns], check: false) else { return [] }
-        return r.output.split(whereSeparator: \.isWhitespace).compactMap { pid_t($0) }
+        guard let r = try? await ChildProcess.run(["ip", "netns", "pids", ns], mergeStderr: true) else { return [] }
+        return r.standardOutput.split(whereSeparator: \.isWhitespace).compactMap { pid_t($0) }
     }
 
     static func killAll(inNamespace ns: String, only command: String? = nil) async {
@@ -146,7 +146,7 @@ public final class NetnsCluster: Sendable {
     public func destroy() async {
         for ns in hosts.map(\.namespace) + [controllerNamespaceName, switchNamespace] {
             await Self.killAll(inNamespace: ns)
-            _ = try? await runCommand(["ip", "netns", "del", ns], check: false)
+            _ = try? await ChildProcess.run(["ip", "netns", "del", ns], mergeStderr: true)
         }
         for h in hosts { await h.sshd.stop() }
         directory.remove()

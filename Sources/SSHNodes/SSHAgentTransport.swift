@@ -1,8 +1,10 @@
 import AgentProtocol
 import Foundation
+import NodeManager
 import RingmasterModel
 import SSHTransport
 import Synchronization
+import SystemUtilities
 
 /// How an agent got onto a node, for the closing numbers and the event log.
 public struct AgentDeployment: Hashable, Sendable {

@@ -1,0 +1,11 @@
+import ControllerHarness
+
+extension ControllerProcess {
+    /// Starts the built `ringmaster controller` (see `ControllerProcess.start(ringmaster:…)`).
+    public static func start(cluster: String, stateDirectory: String, launcher: [String] = [], extra: [String] = [])
+        async throws -> ControllerProcess
+    {
+        try await start(ringmaster: try BuiltProducts.executable("ringmaster"), cluster: cluster, stateDirectory: stateDirectory,
+                        launcher: launcher, extra: extra)
+    }
+}
