@@ -8,7 +8,7 @@ public struct BackoffPolicy: Hashable, Sendable {
     /// Each delay is multiplied by a factor drawn from `1 - jitter … 1 + jitter`.
     public var jitter: Double
 
-    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(30), jitter: Double = 0.2) {
+    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(30), jitter: Double = 0.2) {
         self.initial = initial
         self.maximum = maximum
         self.jitter = jitter

@@ -83,8 +83,9 @@ public struct SupervisorEvent: Hashable, Sendable {
             return "\(f.kind.rawValue) in attempt \(attemptName) of \(jobName) at step \(step.map(String.init) ?? "-"): "
                 + f.cause + tail
         case .rootCause(let later, let earlier):
-            return "root cause of attempt \(attemptName)'s failure: \(later.kind.rawValue): \(later.cause) "
-                + "(the earlier \(earlier.cause) was a consequence)"
+            // Worded like the first detection (kind first), so readers and filters see the root cause alike.
+            return "\(later.kind.rawValue) in attempt \(attemptName) of \(jobName): \(later.cause) — the root cause "
+                + "(the earlier \(earlier.kind.rawValue): \(earlier.cause) was a consequence)"
         case .teardown(let worldSize, let seconds):
             return "attempt \(attemptName) of \(jobName): all \(worldSize) ranks gone " + String(format: "%.2f s after detection", seconds)
         case .decision(let summary, _, _, _):
