@@ -57,16 +57,22 @@ public struct ControllerClient: Sendable {
             return
         }
         var pending: [UInt8] = []
+        var stopped = false
         try connection.readBody(head) { bytes in
             pending.append(contentsOf: bytes)
             while let i = pending.firstIndex(of: 10) {
                 let text = String(decoding: pending[0..<i], as: UTF8.self)
                 pending.removeFirst(i + 1)
-                guard try line(text) else { return false }
+                guard try line(text) else {
+                    stopped = true
+                    return false
+                }
             }
             return true
         }
-        if !pending.isEmpty { _ = try line(String(decoding: pending, as: UTF8.self)) }
+        // A last line without its newline, when the stream ended (not when the reader stopped: what follows
+        // the line it stopped at may be half a line).
+        if !stopped, !pending.isEmpty { _ = try line(String(decoding: pending, as: UTF8.self)) }
     }
 
     private func open(_ method: String, _ path: String, body: Data?, follow: Bool) throws -> (HTTPConnection, HTTPHead) {

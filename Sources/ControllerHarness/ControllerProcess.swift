@@ -104,12 +104,25 @@ public final class ControllerProcess: Sendable {
         }
     }
 
+    /// A line of an event stream that is not an event names itself in the error.
+    public struct UnreadableEvent: Error, CustomStringConvertible {
+        public var line: String
+        public var error: String
+        public var description: String { "an event stream line is not an event (\(error)): `\(line.prefix(400))` (\(line.utf8.count) bytes)" }
+    }
+
+    static func event(_ line: String) throws -> EventView {
+        do { return try APICoding.decoder().decode(EventView.self, from: Data(line.utf8)) } catch {
+            throw UnreadableEvent(line: line, error: "\(error)")
+        }
+    }
+
     /// Follows the job's events until it reaches a final state; returns the job then.
     public func waitForJob(_ id: String, within limit: Duration = .seconds(120)) async throws -> JobView {
         try await withTimeout(limit, "job \(id) to end") {
             try await self.call { client in
                 try client.stream("\(APIVersion.prefix)/events?follow=1&job=\(id)") { line in
-                    let e = try APICoding.decoder().decode(EventView.self, from: Data(line.utf8))
+                    let e = try Self.event(line)
                     return !(e.jobStateTo?.isFinal ?? false)
                 }
                 return try client.get("\(APIVersion.prefix)/jobs/\(id)", as: JobDetail.self).job
@@ -124,7 +137,7 @@ public final class ControllerProcess: Sendable {
             try await self.call { client in
                 nonisolated(unsafe) var found: EventView?
                 try client.stream("\(APIVersion.prefix)/events?follow=1&job=\(id)") { line in
-                    let e = try APICoding.decoder().decode(EventView.self, from: Data(line.utf8))
+                    let e = try Self.event(line)
                     if predicate(e) { found = e }
                     return found == nil
                 }
