@@ -73,7 +73,8 @@ import Glibc
         #expect(causes.contains("rank 3 on local-1: killed by signal 9"), "\(causes)")
         #expect(causes.contains("rank 5 on local-2 reported no step"), "\(causes)")
         #expect(causes.contains("node local-2 lost"))
-        #expect(causes.contains("node local-1 lost"))
+        // The stopped agent's loss is seen by its heartbeats, or first by a stop signal finding no channel.
+        #expect(causes.contains("node local-1 lost") || causes.contains("node local-1 has no open channel"), "\(causes)")
         let recoveries = events.filter { $0.kind == "recovery.complete" }
         #expect(recoveries.count == 4)
         // Detection latency was measured against each injection.
