@@ -66,7 +66,7 @@ extension JobSupervisor {
         a.stop = .grow(step: step)
         phase = .running(a)
         fleet.record(.grow(step: step, from: a.placement.parallelism.data, to: spec.parallelism.data), job: id, attempt: a.number)
-        if a.hangDeadline != nil { fleet.emit(.cancelTimer(.hang(id, attempt: a.number))) }
+        cancelHangTimer(a, &fleet)
         signalSurvivors(SIGTERM, &fleet)
     }
 

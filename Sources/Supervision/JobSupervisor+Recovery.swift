@@ -26,7 +26,7 @@ extension JobSupervisor {
                      job: id, attempt: a.number, node: failure.node, rank: failure.rank)
         fleet.emit(.setJobState(id, .recovering, reason: failure.description))
         fleet.emit(.note(id, "attempt \(a.number) of \(id) failed (\(failure)); stopping its other ranks"))
-        if a.hangDeadline != nil { fleet.emit(.cancelTimer(.hang(id, attempt: a.number))) }
+        cancelHangTimer(a, &fleet)
         // Hung ranks may be stopped (SIGSTOP) or wedged and would only die at the SIGKILL after the grace
         // period; their state is lost anyway.
         signalSurvivors(failure.kind == .hang ? SIGKILL : SIGTERM, &fleet)
@@ -67,7 +67,7 @@ extension JobSupervisor {
         guard let a = attempt, a.finished else { return }
         fleet.releaseNodes(of: id)
         fleet.needsSchedule = true
-        if a.hangDeadline != nil, a.failure == nil { fleet.emit(.cancelTimer(.hang(id, attempt: a.number))) }
+        if a.failure == nil { cancelHangTimer(a, &fleet) }
         switch (a.stop, a.failure) {
         case (.cancelled?, _):
             fleet.emit(.finishAttempt(id, attempt: a.number, .stopped, reason: "job cancelled"))
@@ -213,7 +213,7 @@ extension JobSupervisor {
             phase = .running(a)
             guard first else { return }
             fleet.emit(.note(id, "cancelling \(id): stopping \(a.live.count) ranks"))
-            if a.hangDeadline != nil { fleet.emit(.cancelTimer(.hang(id, attempt: a.number))) }
+            cancelHangTimer(a, &fleet)
             signalSurvivors(SIGTERM, &fleet)
             finishIfDone(&fleet)
         case .done(let state):
@@ -232,7 +232,7 @@ extension JobSupervisor {
         guard var a = attempt, a.stop == nil else { return }
         a.stop = .controllerShutdown
         phase = .running(a)
-        if a.hangDeadline != nil, a.failure == nil { fleet.emit(.cancelTimer(.hang(id, attempt: a.number))) }
+        if a.failure == nil { cancelHangTimer(a, &fleet) }
         signalSurvivors(SIGTERM, &fleet)
         finishIfDone(&fleet)
     }

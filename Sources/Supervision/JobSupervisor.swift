@@ -167,6 +167,11 @@ public struct JobSupervisor: Sendable {
         fleet.emit(.setTimer(.hang(id, attempt: a.number), at: deadline))
     }
 
+    /// Cancels the attempt's hang timer when one is armed (a stopping attempt is not watched for hangs).
+    func cancelHangTimer(_ a: AttemptRun, _ fleet: inout FleetState) {
+        if a.hangDeadline != nil { fleet.emit(.cancelTimer(.hang(id, attempt: a.number))) }
+    }
+
     /// The hang timer fired: a hung rank is a failure (on clusters whose ranks can be inspected, a rank the
     /// kernel shows stopped is named first); otherwise the timer moves to the next deadline.
     mutating func hangTimer(attempt number: Int, _ fleet: inout FleetState) {
