@@ -30,7 +30,7 @@ struct Run: AsyncParsableCommand {
         // The same lock as the controller's: a controller and a `ringmaster run` never write one store.
         let (lock, store) = try await StateDirectoryExit.map { try directory.openStore() }
         defer { withExtendedLifetime(lock) {} }
-        let bin = (Nodes.defaultAgentPath() as NSString).deletingLastPathComponent
+        let bin = Nodes.ownDirectory()
         let run = JobRun(
             manifest: spec, inventory: inventory.value, store: store,
             options: JobRunOptions(stateDirectory: state, agentExecutable: Nodes.defaultAgentPath(), binDirectory: bin),
