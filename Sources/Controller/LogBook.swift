@@ -43,12 +43,16 @@ public final class LogBook: Sendable {
         state.withLock { $0.live[job] = attempt }
     }
 
-    /// Appends a rank's lines to its file and hands them to the job's followers.
+    /// Appends a rank's lines to its file and hands them to the job's followers. The followers are chosen
+    /// under the lock, with the file write (a follower that subscribes later finds the lines in the file's
+    /// tail instead), and handed the lines outside it: a yield resumes the follower's task, whose cancellation
+    /// (its client gone) holds that task's status lock while the termination handler waits for this lock.
+    /// One thread appends (the runner loop), so every follower still gets its lines in order.
     func append(job: JobID, attempt: Int, rank: Int, lines: [String]) {
         guard !lines.isEmpty else { return }
         let file = path(job: job, attempt: attempt, rank: rank)
         let text = lines.joined(separator: "\n") + "\n"
-        state.withLock { s in
+        let receivers = state.withLock { s -> [Follower] in
             if s.files[file] == nil {
                 if !FileManager.default.fileExists(atPath: file) {
                     _ = FileManager.default.createFile(atPath: file, contents: nil, attributes: [.posixPermissions: 0o600])
@@ -64,9 +68,10 @@ public final class LogBook: Sendable {
                 s.failedLines += lines.count
                 s.lastFailure = "\(file): \(Self.reason(error))"
             }
-            for f in s.followers.values where f.job == job && (f.rank == nil || f.rank == rank) {
-                for line in lines { f.continuation.yield(Self.format(line, rank: rank, filtered: f.rank != nil)) }
-            }
+            return s.followers.values.filter { $0.job == job && ($0.rank == nil || $0.rank == rank) }
+        }
+        for f in receivers {
+            for line in lines { f.continuation.yield(Self.format(line, rank: rank, filtered: f.rank != nil)) }
         }
     }
 
