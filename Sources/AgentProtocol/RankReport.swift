@@ -1,12 +1,17 @@
-/// One line a rank sends to `RINGMASTER_CONTROL`: `step N`, `checkpoint N`, `metric NAME VALUE`,
-/// `section NAME SECONDS` (the rank will be silent up to SECONDS: an evaluation, a long save) and
-/// `section end`.
+/// One line a rank sends to `RINGMASTER_CONTROL`: `step N`, `checkpoint N`, `checkpoint-failed N REASON`
+/// (this rank could not write its shard of step N, e.g. a full disk: the step is never committed),
+/// `metric NAME VALUE`, `section NAME SECONDS` (the rank will be silent up to SECONDS: an evaluation, a
+/// long save) and `section end`.
 public enum RankReport: Hashable, Sendable {
     case step(Int)
     case checkpoint(Int)
+    case checkpointFailed(Int, reason: String)
     case metric(name: String, value: Double)
     case section(name: String, seconds: Double)
     case sectionEnd
+
+    /// The longest reason of a `checkpoint-failed` report kept (characters).
+    public static let maxReason = 1024
 
     /// The longest section a rank may announce: a week.
     public static let maxSectionSeconds: Double = 7 * 24 * 3600
@@ -26,6 +31,10 @@ public enum RankReport: Hashable, Sendable {
         case "checkpoint":
             guard words.count == 2, let n = Int(words[1]), n >= 0 else { return nil }
             self = .checkpoint(n)
+        case "checkpoint-failed":
+            guard words.count >= 2, let n = Int(words[1]), n >= 0 else { return nil }
+            let reason = words.dropFirst(2).joined(separator: " ")
+            self = .checkpointFailed(n, reason: reason.isEmpty ? "no reason given" : String(reason.prefix(Self.maxReason)))
         case "metric":
             guard words.count == 3, let v = Double(words[2]), v.isFinite else { return nil }
             guard Self.isName(words[1]) else { return nil }

@@ -39,6 +39,7 @@ import Testing
             .progress(RankProgress(rank: ref, step: 10)),
             .progress(RankProgress(rank: ref, metric: "loss", value: 0.25)),
             .checkpoint(CheckpointReport(rank: ref, step: 10)),
+            .checkpoint(CheckpointReport(rank: ref, step: 20, failure: "cannot write /c/step-20: No space left on device")),
             .error(ProtocolErrorReport(message: "bad")),
         ]
         for m in messages {
@@ -108,9 +109,27 @@ import Testing
         #expect(RankReport(line: "section save/async 0.25") == .section(name: "save/async", seconds: 0.25))
         #expect(RankReport(line: "section end") == .sectionEnd)
         #expect(RankReport(line: "section end 30") == .section(name: "end", seconds: 30))
+        #expect(RankReport(line: "checkpoint-failed 20 cannot write /c/step-20/x.bin: No space left on device\n")
+            == .checkpointFailed(20, reason: "cannot write /c/step-20/x.bin: No space left on device"))
+        #expect(RankReport(line: "checkpoint-failed 3") == .checkpointFailed(3, reason: "no reason given"))
+        let long = RankReport(line: "checkpoint-failed 4 " + String(repeating: "y", count: 3000))
+        #expect(long == .checkpointFailed(4, reason: String(repeating: "y", count: RankReport.maxReason)))
     }
 
-    @Test(arguments: ["", "step", "step -1", "step x", "step 1 2", "checkpoint", "metric loss", "metric loss nan", "metric a b c",
+    @Test func aFailedCheckpointIsACheckpointMessageWithItsFailure() throws {
+        let ref = RankRef(job: "demo-1", attempt: 2, rank: 3)
+        let line = try AgentWire.encodeLine(AgentMessage.checkpoint(CheckpointReport(rank: ref, step: 5, failure: "disk full")))
+        let json = try JSONSerialization.jsonObject(with: Data(line)) as! [String: Any]
+        #expect(json["failure"] as? String == "disk full")
+        // A report without the field (every successful one) decodes as a success.
+        let plainLine = try AgentWire.encodeLine(AgentMessage.checkpoint(CheckpointReport(rank: ref, step: 5)))
+        #expect(!String(decoding: plainLine, as: UTF8.self).contains("failure"))
+        let plain = try AgentWire.decodeAgentMessage(plainLine.dropLast())
+        #expect(plain == .checkpoint(CheckpointReport(rank: ref, step: 5, failure: nil)))
+    }
+
+    @Test(arguments: ["", "step", "step -1", "step x", "step 1 2", "checkpoint", "checkpoint-failed", "checkpoint-failed x y",
+                      "checkpoint-failed -2 full", "metric loss", "metric loss nan", "metric a b c",
                       "hello 1", "metric bad name! 1", "STEP 1", "section", "section eval", "section eval 0", "section eval -5",
                       "section eval inf", "section eval 1e9", "section bad! 5", "section end now"])
     func refusesMalformed(_ line: String) {
