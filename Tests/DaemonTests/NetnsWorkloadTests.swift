@@ -70,12 +70,9 @@ struct NetnsWorkloadTests {
         }
         #expect(await controller.stop() == 0)
         // Nothing but sshd is left on any host.
-        for host in cluster.hosts {
-            let left = await NetnsCluster.pids(inNamespace: host.namespace).compactMap { pid -> String? in
-                let comm = POSIX.readText("/proc/\(pid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines)
-                return comm == "sshd" ? nil : comm
-            }
-            #expect(left.isEmpty, "left on \(host.name): \(left)")
+        for (i, host) in cluster.hosts.enumerated() {
+            let left = await cluster.processesBesidesSSHD(i + 1)
+            #expect(left.isEmpty, "left on \(host.name): \(left.values.sorted())")
         }
     }
 }
