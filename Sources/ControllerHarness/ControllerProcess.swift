@@ -153,11 +153,25 @@ public final class ControllerProcess: Sendable {
         return out.split(separator: "\n").compactMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
     }
 
-    /// SIGTERM, then the exit status (128 + signal when killed by one).
+    /// SIGTERM, then the exit status (128 + signal when killed by one). A controller still running
+    /// `limit` after the SIGTERM is a shutdown that hangs: it is killed (so its caller sees 137, not a
+    /// test run that never ends) and the end of its log goes to stderr.
     @discardableResult
-    public func stop() async -> Int32 {
+    public func stop(within limit: Duration = .seconds(60)) async -> Int32 {
         process.signal(SIGTERM)
-        return await exit()
+        let process = self.process, directory = self.directory
+        let watchdog = Task {
+            try await Task.sleep(for: limit)
+            guard process.termination == nil else { return }
+            let tail = (POSIX.readText(directory.controllerLog) ?? "").split(separator: "\n").suffix(40)
+            FileHandle.standardError.write(Data((
+                "controller \(process.pid) on \(directory.path) did not stop within \(limit) of SIGTERM; killing it. " +
+                "The end of its log:\n" + tail.joined(separator: "\n") + "\n").utf8))
+            process.signal(SIGKILL)
+        }
+        let status = await exit()
+        watchdog.cancel()
+        return status
     }
 
     /// SIGKILL: the controller dies without cleaning up.
