@@ -206,6 +206,8 @@ import Testing
     @Test func roundTrips() throws {
         var o = AgentOptions(mode: .stdio, node: "n 1", heartbeatMilliseconds: 250, discoveryCommand: "echo '[]'", shutdownGraceMilliseconds: 500)
         o.simulateAccelerators = (4, "tpu")
+        o.controllerSilenceMilliseconds = 4000
+        #expect(o.arguments.suffix(2) == ["--controller-silence-ms", "4000"])
         let parsed = try AgentOptions.parse(o.arguments)
         #expect(parsed == o)
         #expect(parsed.simulateAccelerators?.count == 4)

@@ -87,14 +87,41 @@ import Testing
         await manager.shutdown()
     }
 
-    @Test func silentNodeIsLostAfterMissedIntervalsThenReconnects() async throws {
+    /// The pings are what a node's agent hears from its controller: when they stop, it fences itself.
+    @Test func aReadyNodeIsPingedEachHeartbeatInterval() async throws {
+        let (_, clock, manager, channel) = await readyNode("a")
+        #expect(channel.sent.isEmpty)
+        clock.advance(by: .seconds(1))
+        try await eventually("the first ping") { channel.sent == [.ping(Ping(id: 1))] }
+        channel.heartbeat()
+        clock.advance(by: .seconds(1))
+        try await eventually("the second ping") { channel.sent == [.ping(Ping(id: 1)), .ping(Ping(id: 2))] }
+        await manager.shutdown()
+    }
+
+    @Test func agentsAreStartedWithTheSilenceLimitThatMatchesThePings() {
+        let inventory = ClusterInventory(
+            name: "t", nodes: [NodeEntry(id: "a", host: "a")], heartbeat: HeartbeatSettings(interval: .milliseconds(500), missed: 4),
+            isLocal: true)
+        let options = AgentLaunchSettings.options(for: inventory.nodes[0], inventory: inventory, shutdownGraceMilliseconds: nil)
+        #expect(options.heartbeatMilliseconds == 500 && options.controllerSilenceMilliseconds == 3000)
+        #expect(options.arguments.contains("--controller-silence-ms"))
+    }
+
+    /// A manager of one node on a manual clock, once the node's agent has said hello.
+    func readyNode(_ node: NodeID) async -> (FakeAgentTransport, ManualClock, NodeManager, FakeAgentChannel) {
         let transport = FakeAgentTransport()
         let clock = ManualClock()
-        let manager = makeManager(["a"], transport: transport, clock: clock)
+        let manager = makeManager([node.rawValue], transport: transport, clock: clock)
         manager.start()
-        let first = await transport.waitForChannel("a")
-        first.sayHello()
-        _ = await manager.waitUntil { $0["a"] == .ready }
+        let channel = await transport.waitForChannel(node)
+        channel.sayHello()
+        _ = await manager.waitUntil { $0[node] == .ready }
+        return (transport, clock, manager, channel)
+    }
+
+    @Test func silentNodeIsLostAfterMissedIntervalsThenReconnects() async throws {
+        let (transport, clock, manager, first) = await readyNode("a")
         clock.advance(by: .seconds(2))
         first.heartbeat()  // heard at t=2: lost at t=5
         clock.advance(by: .milliseconds(2900))
