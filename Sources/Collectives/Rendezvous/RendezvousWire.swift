@@ -27,10 +27,17 @@ package enum RendezvousWire {
         return (JoinRequest(attempt: a, token: tok, rank: r, worldSize: w, host: h == "-" ? "" : h, port: p), t)
     }
 
+    /// The longest wait a join may ask for: what `Deadline.pollTimeout` caps a rank's timeout to (about 12 days).
+    package static let maxWaitMilliseconds = 1 << 30
+
     /// The server's reading of a join line received at `now`: the request, and until when its join waits.
+    /// The wait is what the line asks, at most `maxWaitMilliseconds`: the line is read before its token is
+    /// checked, and a larger `timeoutms=` overflowed the deadline's arithmetic and crashed the controller
+    /// (found by fuzz-rendezvous).
     package static func serverRequest(_ line: String, now: Deadline) -> (JoinRequest, deadline: Deadline)? {
         guard let (request, timeoutMs) = parseRequest(line) else { return nil }
-        return (request, Deadline(nanoseconds: now.nanoseconds + UInt64(max(0, timeoutMs)) * 1_000_000))
+        let wait = UInt64(min(max(0, timeoutMs), maxWaitMilliseconds))
+        return (request, Deadline(nanoseconds: now.nanoseconds + wait * 1_000_000))
     }
 
     package static func answer(_ result: Result<[PeerAddress], CollectiveError>) -> String {
