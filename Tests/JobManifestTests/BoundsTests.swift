@@ -29,4 +29,21 @@ import Testing
         #expect(Quantities.duration("1000000h") == .seconds(3_600_000_000))
         #expect(Quantities.duration("1000001h") == nil)
     }
+
+    /// fuzz-cluster-inventory: `local: 247483648` made that many node entries at once (a 35 GB allocation); a
+    /// node's accelerators and the spares were as unbounded, and `nodes` + `spares` could overflow.
+    @Test func localAgentsAndANodesAcceleratorsAreAtMost1024() {
+        #expect(inventoryErrors("name: l\nlocal: 247483648\n") == [
+            "/manifests/cluster.yaml:2: local: must be at most 1024, got 247483648 — the number of local agents, e.g. `local: 4`",
+        ])
+        #expect(inventoryErrors("name: c\nlocal: {nodes: 9223372036854775807, accelerators: 4294967296, spares: 1025}\n") == [
+            "/manifests/cluster.yaml:2: local.nodes: must be at most 1024, got 9223372036854775807",
+            "/manifests/cluster.yaml:2: local.accelerators: must be at most 1024, got 4294967296",
+            "/manifests/cluster.yaml:2: local.spares: must be at most 1024, got 1025",
+        ])
+        #expect(inventoryErrors("name: c\nnodes:\n  - {host: a, accelerators: 4294967296}\n") == [
+            "/manifests/cluster.yaml:3: nodes[0].accelerators: must be at most 1024, got 4294967296",
+        ])
+        #expect(inventoryErrors("name: c\nlocal: {nodes: 1024, accelerators: 1024, spares: 1024}\n") == [])
+    }
 }
