@@ -3,7 +3,8 @@ import RingmasterModel
 import Testing
 
 /// Values too large for what reads them are errors on their line, never a crash or an allocation the size
-/// of the number. Each input here is one a fuzz target (Fuzz/) found crashing the loader.
+/// of the number. Each input here crashed the loader or what reads its result (most were found by a fuzz
+/// target in Fuzz/; each test says).
 @Suite struct ManifestBounds {
     /// fuzz-job-manifest: a duration past Int64 milliseconds crashed the conversion (`Double` → `Int64`), in
     /// every duration field; the controller validates submitted manifests, so it crashed with it.
@@ -45,5 +46,26 @@ import Testing
             "/manifests/cluster.yaml:3: nodes[0].accelerators: must be at most 1024, got 4294967296",
         ])
         #expect(inventoryErrors("name: c\nlocal: {nodes: 1024, accelerators: 1024, spares: 1024}\n") == [])
+    }
+
+    /// Found reading the loader while writing fuzz-api-bodies (the targets did not reach these in 5 minutes; the
+    /// inputs crash their binaries): data × pipeline × tensor overflowed `Parallelism.worldSize`, a trap wherever
+    /// the world size is asked (placement, the API's job view), and a CPU-only job of 2^32 ranks, 2^32 to a node,
+    /// made the placement the submit route runs allocate 34 GB.
+    @Test func aJobHasAtMostAMillionRanksAndANodeAtMost1024OfThem() throws {
+        #expect(jobErrors("name: j\ncommand: [a]\nparallelism: {data: 4294967296, pipeline: 4294967296}\n") == [
+            "/manifests/job.yaml:3: parallelism: 4294967296 × 4294967296 × 1 ranks is more than 1048576 — a job has at most 1048576 ranks",
+        ])
+        #expect(jobErrors("""
+            name: j
+            command: [a]
+            parallelism: {data: 4294967296}
+            resources: {acceleratorsPerRank: 0, ranksPerNode: 4294967296}
+            """) == [
+            "/manifests/job.yaml:3: parallelism: 4294967296 × 1 × 1 ranks is more than 1048576 — a job has at most 1048576 ranks",
+            "/manifests/job.yaml:4: resources.ranksPerNode: must be at most 1024, got 4294967296",
+        ])
+        let largest = try parseJob("name: j\ncommand: [a]\nparallelism: {data: 1024, pipeline: 64, tensor: 16}\n")
+        #expect(largest.parallelism.worldSize == ManifestLimits.worldSize)
     }
 }
