@@ -78,7 +78,9 @@ for target in "${targets[@]}"; do
         verdict="no findings"
     else
         failed=1
-        kind=$(grep -o -m 1 -E 'ERROR: libFuzzer: [a-z-]+|ERROR: AddressSanitizer: [a-z-]+|deadly signal|Fatal error' "$log")
+        # The most telling line first: a Swift trap's message, then its kind, then the fuzzer's or the sanitizer's.
+        kind=$(grep -o -m 1 -E 'Fatal error: .{0,100}' "$log" || grep -o -m 1 -E 'Swift runtime failure: [a-zA-Z0-9 -]+' "$log" \
+            || grep -o -m 1 -E 'ERROR: (libFuzzer|AddressSanitizer): [a-z0-9 -]+' "$log")
         verdict="FOUND ${kind:-exit $status}: ${finding:-no input saved}"
         echo "---- $log (end)"
         grep -v -E '^#[0-9]+|^INFO:' "$log" | tail -n 60
