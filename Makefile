@@ -6,7 +6,7 @@ APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release
 
-.PHONY: all deps build test demo agent cabi clean
+.PHONY: all deps build test fuzz demo agent cabi clean
 
 all: build
 
@@ -32,6 +32,13 @@ test: deps agent
 	swift build --build-tests
 	RINGMASTER_SHIPPED_LIBRARY=$(CURDIR)/$(RELEASE)/libRingmasterC.so timeout --kill-after=30 600 scripts/python-tests.sh .build/debug
 	RINGMASTER_AGENT=$(CURDIR)/$(RELEASE)/ringmaster-agent scripts/swift-tests.sh 2400
+	scripts/fuzz.sh 20
+
+# Every fuzz target (Fuzz/, one per input surface) for FUZZ_SECONDS each, built with libFuzzer and the address
+# sanitizer in .build-fuzz; fails on any crash, hang or unbounded allocation (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 120
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 demo: deps
 	swift build -c release

@@ -22,7 +22,10 @@ public enum RankReport: Hashable, Sendable {
 
     /// Parses one report line (surrounding whitespace ignored); nil when malformed.
     public init?(line: some StringProtocol) {
-        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+        // Split by scalars, not characters: "\r\n" is one character, so a line ending in it would keep
+        // "\r\n" on its last word (found by fuzz-rank-reports).
+        let words = String(line).unicodeScalars.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+            .map(Substring.init)
         guard let verb = words.first else { return nil }
         switch verb {
         case "step":
@@ -59,7 +62,8 @@ public enum RankReport: Hashable, Sendable {
         let text = String(decoding: bytes, as: UTF8.self)
         var reports: [RankReport] = []
         var malformed = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+        // Lines end at the newline scalar, also when "\r" comes before it (a String split keeps "\r\n" whole).
+        for line in text.unicodeScalars.split(separator: "\n").map(Substring.init) {
             if line.allSatisfy({ $0 == " " || $0 == "\r" || $0 == "\t" }) { continue }
             if let r = RankReport(line: line) { reports.append(r) } else { malformed += 1 }
         }

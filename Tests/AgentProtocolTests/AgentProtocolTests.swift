@@ -143,6 +143,15 @@ import Testing
         #expect(RankReport.parseDatagram(Array("".utf8)).malformed == 1)
         #expect(RankReport.parseDatagram([UInt8](repeating: 65, count: 5000)).malformed == 1)
     }
+
+    /// Found by fuzz-rank-reports: "\r\n" is one Swift character, so a datagram of CRLF lines was one line of
+    /// malformed words and every report in it was dropped.
+    @Test func linesEndingInCRLFAreReports() {
+        let (r, bad) = RankReport.parseDatagram(Array("  step 7  \r\n\tmetric grad_norm -0.0\n".utf8))
+        #expect(r == [.step(7), .metric(name: "grad_norm", value: -0.0)])
+        #expect(bad == 0)
+        #expect(RankReport(line: "checkpoint 3\r\n") == .checkpoint(3))
+    }
 }
 
 @Suite struct LogBatcherTests {
