@@ -128,20 +128,25 @@ import Glibc
         await h.close()
     }
 
-    @Test func exitedArrivesWithin100msOfTheExit() async throws {
-        let h = try await Harness(nodes: 1)
+    /// The agent reports an exit when it happens, not with its next heartbeat: with heartbeats 60 s apart, an
+    /// exit that waited for one would take up to 60 s; the bound is half of that (the exits take milliseconds
+    /// here — printed — and the margin is for a loaded machine).
+    @Test func exitedArrivesWithoutWaitingForAHeartbeat() async throws {
+        let heartbeat = Duration.seconds(60)
+        let h = try await Harness(nodes: 1, heartbeat: heartbeat)
         var worst = Duration.zero
         for i in 0..<5 {
             let ref = h.launch(["sleep", "1000"], rank: i)
             let pid = try await h.started(ref)
             let t0 = ContinuousClock.now
             kill(pid, SIGKILL)
-            let exit = try await h.exited(ref)
+            let exit = try await h.exited(ref, within: heartbeat / 2)
             let latency = ContinuousClock.now - t0
             worst = max(worst, latency)
             #expect(exit.signal == SIGKILL)
         }
-        #expect(worst < .milliseconds(100), "worst exit notification latency \(worst)")
+        print("exit notifications: the slowest of 5 took \(worst)")
+        #expect(worst < heartbeat / 2, "worst exit notification latency \(worst)")
         await h.close()
     }
 
@@ -184,7 +189,7 @@ import Glibc
         #expect(pids.allSatisfy(processIsAlive))
         await h.close()  // the agent's stdin closes
         let rankPIDs = pids
-        try await eventually("ranks and agent gone", within: .seconds(5)) {
+        try await eventually("ranks and agent gone", within: .seconds(30)) {
             !rankPIDs.contains(where: processIsAlive) && !processIsAlive(agentPID)
         }
     }
@@ -195,8 +200,8 @@ import Glibc
         let ref = h.launch(["sleep", "1000"])
         let pid = try await h.started(ref)
         kill(agentPID, SIGKILL)
-        try await eventually("rank gone after the agent was killed", within: .seconds(5)) { !processIsAlive(pid) }
-        #expect(try await withTimeout(.seconds(5), "node lost") { await h.manager.waitUntil { $0["local-0"] == .lost } })
+        try await eventually("rank gone after the agent was killed", within: .seconds(30)) { !processIsAlive(pid) }
+        #expect(try await withTimeout(.seconds(30), "node lost") { await h.manager.waitUntil { $0["local-0"] == .lost } })
         await h.close()
     }
 

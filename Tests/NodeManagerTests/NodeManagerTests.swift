@@ -104,7 +104,7 @@ import Testing
             name: "t", nodes: [NodeEntry(id: "a", host: "a")], heartbeat: HeartbeatSettings(interval: .milliseconds(500), missed: 4),
             isLocal: true)
         let options = AgentLaunchSettings.options(for: inventory.nodes[0], inventory: inventory, shutdownGraceMilliseconds: nil)
-        #expect(options.heartbeatMilliseconds == 500 && options.controllerSilenceMilliseconds == 3000)
+        #expect(options.heartbeatMilliseconds == 500 && options.controllerSilenceMilliseconds == 4000)
         #expect(options.arguments.contains("--controller-silence-ms"))
     }
 

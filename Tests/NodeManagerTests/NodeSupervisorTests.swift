@@ -127,9 +127,9 @@ import Testing
         }
     }
 
-    @Test func anAgentIsToldToGiveUpOneIntervalAndAtLeastASecondAfterTheControllerDoes() {
-        #expect(HeartbeatSettings(interval: .seconds(1), missed: 3).agentSilenceLimit == .seconds(4))
+    @Test func anAgentIsToldToGiveUpAfterTwiceTheControllersLimitAndAtLeastASecondAfterIt() {
+        #expect(HeartbeatSettings(interval: .seconds(1), missed: 3).agentSilenceLimit == .seconds(6))
         #expect(HeartbeatSettings(interval: .milliseconds(200), missed: 3).agentSilenceLimit == .milliseconds(1600))
-        #expect(HeartbeatSettings(interval: .seconds(5), missed: 2).agentSilenceLimit == .seconds(15))
+        #expect(HeartbeatSettings(interval: .seconds(5), missed: 2).agentSilenceLimit == .seconds(20))
     }
 }
