@@ -89,6 +89,11 @@ let package = Package(
         .target(
             name: "SSHNodes", dependencies: ["RingmasterModel", "AgentProtocol", "NodeManager", "SSHTransport", "SystemUtilities"],
             swiftSettings: strict),
+        // Simulated inventories: hundreds of agents in the controller's process (AgentCore with virtual ranks) on a
+        // few threads, speaking the real protocol, with injected faults; for scale measurements.
+        .target(
+            name: "SimulatedNodes", dependencies: ["RingmasterModel", "AgentProtocol", "AgentCore", "NodeManager", "SystemUtilities"],
+            swiftSettings: strict),
         // TCP ring collectives: rendezvous, process groups, all-reduce and friends.
         .target(name: "Collectives", dependencies: ["RingmasterModel", "SystemUtilities"], swiftSettings: strict),
         // @_cdecl functions over Collectives with opaque handles and error codes: the C ABI for other languages.
@@ -111,7 +116,7 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: ["RingmasterModel", "JobManifest", "Planning", "FaultPolicy", "Supervision", "StateStore", "AgentProtocol",
-                           "NodeManager", "SSHNodes", "Collectives", "Checkpointing", "ControllerAPI", "SystemUtilities",
+                           "NodeManager", "SSHNodes", "SimulatedNodes", "Collectives", "Checkpointing", "ControllerAPI", "SystemUtilities",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Logging", package: "swift-log"),
@@ -127,6 +132,7 @@ let package = Package(
             name: "ringmaster",
             dependencies: [
                 "RingmasterModel", "JobManifest", "Planning", "StateStore", "Checkpointing", "Collectives", "NodeManager", "SSHNodes",
+                "SimulatedNodes",
                 "Controller", "ControllerAPI", "ControllerHarness", "SSHTransport", "FaultPolicy", "AgentProtocol", "SystemUtilities", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -163,6 +169,11 @@ let package = Package(
         .testTarget(name: "AgentProtocolTests", dependencies: ["AgentProtocol", "RingmasterModel"], swiftSettings: strict),
         .testTarget(
             name: "NodeManagerTests", dependencies: ["NodeManager", "RingmasterTestKit", "SystemUtilities"], swiftSettings: strict),
+        .testTarget(
+            name: "SimulatedNodesTests",
+            dependencies: ["SimulatedNodes", "NodeManager", "AgentCore", "AgentProtocol", "RingmasterModel", "RingmasterTestKit",
+                           "SystemUtilities"],
+            swiftSettings: strict),
         .testTarget(
             name: "AgentIntegrationTests", dependencies: ["NodeManager", "AgentProtocol", "RingmasterTestKit", "SystemUtilities"],
             swiftSettings: strict),

@@ -31,7 +31,7 @@ public struct KillSchedule: Hashable, Sendable {
 
 extension RankRef {
     /// Rank number first, then attempt and job: the order the core reports ranks in.
-    static func inRankOrder(_ a: RankRef, _ b: RankRef) -> Bool {
+    public static func inRankOrder(_ a: RankRef, _ b: RankRef) -> Bool {
         (a.rank, a.attempt, a.job.rawValue) < (b.rank, b.attempt, b.job.rawValue)
     }
 }

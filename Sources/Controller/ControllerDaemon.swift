@@ -7,6 +7,7 @@ import Logging
 import NodeManager
 import RingmasterModel
 import ServiceLifecycle
+import SimulatedNodes
 import SSHNodes
 import StateStore
 import Synchronization
@@ -51,11 +52,16 @@ public enum ControllerDaemon {
         let clock = SystemRunnerClock()
         for node in inventory.nodes { try store.registerNode(node, at: clock.now().wall) }
 
-        let transport: any AgentTransport = inventory.isLocal
-            ? try LocalAgentTransport(agentExecutable: settings.agentExecutable)
-            : try SSHAgentTransport(agentExecutable: settings.agentExecutable)
+        let transport: any AgentTransport
+        if inventory.simulation != nil {
+            transport = SimulatedAgentTransport(inventory: inventory)
+        } else if inventory.isLocal {
+            transport = try LocalAgentTransport(agentExecutable: settings.agentExecutable)
+        } else {
+            transport = try SSHAgentTransport(agentExecutable: settings.agentExecutable)
+        }
         let manager = NodeManager(inventory: inventory, transport: transport)
-        let rendezvousHost = inventory.isLocal
+        let rendezvousHost = inventory.isLocal || inventory.simulation != nil
             ? "127.0.0.1" : (inventory.nodes.first.flatMap { NetworkAddress.local(toward: $0.host) } ?? "0.0.0.0")
         let metrics = ControllerMetrics()
         let runner = JobRunner(

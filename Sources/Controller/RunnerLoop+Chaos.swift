@@ -58,6 +58,13 @@ extension RunnerLoop {
                 message = "\(request.action.rawValue): \(node) (done by the client)"
                 break
             }
+            if let injected = runner.nodes.inject(request.action == .killNode ? .kill : .stopAgent, into: [node]) {
+                switch injected {
+                case .success(let text): message = "\(request.action.rawValue): \(text)"
+                case .failure(let refusal): return refuse("\(request.action.rawValue): \(refusal)")
+                }
+                break
+            }
             guard runner.options.local, let pid = agentPIDs[node] else {
                 return refuse("\(request.action.rawValue) acts on local agents from the controller",
                               "on the network-namespace cluster, run `ringmaster chaos` as root: it acts on the host's namespace")
@@ -71,6 +78,18 @@ extension RunnerLoop {
                 kill(pid, SIGSTOP)
                 message = "stop-agent: SIGSTOP to \(node)'s agent (pid \(pid)); its heartbeats stop"
             }
+        case .partition:
+            let nodes = a.placement.nodes
+            let named = request.nodes ?? request.node.map { [$0] } ?? [nodes[Int(rng.next() % UInt64(nodes.count))].rawValue]
+            let seconds = request.seconds ?? 10
+            guard seconds > 0, seconds <= 86_400 else { return refuse("partition: \(seconds) s is not a length in (0, 86400]") }
+            switch runner.nodes.inject(.partition(.milliseconds(Int64(seconds * 1000))), into: named.map { NodeID($0) }) {
+            case .success(let text): message = "partition: \(text)"
+            case .failure(let refusal): return refuse("partition: \(refusal)")
+            case nil: return refuse("partition acts on simulated clusters",
+                                    "on the network-namespace cluster, `NetnsCluster.partition` cuts a host's link (tests)")
+            }
+            node = NodeID(named[0])
         }
         supervise(.injected(id, what: request.action.rawValue))
         write("recording the injection", job: id) { [store] _ in

@@ -236,22 +236,34 @@ public struct ChaosRequest: Codable, Sendable {
         case killNode = "kill-node"
         /// SIGSTOP a node's agent: its heartbeats stop.
         case stopAgent = "stop-agent"
+        /// Cut a set of nodes off from the controller for `seconds` (simulated clusters).
+        case partition
+
+        /// The kinds `mixed` picks from: each hits one rank or node.
+        public static let mixable: [Action] = [.killRank, .hangRank, .killNode, .stopAgent]
     }
 
     public var action: Action
     public var rank: Int?
     public var node: String?
+    /// `partition`: the nodes cut off (else `node`, else one picked).
+    public var nodes: [String]?
+    /// `partition`: how long.
+    public var seconds: Double?
     /// Picks the rank or node when not given.
     public var seed: UInt64?
     /// The client already did it (kill-node on a namespace host): only record the injection.
     public var external: Bool?
 
-    public init(action: Action, rank: Int? = nil, node: String? = nil, seed: UInt64? = nil, external: Bool? = nil) {
+    public init(action: Action, rank: Int? = nil, node: String? = nil, seed: UInt64? = nil, external: Bool? = nil,
+                nodes: [String]? = nil, seconds: Double? = nil) {
         self.action = action
         self.rank = rank
         self.node = node
         self.seed = seed
         self.external = external
+        self.nodes = nodes
+        self.seconds = seconds
     }
 }
 

@@ -3,7 +3,7 @@ import RingmasterModel
 
 /// Reads and validates a cluster inventory (`Manifests/clusters/*.yaml`).
 public enum ClusterInventoryLoader {
-    static let topLevel = ["name", "local", "ssh", "nodes", "heartbeat", "discoveryCommand"]
+    static let topLevel = ["name", "local", "ssh", "nodes", "heartbeat", "discoveryCommand", "simulated"]
 
     public static func load(path: String) throws(ManifestErrors) -> LoadedManifest<ClusterInventory> {
         try parse(try ManifestSource.read(path), file: path)
@@ -26,6 +26,15 @@ struct InventoryFields {
         let name = root.required("name", hint: "name the cluster, e.g. `name: lab`")?.string()
         let heartbeat = readHeartbeat(root.field("heartbeat"))
         let discovery = root.field("discoveryCommand")?.string()
+        if let simulated = root.field("simulated") {
+            if root.has("local") || root.has("nodes") {
+                reader.error(at: simulated.line, "simulated", "an inventory has one of `local:`, `nodes:` or `simulated:`",
+                             hint: "remove `local:` and `nodes:` to simulate the cluster")
+                return nil
+            }
+            guard let sim = readSimulated(simulated), let name, let heartbeat else { return nil }
+            return ClusterInventory(name: name, nodes: sim.nodes, heartbeat: heartbeat, isLocal: false, simulation: sim.settings)
+        }
         let nodes: [NodeEntry]?
         let isLocal = root.has("local")
         switch (root.field("local"), root.field("nodes")) {

@@ -5,6 +5,8 @@ public enum ManifestLimits {
     public static let worldSize = 1 << 20
     /// Agents of a `local:` inventory, and spares among them: child processes of one machine.
     public static let localNodes = 1024
+    /// Nodes of a `simulated:` inventory, spares included: simulated agents in the controller's process.
+    public static let simulatedNodes = 16_384
     /// Accelerators of one node, and CPU-only ranks one node takes (`ranksPerNode`).
     public static let perNode = 1024
 }

@@ -52,7 +52,7 @@ public final class NodeManager: Sendable {
     /// except heartbeats, which are dropped instead (the supervisor has already seen them).
     public let messages: BoundedAsyncQueue<NodeMessage>
 
-    private let transport: any AgentTransport
+    let transport: any AgentTransport
     private let clock: any SupervisionClock
     private let wallClock: @Sendable () -> Date
     private let random: @Sendable () -> Double

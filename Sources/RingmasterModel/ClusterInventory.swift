@@ -1,4 +1,4 @@
-/// The operator's list of hosts: SSH nodes, or `local: N` agents on this machine.
+/// The operator's list of hosts: SSH nodes, `local: N` agents on this machine, or `simulated:` agents.
 public struct ClusterInventory: Hashable, Codable, Sendable {
     public var name: String
     public var nodes: [NodeEntry]
@@ -7,16 +7,19 @@ public struct ClusterInventory: Hashable, Codable, Sendable {
     public var isLocal: Bool
     /// Command run by the agent whose JSON output lists accelerators of kinds it has no code for.
     public var discoveryCommand: String?
+    /// Set for `simulated:` inventories: every node is a simulated agent in the controller's process.
+    public var simulation: SimulationSettings?
 
     public init(
         name: String, nodes: [NodeEntry], heartbeat: HeartbeatSettings = HeartbeatSettings(), isLocal: Bool,
-        discoveryCommand: String? = nil
+        discoveryCommand: String? = nil, simulation: SimulationSettings? = nil
     ) {
         self.name = name
         self.nodes = nodes
         self.heartbeat = heartbeat
         self.isLocal = isLocal
         self.discoveryCommand = discoveryCommand
+        self.simulation = simulation
     }
 
     /// Nodes jobs are placed on first, in inventory order.

@@ -14,3 +14,16 @@ extension Duration {
         return "\(ms)ms"
     }
 }
+
+extension Duration {
+    /// `500ms`, `30s`, `1.5s`, `5m`, `2h`: a non-negative number and a unit, for command lines outside the
+    /// manifest reader (a simulated rank's options); nil otherwise.
+    public init?(commandLineText text: String) {
+        for (unit, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where text.hasSuffix(unit) {
+            guard let value = Double(text.dropLast(unit.count)), value.isFinite, value >= 0, value * scale <= 3.6e9 else { continue }
+            self = .milliseconds(Int64((value * scale * 1000).rounded()))
+            return
+        }
+        return nil
+    }
+}

@@ -13,21 +13,22 @@ import Glibc
 /// `ringmaster chaos ACTION JOB`: inject failures into a running job, once or as a Poisson process.
 struct Chaos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Inject failures into a running job: kill-rank, hang-rank, kill-node, stop-agent (or mixed).",
+        abstract: "Inject failures into a running job: kill-rank, hang-rank, kill-node, stop-agent, partition (or mixed).",
         discussion: """
             kill-rank sends SIGKILL to a rank, hang-rank SIGSTOP (it stops reporting steps), kill-node kills a node's
             agent and its ranks, stop-agent SIGSTOPs the agent (its heartbeats stop). The rank or node is picked at
             random (from --seed) unless given. With --every, failures arrive as a Poisson process with that mean
             interval until the job ends (or --count are injected); `mixed` picks the kind each time. On the
             network-namespace cluster, run as root, kill-node kills the host's sshd and everything in its namespace
-            and stop-agent SIGSTOPs the host's agent.
+            and stop-agent SIGSTOPs the host's agent. On a simulated cluster kill-node and stop-agent act on the
+            simulated agent, and partition cuts --nodes (or --node, or one picked) off from the controller --for a while.
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case killRank = "kill-rank", hangRank = "hang-rank", killNode = "kill-node", stopAgent = "stop-agent", mixed
+        case killRank = "kill-rank", hangRank = "hang-rank", killNode = "kill-node", stopAgent = "stop-agent", partition, mixed
     }
 
-    @Argument(help: "kill-rank, hang-rank, kill-node, stop-agent or mixed.")
+    @Argument(help: "kill-rank, hang-rank, kill-node, stop-agent, partition or mixed.")
     var action: Kind
 
     @Argument(help: "Job id.")
@@ -38,6 +39,12 @@ struct Chaos: AsyncParsableCommand {
 
     @Option(name: .long, help: "The node to act on.")
     var node: String?
+
+    @Option(name: .long, help: "partition: the nodes cut off, comma-separated (simulated clusters).")
+    var nodes: String?
+
+    @Option(name: .customLong("for"), help: "partition: how long (e.g. 10s).")
+    var length: String = "10s"
 
     @Option(name: .long, help: "Mean interval of a Poisson process of failures (e.g. 30s).")
     var every: String?
@@ -53,6 +60,8 @@ struct Chaos: AsyncParsableCommand {
     func validate() throws {
         if let every, Self.seconds(every) == nil { throw ValidationError("--every \(every) is not a duration like 30s or 500ms") }
         if every == nil, action == .mixed { throw ValidationError("mixed needs --every") }
+        if Self.seconds(length) == nil { throw ValidationError("--for \(length) is not a duration like 10s or 500ms") }
+        if nodes != nil, action != .partition { throw ValidationError("--nodes is for partition; use --node for \(action.rawValue)") }
     }
 
     /// `--every`: a manifest-style duration, above zero.
@@ -63,7 +72,8 @@ struct Chaos: AsyncParsableCommand {
 
     func run() async throws {
         let client = try options.client()
-        let request = ChaosRequest(action: .killRank, rank: rank, node: node, seed: seed)
+        let request = ChaosRequest(action: .killRank, rank: rank, node: node, seed: seed,
+                                   nodes: nodes.map { $0.split(separator: ",").map(String.init) }, seconds: Self.seconds(length))
         let (action, job, json, every, count, seed) = (self.action, self.job, options.json, self.every.flatMap(Self.seconds), self.count, self.seed)
         try await ClientFailure.call {
             var rng = SplitMix64(seed: seed)
@@ -79,7 +89,7 @@ struct Chaos: AsyncParsableCommand {
                         if state.isFinal { return }
                     }
                 }
-                let kinds = ChaosRequest.Action.allCases
+                let kinds = ChaosRequest.Action.mixable
                 var r = request
                 r.action = action == .mixed ? kinds[Int(rng.next() % UInt64(kinds.count))] : ChaosRequest.Action(rawValue: action.rawValue)!
                 r.seed = rng.next()

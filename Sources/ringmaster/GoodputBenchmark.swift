@@ -103,7 +103,7 @@ struct GoodputBenchmark: Sendable {
         let done = Mutex(false)
         let injector = Thread { [self] in
             var rng = SplitMix64(seed: seed)
-            let kinds = ChaosRequest.Action.allCases
+            let kinds = ChaosRequest.Action.mixable
             while !done.withLock({ $0 }) {
                 let deadline = Date().addingTimeInterval(rng.exponential(mean: meanInterval))
                 while Date() < deadline, !done.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }

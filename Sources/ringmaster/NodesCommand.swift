@@ -4,6 +4,7 @@ import Foundation
 import JobManifest
 import NodeManager
 import RingmasterModel
+import SimulatedNodes
 import SSHNodes
 
 /// `ringmaster nodes`: the controller's nodes with state, reason, accelerators and ranks placed; or, with
@@ -60,9 +61,14 @@ struct Nodes: AsyncParsableCommand {
                 name: "local", nodes: (0..<n).map { NodeEntry(id: NodeID("local-\($0)"), host: "localhost") }, isLocal: true)
         }
         let agentPath = agent ?? Self.defaultAgentPath()
-        let transport: any AgentTransport =
-            inventory.isLocal
-            ? try LocalAgentTransport(agentExecutable: agentPath) : try SSHAgentTransport(agentExecutable: agentPath)
+        let transport: any AgentTransport
+        if inventory.simulation != nil {
+            transport = SimulatedAgentTransport(inventory: inventory)
+        } else if inventory.isLocal {
+            transport = try LocalAgentTransport(agentExecutable: agentPath)
+        } else {
+            transport = try SSHAgentTransport(agentExecutable: agentPath)
+        }
         let manager = NodeManager(inventory: inventory, transport: transport, helloTimeout: .seconds(timeout))
         manager.start()
         let limit = Duration.milliseconds(Int64(timeout * 1000))
