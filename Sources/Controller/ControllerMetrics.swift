@@ -72,6 +72,8 @@ public final class ControllerMetrics: Sendable {
             registry.makeGauge(descriptor: Self.name("job_restarts", "Restarts of all jobs, from the store."))
                 .set(Double(jobs.map(\.restarts).reduce(0, +)))
         }
+        registry.makeGauge(descriptor: Self.name("store_transactions_total", "Write transactions the state store committed."))
+            .set(Double(store.transactionsCommitted))
         return registry.emitToString()
     }
 }

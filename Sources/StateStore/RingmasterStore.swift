@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RingmasterModel
+import Synchronization
 
 /// The one database type: owns the writer, applies migrations, and offers intention-named
 /// transactional methods. Every state change is written with its event in one transaction.
@@ -8,6 +9,10 @@ public final class RingmasterStore: Sendable {
     let writer: any DatabaseWriter
     /// Path of the database file; `:memory:` for in-memory stores.
     public let path: String
+    private let committed = Atomic<UInt64>(0)
+
+    /// Write transactions committed since the store was opened (`ringmaster_store_transactions_total`).
+    public var transactionsCommitted: UInt64 { committed.load(ordering: .relaxed) }
 
     init(writer: any DatabaseWriter, path: String) throws {
         self.writer = writer
@@ -70,7 +75,9 @@ public final class RingmasterStore: Sendable {
     /// another process, an I/O error) throws the matching `StoreError`; the transaction is rolled back and
     /// nothing committed before is touched.
     func transaction<T>(_ body: (Database) throws -> T) throws -> T {
-        try Self.translating(path) { try writer.write(body) }
+        let result = try Self.translating(path) { try writer.write(body) }
+        committed.add(1, ordering: .relaxed)
+        return result
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
