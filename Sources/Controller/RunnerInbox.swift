@@ -22,6 +22,13 @@ final class RunnerInbox: @unchecked Sendable {
         condition.signal()
     }
 
+    /// Whether nothing is waiting to be taken.
+    var isEmpty: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return head == queue.count
+    }
+
     /// The next input, or nil when none came within `seconds`.
     func take(within seconds: TimeInterval?) -> RunnerInput? {
         let deadline = seconds.map { Date(timeIntervalSinceNow: $0) }

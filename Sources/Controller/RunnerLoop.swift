@@ -32,6 +32,13 @@ final class RunnerLoop {
     var done = false
     /// Store writes held back while the store cannot be written.
     let journal: StoreJournal
+    /// Rank starts not yet written, per attempt row: written together when the inbox runs dry, before any other
+    /// write (so the store sees them in order), or every 1,024.
+    var pendingStarts: [Int64: (job: JobID, starts: [RankStart])] = [:]
+    /// The same for rank exits (written after the starts: a rank exits after it started).
+    var pendingExits: [Int64: (job: JobID, exits: [RankExit])] = [:]
+    /// Starts and exits pending.
+    var startsPending = 0
 
     init(runner: JobRunner) {
         self.runner = runner
@@ -62,6 +69,7 @@ final class RunnerLoop {
             if wait > 0, let input = runner.inbox.take(within: wait) {
                 handle(input)
             }
+            if startsPending > 0, runner.inbox.isEmpty { flushStarts() }
             fireDueTimers()
         }
     }
@@ -120,6 +128,7 @@ final class RunnerLoop {
     /// disk, a lock another process holds) — kept in order and made later (`StoreJournal`). Any other
     /// failure is a note, never a crash.
     func write(_ what: String, job: JobID? = nil, _ body: @escaping (Date) throws -> Void) {
+        flushStarts()
         let at = now.wall
         journal.perform(what, job: job, now: now) { try body(at) }
     }
@@ -140,18 +149,17 @@ final class RunnerLoop {
         case .started(let s):
             if let r = attempt(for: s.rank) {
                 r.rankPIDs[s.rank.rank] = s.pid
-                let attemptID = r.attemptID
-                write("recording rank \(s.rank.rank) start", job: r.job.id) { [store] at in
-                    try store.recordRankStarted(attempt: attemptID, rank: s.rank.rank, pid: s.pid, at: at)
-                }
+                pendingStarts[r.attemptID, default: (r.job.id, [])].starts.append(RankStart(rank: s.rank.rank, pid: s.pid, at: now.wall))
+                startsPending += 1
+                if startsPending >= 1024 { flushStarts() }
             }
             supervise(.rankStarted(s.rank))
         case .exited(let e):
             if let r = attempt(for: e.rank) {
-                let attemptID = r.attemptID
-                write("recording rank \(e.rank.rank) exit", job: r.job.id) { [store] at in
-                    try store.recordRankExited(attempt: attemptID, rank: e.rank.rank, status: e.status, signal: e.signal, at: at)
-                }
+                pendingExits[r.attemptID, default: (r.job.id, [])].exits.append(
+                    RankExit(rank: e.rank.rank, status: e.status, signal: e.signal, at: now.wall))
+                startsPending += 1
+                if startsPending >= 1024 { flushStarts() }
             }
             supervise(.rankExited(e.rank, node: m.node, status: e.status, signal: e.signal, error: e.error))
         case .log(let batch):
@@ -212,6 +220,7 @@ final class RunnerLoop {
     /// The ranks' newest steps to the store. While the store cannot be written they stay unsaved (the next
     /// flush supersedes them) — except when the attempt ends (`keep`): then they wait with the other writes.
     func flushSteps(_ r: AttemptResources, now: Instant, keep: Bool = false) {
+        flushStarts()
         guard !r.unsavedSteps.isEmpty else { return }
         let steps = r.unsavedSteps
         let (store, attemptID, at) = (self.store, r.attemptID, now.wall)
@@ -220,6 +229,25 @@ final class RunnerLoop {
             try store.recordRankSteps(attempt: attemptID, steps: steps, at: at)
         }
         if !written, !keep { r.unsavedSteps.merge(steps) { max($0, $1) } }
+    }
+
+    /// The batched rank starts, then exits, to the store: one transaction per attempt each.
+    func flushStarts() {
+        guard startsPending > 0 else { return }
+        let (starts, exits) = (pendingStarts, pendingExits)
+        pendingStarts = [:]
+        pendingExits = [:]
+        startsPending = 0
+        for (attemptID, batch) in starts {
+            journal.perform("recording \(batch.starts.count) rank start(s)", job: batch.job, now: now) { [store] in
+                try store.recordRanksStarted(attempt: attemptID, batch.starts)
+            }
+        }
+        for (attemptID, batch) in exits {
+            journal.perform("recording \(batch.exits.count) rank exit(s)", job: batch.job, now: now) { [store] in
+                try store.recordRanksExited(attempt: attemptID, batch.exits)
+            }
+        }
     }
 
     /// The store's state at start-up, for the supervisor.

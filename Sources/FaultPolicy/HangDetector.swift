@@ -64,6 +64,9 @@ public struct HangDetector: Sendable {
         }
     }
 
+    /// Whether a rank has a section open (its own timeout then rules the deadline).
+    public var hasOpenSection: Bool { !sections.isEmpty }
+
     /// A `step` report from `rank`.
     public mutating func stepped(rank: Int, step: Int, at now: Instant) {
         if let previous = last[rank], step > previous.step, sections.isEmpty {

@@ -325,7 +325,9 @@ public final class NodeManager: Sendable {
                 }
                 return true
             }
-            apply(output)
+            // Only a hello can move a deadline earlier; hearing from a node moves its own later. Skipping `apply`
+            // for the rest keeps a message O(1): the deadline scan there is over every node.
+            if case .hello = message { apply(output) }
             guard current else { return }
             if case .heartbeat = message {
                 messages.send(NodeMessage(node: node, message: message), dropIfFull: true)

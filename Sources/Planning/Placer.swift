@@ -45,8 +45,7 @@ public struct Placer: Sendable {
         let devices = k == 0 ? [] : Array(node.devices[(localRank * k)..<((localRank + 1) * k)])
         return RankAssignment(
             rank: rank, node: node.id, localRank: localRank, devices: devices,
-            coordinates: parallelism.coordinates(of: rank), tensorGroup: parallelism.tensorGroup(of: rank),
-            dataGroup: parallelism.dataGroup(of: rank), pipelineGroup: parallelism.pipelineGroup(of: rank))
+            coordinates: parallelism.coordinates(of: rank))
     }
 
     /// Tensor groups each node can hold whole.

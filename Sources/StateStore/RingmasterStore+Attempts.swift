@@ -63,39 +63,57 @@ extension RingmasterStore {
 
     /// The agent spawned the rank: record its pid; the attempt is `running` once every rank has started.
     public func recordRankStarted(attempt: Int64, rank: Int, pid: Int32, at now: Date) throws {
+        try recordRanksStarted(attempt: attempt, [RankStart(rank: rank, pid: pid, at: now)])
+    }
+
+    /// Several ranks of an attempt started (the runner batches them: a 4,096-rank launch is a few transactions,
+    /// not one per rank each counting the ranks still pending). One `rank.started` event per rank, in order.
+    public func recordRanksStarted(attempt: Int64, _ starts: [RankStart]) throws {
+        guard !starts.isEmpty else { return }
         try transaction { db in
-            var row = try Self.rank(attempt, rank, db)
-            row.state = .starting
-            row.pid = pid
-            row.updatedAt = now
-            try row.update(db)
+            let job = try Self.jobId(of: attempt, db)
+            for start in starts {
+                var row = try Self.rank(attempt, start.rank, db)
+                row.state = .starting
+                row.pid = start.pid
+                row.updatedAt = start.at
+                try row.update(db)
+                try Self.insert(EventRecord(
+                    time: start.at, kind: .rankStarted, jobId: job, attemptId: attempt, nodeId: row.nodeId,
+                    rank: start.rank, message: "rank \(start.rank) started on \(row.nodeId) as pid \(start.pid)"), db)
+            }
             let waiting = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rank WHERE attemptId = ? AND state = 'pending'",
                                            arguments: [attempt]) ?? 0
             if waiting == 0 {
                 try db.execute(sql: "UPDATE attempt SET state = 'running' WHERE id = ? AND state = 'launching'",
                                arguments: [attempt])
             }
-            try Self.insert(EventRecord(
-                time: now, kind: .rankStarted, jobId: try Self.jobId(of: attempt, db), attemptId: attempt,
-                nodeId: row.nodeId,
-                rank: rank, message: "rank \(rank) started on \(row.nodeId) as pid \(pid)"), db)
         }
     }
 
     /// The rank's process is gone: status for a normal exit, signal when it was killed.
     public func recordRankExited(attempt: Int64, rank: Int, status: Int32?, signal: Int32?, at now: Date) throws {
+        try recordRanksExited(attempt: attempt, [RankExit(rank: rank, status: status, signal: signal, at: now)])
+    }
+
+    /// Several ranks of an attempt exited, in one transaction (a teardown of 4,096 ranks is a few), one
+    /// `rank.exited` event each, in order.
+    public func recordRanksExited(attempt: Int64, _ exits: [RankExit]) throws {
+        guard !exits.isEmpty else { return }
         try transaction { db in
-            var row = try Self.rank(attempt, rank, db)
-            row.state = .exited
-            row.exitStatus = status
-            row.exitSignal = signal
-            row.updatedAt = now
-            try row.update(db)
-            let how = signal.map { "killed by signal \($0)" } ?? "exited with status \(status ?? 0)"
-            try Self.insert(EventRecord(
-                time: now, kind: .rankExited, jobId: try Self.jobId(of: attempt, db), attemptId: attempt,
-                nodeId: row.nodeId,
-                rank: rank, message: "rank \(rank) on \(row.nodeId) \(how)"), db)
+            let job = try Self.jobId(of: attempt, db)
+            for exit in exits {
+                var row = try Self.rank(attempt, exit.rank, db)
+                row.state = .exited
+                row.exitStatus = exit.status
+                row.exitSignal = exit.signal
+                row.updatedAt = exit.at
+                try row.update(db)
+                let how = exit.signal.map { "killed by signal \($0)" } ?? "exited with status \(exit.status ?? 0)"
+                try Self.insert(EventRecord(
+                    time: exit.at, kind: .rankExited, jobId: job, attemptId: attempt, nodeId: row.nodeId,
+                    rank: exit.rank, message: "rank \(exit.rank) on \(row.nodeId) \(how)"), db)
+            }
         }
     }
 
@@ -120,5 +138,31 @@ extension RingmasterStore {
     /// Ranks of an attempt, by rank.
     public func ranks(of attempt: Int64) throws -> [RankRecord] {
         try read { db in try RankRecord.filter(Column("attemptId") == attempt).order(Column("rank")).fetchAll(db) }
+    }
+}
+
+/// A rank's `started`: its pid and when it came.
+public struct RankStart: Hashable, Sendable {
+    public var rank: Int
+    public var pid: Int32
+    public var at: Date
+    public init(rank: Int, pid: Int32, at: Date) {
+        self.rank = rank
+        self.pid = pid
+        self.at = at
+    }
+}
+
+/// A rank's `exited`: its status or signal and when it came.
+public struct RankExit: Hashable, Sendable {
+    public var rank: Int
+    public var status: Int32?
+    public var signal: Int32?
+    public var at: Date
+    public init(rank: Int, status: Int32?, signal: Int32?, at: Date) {
+        self.rank = rank
+        self.status = status
+        self.signal = signal
+        self.at = at
     }
 }

@@ -84,8 +84,11 @@ public struct JobSupervisor: Sendable {
 
     // MARK: Rank reports
 
+    /// The attempt is taken out of `phase` (left `.pending` until it is put back) before it changes, so that
+    /// its per-rank tables change in place: a rank report costs O(1), not a copy of every rank's entry.
     mutating func rankStarted(_ rank: RankRef, _ fleet: inout FleetState) {
         guard var a = attempt, a.owns(rank, job: id) else { return }
+        phase = .pending
         a.started.insert(rank.rank)
         a.rankStartedAt[rank.rank] = fleet.now
         phase = .running(a)
@@ -94,6 +97,7 @@ public struct JobSupervisor: Sendable {
     mutating func rankExited(_ rank: RankRef, node: NodeID, status: Int32?, signal: Int32?, error: String?,
                              _ fleet: inout FleetState) {
         guard var a = attempt, a.owns(rank, job: id), !a.gone.contains(rank.rank) else { return }
+        phase = .pending
         a.gone.insert(rank.rank)
         a.hang.exited(rank: rank.rank, at: fleet.now)
         phase = .running(a)
@@ -133,6 +137,8 @@ public struct JobSupervisor: Sendable {
 
     mutating func stepped(_ rank: RankRef, step: Int, _ fleet: inout FleetState) {
         guard var a = attempt, a.owns(rank, job: id) else { return }
+        phase = .pending
+        let timeoutBefore = a.hang.stallTimeout
         a.hang.stepped(rank: rank.rank, step: step, at: fleet.now)
         intervals = a.hang.intervals
         if rank.rank == a.progressRank { a.step = max(a.step ?? step, step) }
@@ -147,7 +153,10 @@ public struct JobSupervisor: Sendable {
             }
         }
         phase = .running(a)
-        armHangTimer(&fleet)
+        // A step only moves its rank's stall clock later, so an armed hang timer is never late — unless the stall
+        // timeout itself shrank (auto) or a section is open: only then is the deadline (a scan of every rank)
+        // worked out again. The timer re-arms itself at the true deadline when it fires.
+        if a.hangDeadline == nil || a.hang.stallTimeout < timeoutBefore || a.hang.hasOpenSection { armHangTimer(&fleet) }
     }
 
     mutating func section(_ rank: RankRef, opened: (name: String, seconds: Double)?, _ fleet: inout FleetState) {
@@ -218,6 +227,7 @@ public struct JobSupervisor: Sendable {
 
     mutating func checkpointReported(_ rank: RankRef, step: Int, _ fleet: inout FleetState) {
         guard spec.checkpoint != nil, var a = attempt, a.owns(rank, job: id) else { return }
+        phase = .pending
         let complete = a.commits.report(rank: rank.rank, step: step)
         phase = .running(a)
         guard let complete else { return }

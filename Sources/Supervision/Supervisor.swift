@@ -44,10 +44,11 @@ public struct Supervisor: Sendable {
         return fleet.actions
     }
 
+    /// Changes the job in place: a copy taken out of `jobs` would share its attempt's tables with the one left
+    /// in, and the first change would copy them all (per rank report, quadratic in the ranks).
     private mutating func withJob(_ id: JobID, _ body: (inout JobSupervisor, inout FleetState) -> Void) {
-        guard var job = jobs[id] else { return }
-        body(&job, &fleet)
-        jobs[id] = job
+        guard jobs[id] != nil else { return }
+        body(&jobs[id]!, &fleet)
     }
 
     private mutating func dispatch(_ input: SupervisorInput) {

@@ -28,7 +28,7 @@ struct Place: ParsableCommand {
                                              hint: error.hint)])
         }
         if json {
-            try Output.json(placement.ranks.map(PlacedRank.init))
+            try Output.json(placement.ranks.map { PlacedRank($0, in: placement) })
             return
         }
         let p = spec.value.parallelism
@@ -58,7 +58,7 @@ struct PlacedRank: Encodable {
     var dataGroup: [Int]
     var pipelineGroup: [Int]
 
-    init(_ r: RankAssignment) {
+    init(_ r: RankAssignment, in placement: Placement) {
         rank = r.rank
         node = r.node.rawValue
         localRank = r.localRank
@@ -66,8 +66,8 @@ struct PlacedRank: Encodable {
         tp = r.tp
         pp = r.pp
         dp = r.dp
-        tensorGroup = r.tensorGroup
-        dataGroup = r.dataGroup
-        pipelineGroup = r.pipelineGroup
+        tensorGroup = placement.tensorGroup(of: r.rank)
+        dataGroup = placement.dataGroup(of: r.rank)
+        pipelineGroup = placement.pipelineGroup(of: r.rank)
     }
 }

@@ -33,9 +33,9 @@ func slots(_ capacities: [Int], spares: Set<Int> = [], perRank: Int = 1) -> [Nod
         #expect(placement.ranks.map(\.devices) == [[0], [1], [0], [1], [0], [1], [0], [1]])
         let r6 = placement.ranks[6]
         #expect((r6.tp, r6.dp, r6.pp) == (0, 1, 1))
-        #expect(r6.tensorGroup == [6, 7])
-        #expect(r6.dataGroup == [4, 6])
-        #expect(r6.pipelineGroup == [2, 6])
+        #expect(placement.tensorGroup(of: 6) == [6, 7])
+        #expect(placement.dataGroup(of: 6) == [4, 6])
+        #expect(placement.pipelineGroup(of: 6) == [2, 6])
         #expect(placement.nodeRank(of: "n2") == 2)
     }
 

@@ -19,8 +19,7 @@ func demoPlacement() -> Placement {
     let p = Parallelism(data: 2, pipeline: 1, tensor: 2)
     return Placement(parallelism: p, ranks: (0..<4).map { r in
         RankAssignment(rank: r, node: NodeID("local-\(r / 2)"), localRank: r % 2, devices: [r % 2],
-                       coordinates: p.coordinates(of: r), tensorGroup: p.tensorGroup(of: r),
-                       dataGroup: p.dataGroup(of: r), pipelineGroup: p.pipelineGroup(of: r))
+                       coordinates: p.coordinates(of: r))
     })
 }
 
