@@ -90,7 +90,7 @@ struct ScaleBenchmark: Sendable {
     func jobYAML(name: String, nodes: Int, stepMilliseconds: Int, checkpointEvery: Int, dir: String) -> String {
         """
         name: \(name)
-        command: [simulated-rank, --step-time, \(stepMilliseconds)ms]
+        command: [simulated-rank, --step-time, \(stepMilliseconds)ms, --checkpoint-every, "\(checkpointEvery)"]
         parallelism: {data: \(nodes), tensor: \(accelerators)}
         checkpoint: {every: \(checkpointEvery), keep: 2, dir: \(dir)/checkpoints}
         failure: {maxRestarts: \(failures + 10), stallTimeout: 120s, quarantineAfter: 100}
@@ -249,12 +249,10 @@ struct ScaleBenchmark: Sendable {
         return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0
     }
 
-    /// The database and its WAL, in bytes.
+    /// The database file, in bytes. Not its WAL: SQLite checkpoints that at about 4 MB and writes it again from
+    /// the start, so its size says how much was written lately, not what the store keeps.
     private func storeBytes(_ state: String) -> UInt64 {
-        ["state.db", "state.db-wal"].reduce(0) { sum, name in
-            let size = (try? FileManager.default.attributesOfItem(atPath: "\(state)/\(name)")[.size] as? NSNumber)?.uint64Value ?? 0
-            return sum + size
-        }
+        (try? FileManager.default.attributesOfItem(atPath: "\(state)/state.db")[.size] as? NSNumber)?.uint64Value ?? 0
     }
 }
 

@@ -28,7 +28,7 @@ import Testing
         // that only the injected hang trips it on a loaded machine.
         let manifest = try dir.write("sim-job.yaml", """
             name: simjob
-            command: [simulated-rank, --steps, "1200", --step-time, 50ms]
+            command: [simulated-rank, --steps, "1200", --step-time, 50ms, --checkpoint-every, "20"]
             parallelism: {data: 16, tensor: 4}
             checkpoint: {every: 20, keep: 2, dir: \(dir.file("ckpt"))}
             failure: {maxRestarts: 10, backoff: 200ms, stallTimeout: 5s}
