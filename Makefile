@@ -2,7 +2,7 @@
 # Both install what is missing first (Debian packages via apt-get, with sudo when not root).
 
 SHELL := /bin/bash
-APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config
+APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config munge slurmctld slurmd slurm-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release
 

@@ -7,6 +7,7 @@ import Logging
 import NodeManager
 import RingmasterModel
 import ServiceLifecycle
+import SlurmNodes
 import SSHNodes
 import StateStore
 import Synchronization
@@ -51,18 +52,25 @@ public enum ControllerDaemon {
         let clock = SystemRunnerClock()
         for node in inventory.nodes { try store.registerNode(node, at: clock.now().wall) }
 
-        let transport: any AgentTransport = inventory.isLocal
-            ? try LocalAgentTransport(agentExecutable: settings.agentExecutable)
-            : try SSHAgentTransport(agentExecutable: settings.agentExecutable)
+        let slurm = try await SlurmNodeSource.make(inventory, stateDirectory: dir, logger: logger)
+        let transport: any AgentTransport = if let slurm {
+            try SlurmAgentTransport(allocation: slurm.allocation, agentExecutable: settings.agentExecutable)
+        } else if inventory.isLocal {
+            try LocalAgentTransport(agentExecutable: settings.agentExecutable)
+        } else {
+            try SSHAgentTransport(agentExecutable: settings.agentExecutable)
+        }
         let manager = NodeManager(inventory: inventory, transport: transport)
         let rendezvousHost = inventory.isLocal
-            ? "127.0.0.1" : (inventory.nodes.first.flatMap { NetworkAddress.local(toward: $0.host) } ?? "0.0.0.0")
+            ? "127.0.0.1"
+            : slurm?.rendezvousHost ?? (inventory.nodes.first.flatMap { NetworkAddress.local(toward: $0.host) } ?? "0.0.0.0")
         let metrics = ControllerMetrics()
         let runner = JobRunner(
             store: store, nodes: manager,
             options: JobRunnerOptions(stateDirectory: dir, binDirectory: settings.binDirectory,
                                       gracePeriod: settings.gracePeriod, local: inventory.isLocal,
-                                      rendezvousHost: rendezvousHost),
+                                      rendezvousHost: rendezvousHost, nodeAddress: slurm?.nodeAddress,
+                                      logsInStateDirectory: inventory.isLocal || slurm != nil),
             metrics: metrics, clock: clock, note: { note in Self.log(note, logger) })
         let events = try EventFeed(store: store)
         let startedAt = clock.now().wall
@@ -87,7 +95,7 @@ public enum ControllerDaemon {
             logger: logger)
 
         let group = ServiceGroup(
-            services: [NodeService(manager: manager), runner, APIService(app: app, close: { events.close(); runner.logs.close() })],
+            services: (slurm.map { [$0.service] } ?? []) + [NodeService(manager: manager), runner, APIService(app: app, close: { events.close(); runner.logs.close() })],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         logger.info("controller for \(inventory.name) (\(inventory.nodes.count) nodes, \(settings.inventoryFile)) starting")
         defer { try? FileManager.default.removeItem(atPath: dir.infoFile) }

@@ -14,9 +14,17 @@ public struct JobRunnerOptions: Sendable {
     /// Address ranks reach this controller's rendezvous at (127.0.0.1 for local clusters; for SSH clusters
     /// the local address of the route towards the nodes).
     public var rendezvousHost: String
+    /// The address of a node whose inventory entry names no host of its own (a Slurm slot: the node it is
+    /// bound to now); nil uses the entry's host.
+    public var nodeAddress: (@Sendable (NodeID) -> String?)?
+    /// Whether agents keep the ranks' raw output under the state directory (local clusters, and Slurm
+    /// clusters, whose state directory is on storage every node sees); else under `.ringmaster/logs`.
+    public var logsInStateDirectory: Bool
 
     public init(stateDirectory: StateDirectory, binDirectory: String, gracePeriod: Duration = .seconds(3), local: Bool,
-                rendezvousHost: String) {
+                rendezvousHost: String, nodeAddress: (@Sendable (NodeID) -> String?)? = nil, logsInStateDirectory: Bool? = nil) {
+        self.nodeAddress = nodeAddress
+        self.logsInStateDirectory = logsInStateDirectory ?? local
         self.stateDirectory = stateDirectory
         self.binDirectory = binDirectory
         self.gracePeriod = gracePeriod

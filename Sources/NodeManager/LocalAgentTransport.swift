@@ -29,15 +29,28 @@ public struct LocalAgentTransport: AgentTransport {
     public func open(
         node: NodeEntry, inventory: ClusterInventory, handler: @escaping @Sendable (AgentChannelEvent) -> Void
     ) async throws -> any AgentChannel {
-        POSIX.ignoreSIGPIPE()
         let options = AgentLaunchSettings.options(for: node, inventory: inventory, shutdownGraceMilliseconds: shutdownGraceMilliseconds)
+        return try PipeAgentChannel.spawn(
+            [agentExecutable] + options.arguments, node: node.id, expectedBuildHash: agentBuildHash, stderrSink: stderrSink,
+            handler: handler)
+    }
+}
+
+extension PipeAgentChannel {
+    /// Starts `argv` — the agent, or a launcher that runs it elsewhere with stdin/stdout carried (`srun`) —
+    /// in a process group of its own, and speaks the agent protocol over its stdin/stdout.
+    package static func spawn(
+        _ argv: [String], node: NodeID, expectedBuildHash: String?, stderrSink: (@Sendable (NodeID, String) -> Void)?,
+        handler: @escaping @Sendable (AgentChannelEvent) -> Void
+    ) throws -> PipeAgentChannel {
+        POSIX.ignoreSIGPIPE()
         let stdinPipe = try POSIX.makePipe()
         let stdoutPipe = try POSIX.makePipe()
         let stderrPipe = try POSIX.makePipe()
         let pid: pid_t
         do {
             pid = try POSIX.spawn(
-                [agentExecutable] + options.arguments, stdin: .fd(stdinPipe.read), stdout: .fd(stdoutPipe.write),
+                argv, stdin: .fd(stdinPipe.read), stdout: .fd(stdoutPipe.write),
                 stderr: .fd(stderrPipe.write), newProcessGroup: true)
         } catch {
             for fd in [stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write, stderrPipe.read, stderrPipe.write] {
@@ -48,23 +61,23 @@ public struct LocalAgentTransport: AgentTransport {
         Glibc.close(stdinPipe.read)
         Glibc.close(stdoutPipe.write)
         Glibc.close(stderrPipe.write)
-        let channel = PipeAgentChannel(pid: pid, stdin: stdinPipe.write, node: node.id)
+        let channel = PipeAgentChannel(pid: pid, stdin: stdinPipe.write, node: node)
         channel.startIO(
-            stdout: stdoutPipe.read, stderr: stderrPipe.read, expectedBuildHash: agentBuildHash, stderrSink: stderrSink,
+            stdout: stdoutPipe.read, stderr: stderrPipe.read, expectedBuildHash: expectedBuildHash, stderrSink: stderrSink,
             handler: handler)
         return channel
     }
 }
 
 /// A channel over the pipes of a local agent process: one writer thread, one reader thread, one stderr thread.
-final class PipeAgentChannel: AgentChannel {
+package final class PipeAgentChannel: AgentChannel {
     private struct WriterState {
         var queue: [[UInt8]] = []
         var closed = false
         var ended = false
     }
 
-    let pid: pid_t
+    package let pid: pid_t
     let node: NodeID
     private let stdinFD: Int32
     private let writer = Mutex(WriterState())
@@ -76,7 +89,7 @@ final class PipeAgentChannel: AgentChannel {
         self.node = node
     }
 
-    func send(_ message: ControllerMessage) -> Bool {
+    package func send(_ message: ControllerMessage) -> Bool {
         guard let line = try? AgentWire.encodeLine(message) else { return false }
         let ok = writer.withLock { w -> Bool in
             guard !w.closed, !w.ended else { return false }
@@ -87,12 +100,20 @@ final class PipeAgentChannel: AgentChannel {
         return ok
     }
 
-    func close() {
+    package func close() {
         requestedByController.withLock { $0 = true }
         shutdownWriter()
     }
 
     private let requestedByController = Mutex(false)
+    private let endReason = Mutex<String?>(nil)
+
+    /// Ends the channel from outside the protocol (its node is known to be gone): kills the process group
+    /// (SIGKILL); the channel then closes with `reason`.
+    package func end(reason: String) {
+        endReason.withLock { $0 = $0 ?? reason }
+        kill(-pid, SIGKILL)
+    }
 
     private func shutdownWriter() {
         writer.withLock { $0.closed = true }
@@ -148,6 +169,8 @@ final class PipeAgentChannel: AgentChannel {
             let reason: ChannelCloseReason
             if let v = decoder.violation {
                 reason = .protocolViolation(v)
+            } else if let ended = endReason.withLock({ $0 }) {
+                reason = .endOfStream(ended)
             } else if let readError {
                 reason = .transportError(readError)
             } else if requestedByController.withLock({ $0 }) {

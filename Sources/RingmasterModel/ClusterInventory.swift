@@ -7,11 +7,14 @@ public struct ClusterInventory: Hashable, Codable, Sendable {
     public var isLocal: Bool
     /// Command run by the agent whose JSON output lists accelerators of kinds it has no code for.
     public var discoveryCommand: String?
+    /// Set for `slurm:` inventories: the nodes are slots of a Slurm allocation, agents started with `srun`.
+    public var slurm: SlurmSettings?
 
     public init(
         name: String, nodes: [NodeEntry], heartbeat: HeartbeatSettings = HeartbeatSettings(), isLocal: Bool,
-        discoveryCommand: String? = nil
+        discoveryCommand: String? = nil, slurm: SlurmSettings? = nil
     ) {
+        self.slurm = slurm
         self.name = name
         self.nodes = nodes
         self.heartbeat = heartbeat
