@@ -52,7 +52,7 @@ public enum ControllerDaemon {
         let clock = SystemRunnerClock()
         for node in inventory.nodes { try store.registerNode(node, at: clock.now().wall) }
 
-        let slurm = try await SlurmNodeSource.make(inventory, stateDirectory: dir, logger: logger)
+        let slurm = try await SlurmNodeSource.make(inventory, stateDirectory: dir, store: store, logger: logger)
         let transport: any AgentTransport = if let slurm {
             try SlurmAgentTransport(allocation: slurm.allocation, agentExecutable: settings.agentExecutable)
         } else if inventory.isLocal {

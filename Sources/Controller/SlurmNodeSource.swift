@@ -4,6 +4,7 @@ import Logging
 import RingmasterModel
 import ServiceLifecycle
 import SlurmNodes
+import StateStore
 import SystemUtilities
 
 /// The controller's side of a `slurm:` inventory: the allocation (holder jobs under
@@ -14,11 +15,21 @@ struct SlurmNodeSource: Sendable {
     let rendezvousHost: String
     let existing: (job: String, hosts: [String])?
 
-    static func make(_ inventory: ClusterInventory, stateDirectory: StateDirectory, logger: Logger) async throws -> SlurmNodeSource? {
+    /// The node source of a `slurm:` inventory (nil for others); what it does is logged and recorded as
+    /// `slurm.allocation` events.
+    static func make(_ inventory: ClusterInventory, stateDirectory: StateDirectory, store: RingmasterStore, logger: Logger) async throws
+        -> SlurmNodeSource?
+    {
         guard let settings = inventory.slurm else { return nil }
         let allocation = SlurmAllocation(
             settings: settings, slots: inventory.nodes.map(\.id), directory: stateDirectory.path + "/slurm",
-            jobName: "ringmaster-\(inventory.name)", note: { logger.notice("slurm: \($0)") })
+            jobName: "ringmaster-\(inventory.name)",
+            note: { text in
+                logger.notice("slurm: \(text)")
+                do { _ = try store.recordEvent(EventRecord(time: Date(), kind: .slurmAllocation, message: text)) } catch {
+                    logger.error("recording a slurm.allocation event failed: \(error)")
+                }
+            })
         let (existing, host) = try await onDedicatedThread(name: "slurm start") {
             () throws -> ((job: String, hosts: [String])?, String) in
             let existing = settings.existingAllocation ? try SlurmAllocation.enclosingAllocation() : nil

@@ -50,9 +50,20 @@ public struct SlurmSettings: Hashable, Codable, Sendable {
     public func slots(line: Int?) -> [NodeEntry] {
         (0..<total).map { i in
             let id = NodeID("slurm-\(i)")
-            return NodeEntry(id: id, host: "slurm", spare: i >= nodes,
-                             accelerators: Accelerator.simulated(count: accelerators, kind: acceleratorKind, node: id.rawValue),
-                             line: line)
+            return NodeEntry(id: id, host: "slurm", spare: i >= nodes, accelerators: declaredAccelerators(node: id), line: line)
+        }
+    }
+
+    /// Simulated accelerators when `accelerators` asks for them; else the GPUs of `gresPerNode`
+    /// (`gpu:8`, `gpu:h100:8`) declared, so `ringmaster place` works before discovery replaces them.
+    func declaredAccelerators(node: NodeID) -> [Accelerator] {
+        if accelerators > 0 { return Accelerator.simulated(count: accelerators, kind: acceleratorKind, node: node.rawValue) }
+        guard let gres = gresPerNode?.split(separator: ":"), gres.first == "gpu", let count = gres.last.flatMap({ Int($0) }) else {
+            return []
+        }
+        return (0..<count).map {
+            Accelerator(index: $0, uuid: "declared-\(node)-\($0)", name: "declared \(gres.count == 3 ? String(gres[1]) : "gpu")",
+                        kind: .nvidia)
         }
     }
 }

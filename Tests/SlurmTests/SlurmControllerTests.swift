@@ -6,6 +6,10 @@ import RingmasterTestKit
 import SystemUtilities
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A real controller on a real Slurm cluster (munged, slurmctld, four slurmd on loopback): the holder job,
 /// agents as `srun --overlap` steps, a lost node replaced, cancel on stop, re-attach after `kill -9`.
 @Suite(.serialized, .timeLimit(.minutes(20)), .enabled(if: SlurmCluster.canRun, Comment(rawValue: SlurmCluster.skipMessage)))
@@ -92,6 +96,13 @@ struct SlurmControllerTests {
             try await c.waitForReadyNodes(3, within: .seconds(180))
             let holders = try await cluster.jobIDs()
             #expect(holders.count == 1)
+            // The wait and the start are events: Slurm's reason on the nodes, the holder's steps of its own.
+            let events = try await c.call { try $0.get("\(APIVersion.prefix)/events?limit=10000", as: [EventView].self) }
+            #expect(events.contains { $0.kind == "node.state" && $0.message.contains("Slurm job \(holders[0]) pending (Resources)") })
+            let slurm = events.filter { $0.kind == "slurm.allocation" }.map(\.message)
+            #expect(slurm.contains("submitted holder job \(holders[0]) (allocation)"), "\(slurm)")
+            #expect(slurm.contains("holder job \(holders[0]) (allocation) is pending: Resources"), "\(slurm)")
+            #expect(slurm.contains("holder job \(holders[0]) is running: slurm-0=n1 slurm-1=n2 slurm-2=n3"), "\(slurm)")
 
             let job = try await c.submit(try Self.trainer(dir, "on-slurm", steps: 120))
             let done = try await c.waitForJob(job.id, within: .seconds(600))
@@ -138,6 +149,32 @@ struct SlurmControllerTests {
             try await eventually("no Slurm job left", within: .seconds(60), every: .milliseconds(200)) {
                 try await cluster.jobIDs().isEmpty
             }
+        }
+    }
+
+    @Test func anAgentStepThatEndsIsALostNodeTheJobFinishesOnTheSpareAndTheSlotComesBackOnItsNode() async throws {
+        try await Self.withCluster { cluster, dir in
+            let expected = try await Self.localReference(dir, steps: 400)
+            let c = try await Self.start(dir, cluster)
+            try await c.waitForReadyNodes(3, within: .seconds(180))
+            let job = try await c.submit(try Self.trainer(dir, "lose-agent", steps: 400))
+            try await c.waitForStepping(job.id, attempt: 1, within: .seconds(300))
+            let agent = try #require(try await Self.nodes(c).first { $0.id == "slurm-1" }?.agentPID)
+            kill(agent, SIGKILL)
+            _ = try await c.waitForEvent(job: job.id, within: .seconds(180)) { $0.kind == "failure.detected" }
+            // The step's end is the node's loss (the first failure seen may be a peer rank's exit).
+            try await eventually("slurm-1 lost", within: .seconds(60), every: .milliseconds(200)) {
+                let events = try await c.call { try $0.get("\(APIVersion.prefix)/events?limit=10000", as: [EventView].self) }
+                return events.contains { $0.kind == "node.state" && $0.node == "slurm-1" && $0.message.contains("lost") }
+            }
+            let done = try await c.waitForJob(job.id, within: .seconds(600))
+            #expect(done.state == .succeeded, "\(done.reason ?? "")")
+            #expect(try await Self.hashes(c, job.id) == expected)
+            #expect(Set(try await c.detail(job.id).ranks.map(\.node)) == ["slurm-0", "slurm-2"])
+            // Slurm still has the node: a new step brings the slot back there, and no replacement is asked for.
+            try await c.waitForReadyNodes(3, within: .seconds(180))
+            #expect(try await cluster.jobIDs().count == 1)
+            #expect(await c.stop() == 0)
         }
     }
 

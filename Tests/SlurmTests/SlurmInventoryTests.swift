@@ -31,6 +31,8 @@ struct SlurmInventoryTests {
         #expect(s == SlurmSettings(nodes: 2, spares: 1, partition: "gpu", time: "1:00:00", account: "ml", constraint: "h100",
                                    gresPerNode: "gpu:8", extraArgs: ["--qos=high", "--comment", "ringmaster"], warningSeconds: 120))
         #expect(inv.nodes.map(\.id.rawValue) == ["slurm-0", "slurm-1", "slurm-2"])
+        // gpu:8 declares 8 GPUs per node for placement before discovery.
+        #expect(inv.nodes.allSatisfy { $0.accelerators.count == 8 && $0.accelerators[0].uuid.hasPrefix("declared-") })
         #expect(inv.spareNodes.map(\.id.rawValue) == ["slurm-2"])
         #expect(!inv.isLocal)
         let simulated = try ClusterInventoryLoader.parse("name: t\nslurm: {nodes: 3, accelerators: 4}\n", file: "/c/t.yaml").value
