@@ -44,7 +44,7 @@ struct APIRoutes: Sendable {
         v1.get("/jobs/:id/logs") { request, context in try logs(request, try job(context)) }
         v1.get("/nodes") { _, _ in
             let busy = runner.busyRanks()
-            return JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: busy))
+            return JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: busy, host: runner.options.nodeHost))
         }
         v1.get("/events") { request, _ in try eventsResponse(request) }
         v1.post("/nodes/:id/release") { _, context in

@@ -69,7 +69,7 @@ public enum ControllerDaemon {
             store: store, nodes: manager,
             options: JobRunnerOptions(stateDirectory: dir, binDirectory: settings.binDirectory,
                                       gracePeriod: settings.gracePeriod, local: inventory.isLocal,
-                                      rendezvousHost: rendezvousHost, nodeAddress: slurm?.nodeAddress,
+                                      rendezvousHost: rendezvousHost, nodeAddress: slurm?.nodeAddress, nodeHost: slurm?.nodeHost,
                                       logsInStateDirectory: inventory.isLocal || slurm != nil),
             metrics: metrics, clock: clock, note: { note in Self.log(note, logger) })
         let events = try EventFeed(store: store)

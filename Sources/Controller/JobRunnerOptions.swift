@@ -17,13 +17,17 @@ public struct JobRunnerOptions: Sendable {
     /// The address of a node whose inventory entry names no host of its own (a Slurm slot: the node it is
     /// bound to now); nil uses the entry's host.
     public var nodeAddress: (@Sendable (NodeID) -> String?)?
+    /// The host name shown for such a node (the Slurm node a slot runs on); nil shows the entry's host.
+    public var nodeHost: (@Sendable (NodeID) -> String?)?
     /// Whether agents keep the ranks' raw output under the state directory (local clusters, and Slurm
     /// clusters, whose state directory is on storage every node sees); else under `.ringmaster/logs`.
     public var logsInStateDirectory: Bool
 
     public init(stateDirectory: StateDirectory, binDirectory: String, gracePeriod: Duration = .seconds(3), local: Bool,
-                rendezvousHost: String, nodeAddress: (@Sendable (NodeID) -> String?)? = nil, logsInStateDirectory: Bool? = nil) {
+                rendezvousHost: String, nodeAddress: (@Sendable (NodeID) -> String?)? = nil, nodeHost: (@Sendable (NodeID) -> String?)? = nil,
+                logsInStateDirectory: Bool? = nil) {
         self.nodeAddress = nodeAddress
+        self.nodeHost = nodeHost
         self.logsInStateDirectory = logsInStateDirectory ?? local
         self.stateDirectory = stateDirectory
         self.binDirectory = binDirectory

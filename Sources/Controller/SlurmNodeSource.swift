@@ -61,6 +61,14 @@ struct SlurmNodeSource: Sendable {
         }
     }
 
+    /// The Slurm node a slot is bound to now.
+    var nodeHost: @Sendable (NodeID) -> String? {
+        { [allocation] slot in
+            guard case .success(let b) = allocation.binding(for: slot) else { return nil }
+            return b.host
+        }
+    }
+
     var service: SlurmService { SlurmService(source: self) }
 }
 

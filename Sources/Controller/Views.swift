@@ -61,11 +61,12 @@ enum Views {
             ranks: ranks)
     }
 
-    static func nodes(store: RingmasterStore, manager: NodeManager, busy: [NodeID: Int]) throws -> [NodeView] {
+    static func nodes(store: RingmasterStore, manager: NodeManager, busy: [NodeID: Int],
+                      host: (@Sendable (NodeID) -> String?)? = nil) throws -> [NodeView] {
         let statuses = Dictionary(uniqueKeysWithValues: manager.statuses().map { ($0.entry.id, $0) })
         return try store.nodes().map { n in
             let hello = statuses[n.id]?.hello
-            return NodeView(id: n.id.rawValue, host: n.host, spare: n.spare, state: n.state, reason: n.stateReason,
+            return NodeView(id: n.id.rawValue, host: host?(n.id) ?? n.host, spare: n.spare, state: n.state, reason: n.stateReason,
                             since: n.stateChangedAt, accelerators: n.accelerators, cpus: hello?.host.cpuCount,
                             memoryBytes: hello?.host.memoryBytes, ranks: busy[n.id] ?? 0,
                             agentPID: statuses[n.id]?.state == .ready ? hello?.agentPID : nil)

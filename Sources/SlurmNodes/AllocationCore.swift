@@ -100,7 +100,7 @@ public struct AllocationCore: Sendable {
             let before = statuses[job.id]
             statuses[job.id] = status
             if status.isPending, before?.reason != status.reason || before?.isPending != true {
-                actions.append(.note("holder job \(job.id) (\(job.purpose)) is pending: \(status.reason)"))
+                actions.append(.note("holder job \(job.id) (\(job.purpose)) is pending" + (status.reason == "None" ? "" : ": \(status.reason)")))
             }
             if status.isRunning, !bindings.values.contains(where: { $0.job == job.id }) {
                 let addresses = nodes.compactMapValues(\.address)
@@ -155,7 +155,7 @@ public struct AllocationCore: Sendable {
             || retries.contains { $0.purpose == .replacement(slot) } ? .replacement(slot) : .allocation
         let what = purpose == .allocation ? "the Slurm allocation" : "a replacement node"
         if let job = jobs.last(where: { $0.purpose == purpose }), let status = statuses[job.id] {
-            return status.isPending ? "waiting for \(what): Slurm job \(job.id) pending (\(status.reason))"
+            return status.isPending ? "waiting for \(what): Slurm job \(job.id) pending" + (status.reason == "None" ? "" : " (\(status.reason))")
                                     : "waiting for \(what): Slurm job \(job.id) \(status.state.lowercased())"
         }
         if let retry = retries.first(where: { $0.purpose == purpose }) { return "waiting for \(what): sbatch failed: \(retry.error)" }

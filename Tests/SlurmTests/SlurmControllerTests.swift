@@ -96,6 +96,8 @@ struct SlurmControllerTests {
             try await c.waitForReadyNodes(3, within: .seconds(180))
             let holders = try await cluster.jobIDs()
             #expect(holders.count == 1)
+            // Each slot shows the Slurm node it runs on.
+            #expect(try await Self.nodes(c).map(\.host) == ["n1", "n2", "n3"])
             // The wait and the start are events: Slurm's reason on the nodes, the holder's steps of its own.
             let events = try await c.call { try $0.get("\(APIVersion.prefix)/events?limit=10000", as: [EventView].self) }
             #expect(events.contains { $0.kind == "node.state" && $0.message.contains("Slurm job \(holders[0]) pending (Resources)") })
