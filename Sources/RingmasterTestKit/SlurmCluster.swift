@@ -253,14 +253,16 @@ public final class SlurmCluster: Sendable {
         killer.cancel()
     }
 
-    /// Every process whose environment carries this cluster's marker (step daemons, job scripts, ranks).
+    /// Every process whose environment carries this cluster's marker (job scripts, steps, ranks) or its
+    /// `SLURM_CONF` (step daemons, which slurmd starts with little more than that; one on a node whose
+    /// slurmd was killed outlives the cluster).
     public func leftoverProcesses() -> [pid_t] {
-        let needle = Array("\(Self.marker)=\(directory)".utf8)
+        let needles = [Array("\(Self.marker)=\(directory)".utf8), Array("SLURM_CONF=\(configFile)".utf8)]
         let me = getpid()
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { pid_t($0) }.filter { pid in
             guard pid != me, let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
-            return data.split(separator: 0).contains { Array($0) == needle }
+            return data.split(separator: 0).contains { needles.contains(Array($0)) }
         }
     }
 

@@ -180,6 +180,31 @@ struct SlurmControllerTests {
         }
     }
 
+    @Test func insideAnAllocationSlurmHereUsesItsNodesAndLeavesItRunning() async throws {
+        try await Self.withCluster { cluster, dir in
+            // The allocation an operator's `salloc -N 3` or sbatch script would hold.
+            let job = try await cluster.run(["sbatch", "--parsable", "--nodes=3", "--exclusive", "--output=/dev/null",
+                                             "--wrap", "exec sleep 600"]).check().standardOutput
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            try await eventually("the allocation running", within: .seconds(60), every: .milliseconds(200)) {
+                try await cluster.run(["squeue", "--noheader", "--format=%T", "--jobs=\(job)"]).standardOutput.contains("RUNNING")
+            }
+            let nodeList = try await cluster.run(["squeue", "--noheader", "--format=%N", "--jobs=\(job)"]).check().standardOutput
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let inside = cluster.launcher + ["SLURM_JOB_ID=\(job)", "SLURM_JOB_NUM_NODES=3", "SLURM_JOB_NODELIST=\(nodeList)"]
+            let c = try await ControllerProcess.start(cluster: "slurm-here", stateDirectory: dir.file("state"), launcher: inside)
+            try await c.waitForReadyNodes(3, within: .seconds(180))
+            #expect(try await Self.nodes(c).map(\.host) == ["n1", "n2", "n3"])
+            let run = try await c.cli(["nodes"])
+            #expect(run.output.contains("slurm-2"), "\(run.output)")
+            #expect(try await cluster.jobIDs() == [job])
+            #expect(await c.stop() == 0)
+            // Nothing was submitted, and the allocation it ran in is not cancelled.
+            #expect(try await cluster.jobIDs() == [job])
+            #expect(c.log.contains("slurm: using the allocation of Slurm job \(job) (n1,n2,n3)"), "\(c.log.suffix(2000))")
+        }
+    }
+
     @Test func aControllerKilledWithSIGKILLReattachesToItsRunningHolderJob() async throws {
         try await Self.withCluster { cluster, dir in
             let first = try await Self.start(dir, cluster)
