@@ -63,7 +63,8 @@ final class Agent {
                 heartbeatInterval: .milliseconds(options.heartbeatMilliseconds),
                 shutdownGrace: .milliseconds(options.shutdownGraceMilliseconds),
                 defaultPath: POSIX.currentEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
-                collectivesLibrary: Self.collectivesLibrary, stateDirectory: stateDirectory, agentPID: myPID))
+                collectivesLibrary: Self.collectivesLibrary, stateDirectory: stateDirectory, agentPID: myPID,
+                controllerSilence: options.controllerSilenceMilliseconds.map { .milliseconds($0) }))
     }
 
     static func now() -> Duration { .nanoseconds(Int64(POSIX.monotonicNanoseconds())) }
@@ -105,6 +106,8 @@ final class Agent {
                 }
             case .signalGroup(let pid, let signal):
                 kill(-pid, signal)
+            case .relay(let ref, let line):
+                if ranks[ref]?.relay(line) != true { agentLog("\(line) for \(ref) not delivered: the rank has no report address") }
             case .closeRank(let ref):
                 ranks.removeValue(forKey: ref)?.close()
             case .log(let line):

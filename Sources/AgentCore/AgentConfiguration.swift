@@ -23,14 +23,17 @@ public struct AgentConfiguration: Hashable, Sendable {
     /// Directory of the ranks' report sockets, and the agent's pid that names them.
     public var stateDirectory: String
     public var agentPID: Int32
+    /// Nothing from the controller for this long ends the agent like a closed channel (nil: never).
+    public var controllerSilence: Duration?
 
     public init(
         heartbeatInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(2), exitBound: Duration = .seconds(2),
         logFlushInterval: Duration = .milliseconds(100), logBackpressureBytes: Int = 1 << 20,
         hardBacklogBytes: Int = 8 << 20, maxPendingLogBytes: Int = 128 * 1024, maxLogLineBytes: Int = 16 * 1024,
         defaultPath: String = "/usr/local/bin:/usr/bin:/bin", collectivesLibrary: String? = nil,
-        stateDirectory: String = "/tmp", agentPID: Int32 = 0
+        stateDirectory: String = "/tmp", agentPID: Int32 = 0, controllerSilence: Duration? = nil
     ) {
+        self.controllerSilence = controllerSilence
         self.heartbeatInterval = heartbeatInterval
         self.shutdownGrace = shutdownGrace
         self.exitBound = exitBound

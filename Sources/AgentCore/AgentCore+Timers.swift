@@ -21,6 +21,15 @@ extension AgentCore {
         if heartbeats.takeDue(at: now) {
             sendHeartbeat(ping: nil)
         }
+        if let due = silenceDeadline, now >= due, let silence = configuration.controllerSilence {
+            beginShutdown(reason: "nothing from the controller for \(silence.manifestText)", now: now)
+        }
+    }
+
+    /// When the controller's silence ends the agent (with `controllerSilence`, until shutdown begins).
+    var silenceDeadline: Duration? {
+        guard shutdown == nil, let silence = configuration.controllerSilence, let lastHeard else { return nil }
+        return lastHeard + silence
     }
 
     /// The controller is gone (or broke the protocol): stop every rank, then exit. No orphans.

@@ -30,6 +30,8 @@ public struct AgentCore: Sendable {
     var reader = ControllerReader()
     /// A launch handed to the shell whose outcome has not come back yet; controller lines wait meanwhile.
     var awaitingSpawn: RankRef?
+    /// When the controller last sent anything (for `controllerSilence`).
+    var lastHeard: Duration?
     var controllerUnwritable = false
     var spawnCount = 0
     var exited = false
@@ -48,7 +50,7 @@ public struct AgentCore: Sendable {
     /// The earliest time at which the core has something to do; the shell hands it `.tick` then (or earlier).
     public var nextWake: Duration? {
         guard !exited else { return nil }
-        return [heartbeats.next, logFlushAt, kills.next, shutdown?.nextWake].compactMap { $0 }.min()
+        return [heartbeats.next, logFlushAt, kills.next, shutdown?.nextWake, silenceDeadline].compactMap { $0 }.min()
     }
 
     public mutating func handle(_ input: AgentInput, now: Duration) -> [AgentAction] {
@@ -58,7 +60,9 @@ public struct AgentCore: Sendable {
         case .begin(let hello):
             send(.hello(hello))
             heartbeats.start(at: now)
+            lastHeard = now
         case .controllerBytes(let bytes):
+            lastHeard = now
             reader.append(bytes)
             readControllerMessages(now: now)
         case .controllerClosed(let reason):

@@ -25,6 +25,10 @@ public struct AgentOptions: Hashable, Sendable {
     public var stateDirectory: String?
     /// Grace between SIGTERM and SIGKILL when the controller goes away.
     public var shutdownGraceMilliseconds: Int
+    /// Stop every rank and exit when nothing arrives from the controller for this long (nil: never). For
+    /// channels whose end cannot be seen from the node (a Slurm step whose slurmd died keeps its stdin open);
+    /// the controller then sends a `ping` every heartbeat interval.
+    public var controllerSilenceMilliseconds: Int?
     /// The build the controller expects: when the agent's own hash differs it prints `deployMarker` and exits.
     public var expectedBuildHash: String?
 
@@ -62,7 +66,7 @@ public struct AgentOptions: Hashable, Sendable {
             case .unknownOption(let o): "unknown option \(o)"
             case .missingValue(let o): "\(o) needs a value"
             case .badValue(let o, let v): "bad value '\(v)' for \(o)"
-            case .noMode: "usage: ringmaster-agent --stdio [--node NAME] [--heartbeat-ms N] [--simulate-accelerators N[:KIND]] [--discovery-command CMD] [--state-dir DIR] [--shutdown-grace-ms N] | --build-hash"
+            case .noMode: "usage: ringmaster-agent --stdio [--node NAME] [--heartbeat-ms N] [--simulate-accelerators N[:KIND]] [--discovery-command CMD] [--state-dir DIR] [--shutdown-grace-ms N] [--controller-silence-ms N] | --build-hash"
             }
         }
     }
@@ -82,6 +86,7 @@ public struct AgentOptions: Hashable, Sendable {
         if let discoveryCommand { a += ["--discovery-command", discoveryCommand] }
         if let stateDirectory { a += ["--state-dir", stateDirectory] }
         if shutdownGraceMilliseconds != 2000 { a += ["--shutdown-grace-ms", String(shutdownGraceMilliseconds)] }
+        if let controllerSilenceMilliseconds { a += ["--controller-silence-ms", String(controllerSilenceMilliseconds)] }
         if let expectedBuildHash { a += ["--expect-hash", expectedBuildHash] }
         return a
     }
@@ -113,6 +118,7 @@ public struct AgentOptions: Hashable, Sendable {
             case "--node": o.node = try value(arg)
             case "--heartbeat-ms": o.heartbeatMilliseconds = try int(arg)
             case "--shutdown-grace-ms": o.shutdownGraceMilliseconds = try int(arg)
+            case "--controller-silence-ms": o.controllerSilenceMilliseconds = try int(arg)
             case "--discovery-command": o.discoveryCommand = try value(arg)
             case "--state-dir": o.stateDirectory = try value(arg)
             case "--expect-hash": o.expectedBuildHash = try value(arg)

@@ -70,8 +70,10 @@ public enum ControllerDaemon {
             options: JobRunnerOptions(stateDirectory: dir, binDirectory: settings.binDirectory,
                                       gracePeriod: settings.gracePeriod, local: inventory.isLocal,
                                       rendezvousHost: rendezvousHost, nodeAddress: slurm?.nodeAddress, nodeHost: slurm?.nodeHost,
-                                      logsInStateDirectory: inventory.isLocal || slurm != nil),
+                                      logsInStateDirectory: inventory.isLocal || slurm != nil,
+                                      vacated: slurm?.vacated, quarantined: slurm?.quarantined),
             metrics: metrics, clock: clock, note: { note in Self.log(note, logger) })
+        slurm?.allocation.onTimeLimit { [runner] slots, reason in runner.timeLimitApproaching(slots, cause: reason) }
         let events = try EventFeed(store: store)
         let startedAt = clock.now().wall
         let url = ManagedURL()

@@ -22,10 +22,18 @@ public struct JobRunnerOptions: Sendable {
     /// Whether agents keep the ranks' raw output under the state directory (local clusters, and Slurm
     /// clusters, whose state directory is on storage every node sees); else under `.ringmaster/logs`.
     public var logsInStateDirectory: Bool
+    /// Told when nodes whose time limit is near hold no attempt any more (a Slurm allocation moves them).
+    public var vacated: (@Sendable ([NodeID]) -> Void)?
+    /// Told when a node is quarantined (true) or leaves quarantine (false): a Slurm allocation excludes its
+    /// node from new holder jobs.
+    public var quarantined: (@Sendable (NodeID, Bool) -> Void)?
 
     public init(stateDirectory: StateDirectory, binDirectory: String, gracePeriod: Duration = .seconds(3), local: Bool,
                 rendezvousHost: String, nodeAddress: (@Sendable (NodeID) -> String?)? = nil, nodeHost: (@Sendable (NodeID) -> String?)? = nil,
-                logsInStateDirectory: Bool? = nil) {
+                logsInStateDirectory: Bool? = nil, vacated: (@Sendable ([NodeID]) -> Void)? = nil,
+                quarantined: (@Sendable (NodeID, Bool) -> Void)? = nil) {
+        self.vacated = vacated
+        self.quarantined = quarantined
         self.nodeAddress = nodeAddress
         self.nodeHost = nodeHost
         self.logsInStateDirectory = logsInStateDirectory ?? local

@@ -82,6 +82,7 @@ final class RunnerLoop {
         case .chaos(let id, let request, let reply): chaos(id, request, reply: reply)
         case .pruned(let id, let steps):
             runner.note(.text(id, "pruned checkpoint steps \(steps.map(String.init).joined(separator: ", "))"))
+        case .timeLimit(let nodes, let cause): supervise(.timeLimit(nodes, cause: cause))
         case .shutdown: supervise(.shutdown)
         }
     }

@@ -69,6 +69,16 @@ struct SlurmNodeSource: Sendable {
         }
     }
 
+    /// The runner's word that expiring slots hold no attempt any more.
+    var vacated: @Sendable ([NodeID]) -> Void {
+        { [allocation] slots in allocation.vacated(slots) }
+    }
+
+    /// The fault manager's quarantine (true) or an operator's release (false) of a slot.
+    var quarantined: @Sendable (NodeID, Bool) -> Void {
+        { [allocation] slot, quarantined in allocation.quarantine(slot, quarantined) }
+    }
+
     var service: SlurmService { SlurmService(source: self) }
 }
 

@@ -96,7 +96,9 @@ public final class NodeManager: Sendable {
         messages = BoundedAsyncQueue(capacity: messageCapacityBytes, cost: NodeManager.approximateBytes)
         let supervisor = NodeSupervisor(
             nodes: inventory.nodes.map(\.id),
-            configuration: .init(heartbeat: inventory.heartbeat, backoff: backoff, helloTimeout: helloTimeout))
+            configuration: .init(heartbeat: inventory.heartbeat, backoff: backoff, helloTimeout: helloTimeout,
+                                 // Slurm steps whose slurmd died keep the agent's stdin open: it stops on silence instead.
+                                 keepalive: inventory.slurm != nil ? inventory.heartbeat.interval : nil))
         state = Mutex(
             State(
                 supervisor: supervisor,
@@ -201,6 +203,7 @@ public final class NodeManager: Sendable {
         }
         let now = wallClock()
         var toClose: [any AgentChannel] = []
+        var toPing: [any AgentChannel] = []
         var toConnect: [(NodeEntry, Int)] = []
         let satisfied = state.withLock { s -> ([NodeID: NodeState], [UUID: @Sendable ([NodeID: NodeState]) -> Bool]) in
             for t in output.transitions {
@@ -219,6 +222,8 @@ public final class NodeManager: Sendable {
                     if !s.stopped, let entry = s.statuses[node]?.entry { toConnect.append((entry, attempt)) }
                 case .disconnect(let node, _):
                     if let old = s.channels.removeValue(forKey: node) { toClose.append(old.channel) }
+                case .ping(let node):
+                    if let channel = s.channels[node]?.channel { toPing.append(channel) }
                 }
             }
             return (s.supervisor.states, s.waiters.mapValues(\.predicate))
@@ -231,6 +236,7 @@ public final class NodeManager: Sendable {
             continuations.forEach { $0.resume(returning: true) }
         }
         toClose.forEach { $0.close() }
+        for channel in toPing { _ = channel.send(.ping(Ping(id: 0))) }
         for (entry, attempt) in toConnect { connect(entry, attempt: attempt) }
         kickIfEarlier()
     }

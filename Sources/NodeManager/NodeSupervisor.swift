@@ -39,8 +39,13 @@ public struct NodeSupervisor: Sendable {
         public var backoff: BackoffPolicy
         /// Channel open but no `hello` yet for this long: unreachable.
         public var helloTimeout: Duration
+        /// A `ping` to every ready node this often (nil: none): for agents that stop when the controller is
+        /// silent (`--controller-silence-ms`), whose channel's end the node cannot see.
+        public var keepalive: Duration?
 
-        public init(heartbeat: HeartbeatSettings = .init(), backoff: BackoffPolicy = .init(), helloTimeout: Duration = .seconds(30)) {
+        public init(heartbeat: HeartbeatSettings = .init(), backoff: BackoffPolicy = .init(), helloTimeout: Duration = .seconds(30),
+                    keepalive: Duration? = nil) {
+            self.keepalive = keepalive
             self.heartbeat = heartbeat
             self.backoff = backoff
             self.helloTimeout = helloTimeout
@@ -59,6 +64,8 @@ public struct NodeSupervisor: Sendable {
         case connect(NodeID, attempt: Int)
         /// Close the node's current channel.
         case disconnect(NodeID, reason: String)
+        /// Send a `ping` on the node's channel (the keepalive).
+        case ping(NodeID)
     }
 
     public struct Output: Hashable, Sendable {
@@ -73,6 +80,7 @@ public struct NodeSupervisor: Sendable {
         var attempt = 0
         var failures = 0
         var lastHeard: Duration?
+        var nextPing: Duration?
         var helloDeadline: Duration?
         var retryAt: Duration?
         var channelOpen = false
@@ -162,6 +170,7 @@ public struct NodeSupervisor: Sendable {
         entries[node]!.failures = 0
         entries[node]!.helloDeadline = nil
         entries[node]!.lastHeard = now
+        entries[node]!.nextPing = configuration.keepalive.map { now + $0 }
         entries[node]!.channelOpen = true
         move(node, to: .ready, cause: "agent said hello", into: &out)
         return out
@@ -193,6 +202,10 @@ public struct NodeSupervisor: Sendable {
             let e = entries[node]!
             switch e.state {
             case .ready:
+                if let at = e.nextPing, now >= at, let keepalive = configuration.keepalive {
+                    out.actions.append(.ping(node))
+                    entries[node]!.nextPing = now + keepalive
+                }
                 if let heard = e.lastHeard, now - heard >= configuration.heartbeat.lostAfter {
                     out.actions.append(.disconnect(node, reason: "heartbeats stopped"))
                     fail(
@@ -222,7 +235,9 @@ public struct NodeSupervisor: Sendable {
         }
         for e in entries.values {
             switch e.state {
-            case .ready: consider(e.lastHeard.map { $0 + configuration.heartbeat.lostAfter })
+            case .ready:
+                consider(e.lastHeard.map { $0 + configuration.heartbeat.lostAfter })
+                consider(e.nextPing)
             case .connecting: consider(e.helloDeadline)
             case .unreachable, .lost: consider(e.retryAt)
             default: break

@@ -266,6 +266,20 @@ public final class SlurmCluster: Sendable {
         }
     }
 
+    /// This cluster's processes running in job steps on node `name` (`SLURMD_NODENAME` in their environment)
+    /// whose environment holds every one of `entries` (`KEY=VALUE`): e.g. an attempt's ranks on a node.
+    public func stepProcesses(on name: String, with entries: [String] = []) -> [pid_t] {
+        let me = getpid()
+        let wanted = [Array("SLURMD_NODENAME=\(name)".utf8)] + entries.map { Array($0.utf8) }
+        let marker = [Array("\(Self.marker)=\(directory)".utf8), Array("SLURM_CONF=\(configFile)".utf8)]
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            guard pid != me, let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+            let env = Set(data.split(separator: 0).map { Array($0) })
+            return marker.contains(where: env.contains) && wanted.allSatisfy(env.contains)
+        }
+    }
+
     func killLeftovers() {
         for pid in leftoverProcesses() { kill(pid, SIGKILL) }
     }

@@ -10,6 +10,10 @@ import RingmasterModel
 ///   ▼                                                   node not responding / down, or its job ended
 /// adopted ──────────────────────────────────────▶        ▼
 ///                                   slot lost ─▶ replacement job (--exclude bad nodes) ─▶ slot bound again
+///
+/// holder's time-limit warning ─▶ slots expiring (their jobs checkpoint and stop) + successor job submitted
+///   ─▶ successor running and a slot vacated (or its old job ended) ─▶ slot moved to a successor node
+///   ─▶ old job cancelled once none of its slots is left
 /// ```
 public struct AllocationCore: Sendable {
     public enum Action: Hashable, Sendable {
@@ -18,6 +22,9 @@ public struct AllocationCore: Sendable {
         case cancel([String])
         /// End the slot's agent step: its node is lost (the node manager then reports it lost).
         case lose(NodeID, reason: String)
+        /// These slots' holder job is near its time limit: the jobs on them should checkpoint and leave
+        /// (answer with `vacated` once nothing runs there).
+        case expiring([NodeID], reason: String)
         /// Something an operator should read (the log, the events).
         case note(String)
         /// The holder jobs to re-attach to after a controller restart.
@@ -34,6 +41,9 @@ public struct AllocationCore: Sendable {
     public private(set) var bindings: [NodeID: SlotBinding] = [:]
     /// Nodes Slurm reported lost: every replacement excludes them.
     public private(set) var badHosts: Set<String> = []
+    /// Quarantined slots and the node each was on when the fault manager quarantined it: every new holder
+    /// job excludes those nodes too, until the slot is released.
+    public private(set) var quarantinedSlots: [NodeID: String] = [:]
     /// Submissions asked for and not answered yet.
     public private(set) var submitting: [HolderJob.Purpose] = []
     /// Failed submissions, retried at the time given.
@@ -42,6 +52,12 @@ public struct AllocationCore: Sendable {
     private var restored: [HolderJob]?
     /// Jobs whose time-limit signal was seen.
     public private(set) var warned: Set<String> = []
+    /// Slots moving off a holder job near its time limit: slot → that job (its successor takes them).
+    public private(set) var moving: [NodeID: String] = [:]
+    /// Moving slots no attempt holds any more (the controller said so): they move as soon as the successor runs.
+    public private(set) var vacatedSlots: Set<NodeID> = []
+    /// The nodes' addresses as last seen (`sinfo`).
+    private var addresses: [String: String] = [:]
     public private(set) var stopped = false
 
     public init(settings: SlurmSettings, slots: [NodeID]) {
@@ -107,9 +123,12 @@ public struct AllocationCore: Sendable {
                 switch job.purpose {
                 case .allocation: actions += bindAllocation(job, nodes: status.nodes, addresses: addresses)
                 case .replacement(let slot): actions += bindReplacement(job, slot: slot, nodes: status.nodes, addresses: addresses)
+                case .successor: break
                 }
             }
         }
+        addresses.merge(nodes.compactMapValues(\.address)) { $1 }
+        actions += moveToSuccessors()
         for slot in slots {
             guard let b = bindings[slot] else { continue }
             if let failure = nodes[b.host]?.failure {
@@ -130,9 +149,35 @@ public struct AllocationCore: Sendable {
     }
 
     /// The holder's time-limit warning arrived (its output names it).
+    /// The slots bound to it are expiring (their jobs are told to checkpoint and leave) and a successor job
+    /// of as many nodes is submitted; each slot moves there once vacated (or once the old job ends).
     public mutating func timeLimitSignal(job: String) -> [Action] {
         guard !stopped, jobs.contains(where: { $0.id == job }), warned.insert(job).inserted else { return [] }
-        return [.note("holder job \(job) is near its time limit (Slurm's --signal warning)")]
+        let mine = slots.filter { bindings[$0]?.job == job }
+        let reason = "holder job \(job) is near its time limit (Slurm's --signal warning)"
+        guard !mine.isEmpty else { return [.note(reason)] }
+        for slot in mine { moving[slot] = job }
+        return [.note(reason + "; moving \(mine.map(\.rawValue).joined(separator: ", ")) to a new allocation"),
+                .expiring(mine, reason: reason)] + request(.successor(job))
+    }
+
+    /// The fault manager quarantined a slot (true) or an operator released it (false): its node is left out
+    /// of every holder job submitted from now on, or no longer.
+    public mutating func quarantine(_ slot: NodeID, _ quarantined: Bool) -> [Action] {
+        guard quarantined else {
+            guard let host = quarantinedSlots.removeValue(forKey: slot) else { return [] }
+            return [.note("\(slot) released: \(host) is no longer excluded")]
+        }
+        guard let host = bindings[slot]?.host, quarantinedSlots[slot] != host else { return [] }
+        quarantinedSlots[slot] = host
+        return [.note("\(slot) quarantined: \(host) is excluded from every holder job submitted from now on")]
+    }
+
+    /// Nothing runs on these expiring slots any more: they may move now.
+    public mutating func vacated(_ done: [NodeID]) -> [Action] {
+        guard !stopped else { return [] }
+        vacatedSlots.formUnion(done.filter { moving[$0] != nil })
+        return moveToSuccessors()
     }
 
     /// The controller stops: cancel what it submitted (nothing is left queued or running).
@@ -151,6 +196,13 @@ public struct AllocationCore: Sendable {
     /// Why a slot has no node yet (nil once bound).
     public func waiting(_ slot: NodeID) -> String? {
         guard bindings[slot] == nil else { return nil }
+        if let old = moving[slot] {
+            let job = jobs.last { $0.purpose == .successor(old) }
+            let status = job.flatMap { statuses[$0.id] }
+            return "waiting for the next allocation: " + (job.map { "Slurm job \($0.id) " } ?? "")
+                + (status.map { $0.isPending ? "pending" + ($0.reason == "None" ? "" : " (\($0.reason))") : $0.state.lowercased() }
+                    ?? "submitting a holder job")
+        }
         let purpose: HolderJob.Purpose = jobs.contains { $0.purpose == .replacement(slot) } || submitting.contains(.replacement(slot))
             || retries.contains { $0.purpose == .replacement(slot) } ? .replacement(slot) : .allocation
         let what = purpose == .allocation ? "the Slurm allocation" : "a replacement node"
@@ -168,8 +220,12 @@ public struct AllocationCore: Sendable {
     private mutating func request(_ purpose: HolderJob.Purpose) -> [Action] {
         guard !stopped, !submitting.contains(purpose) else { return [] }
         submitting.append(purpose)
-        let count = purpose == .allocation ? settings.total : 1
-        return [.submit(purpose, count: count, exclude: badHosts.sorted())]
+        let count = switch purpose {
+        case .allocation: settings.total
+        case .replacement: 1
+        case .successor(let old): max(1, moving.values.filter { $0 == old }.count)
+        }
+        return [.submit(purpose, count: count, exclude: badHosts.union(quarantinedSlots.values).sorted())]
     }
 
     /// Restored jobs Slurm still has (pending or running) are adopted; without an allocation among them a
@@ -203,8 +259,43 @@ public struct AllocationCore: Sendable {
         return [.note("replacement job \(job.id) is running: \(slot)=\(host)")]
     }
 
+    /// Successors that run take the slots moving to them: a vacated slot (its step ends: the node manager
+    /// starts it again on the new node) or one whose old job already ended. The old job is cancelled once
+    /// none of its slots is left.
+    private mutating func moveToSuccessors() -> [Action] {
+        var actions: [Action] = []
+        for job in jobs {
+            guard case .successor(let old) = job.purpose, let status = statuses[job.id], status.isRunning else { continue }
+            let taken = Set(bindings.values.map(\.host))
+            var free = status.nodes.filter { !badHosts.contains($0) && !taken.contains($0) }
+            for slot in slots where moving[slot] == old && !free.isEmpty {
+                let before = bindings[slot]
+                guard before == nil || vacatedSlots.contains(slot) else { continue }
+                let host = free.removeFirst()
+                moving[slot] = nil
+                vacatedSlots.remove(slot)
+                bindings[slot] = SlotBinding(job: job.id, host: host, address: addresses[host])
+                if let before {
+                    actions.append(.lose(slot, reason: "\(slot) moves from \(before.host) (Slurm job \(old), near its time limit) "
+                        + "to \(host) (Slurm job \(job.id))"))
+                }
+                actions.append(.note("\(slot) moved to \(host) (Slurm job \(job.id))"))
+            }
+            if let previous = jobs.first(where: { $0.id == old }), !bindings.values.contains(where: { $0.job == old }),
+               !moving.values.contains(old) {
+                jobs.removeAll { $0.id == old }
+                statuses[old] = nil
+                if previous.submitted { actions.append(.cancel([old])) }
+                actions += [.note("holder job \(old) has no slot left: cancelled before its time limit"), .persist(jobs.filter(\.submitted))]
+            }
+        }
+        return actions
+    }
+
     /// A slot's node is gone: its step ends, the node is remembered as bad, a replacement is asked for.
     private mutating func lose(_ slot: NodeID, reason: String) -> [Action] {
+        moving[slot] = nil
+        vacatedSlots.remove(slot)
         guard let b = bindings.removeValue(forKey: slot) else { return [] }
         badHosts.insert(b.host)
         return [.lose(slot, reason: "\(reason) (slot \(slot), Slurm job \(b.job))"), .note("\(slot) lost its node \(b.host): \(reason)")]
@@ -219,7 +310,15 @@ public struct AllocationCore: Sendable {
         for slot in slots where bindings[slot]?.job == job.id {
             let host = bindings.removeValue(forKey: slot)!.host
             actions.append(.lose(slot, reason: "holder job \(job.id) ended (\(state)) under \(slot) (\(host))"))
-            actions += request(.replacement(slot))
+            // A slot moving to a successor waits for it instead.
+            if moving[slot] == nil { actions += request(.replacement(slot)) }
+        }
+        if case .successor(let old) = job.purpose {
+            for slot in slots where moving[slot] == old {
+                moving[slot] = nil
+                vacatedSlots.remove(slot)
+                if bindings[slot] == nil { actions += request(.replacement(slot)) }
+            }
         }
         if case .replacement(let slot) = job.purpose, bindings[slot] == nil { actions += request(.replacement(slot)) }
         if job.purpose == .allocation, !job.submitted {

@@ -7,11 +7,14 @@ public struct HolderJob: Hashable, Codable, Sendable {
         case allocation
         /// One node for a slot whose node Slurm reported lost.
         case replacement(NodeID)
+        /// The nodes of the slots of holder job `job`, whose time limit is near: the slots move here.
+        case successor(String)
 
         public var description: String {
             switch self {
             case .allocation: "allocation"
             case .replacement(let slot): "replacement for \(slot)"
+            case .successor(let job): "successor of job \(job)"
             }
         }
     }

@@ -26,7 +26,10 @@ public struct SlurmAgentTransport: AgentTransport {
         node: NodeEntry, inventory: ClusterInventory, handler: @escaping @Sendable (AgentChannelEvent) -> Void
     ) async throws -> any AgentChannel {
         let binding = try await waitForBinding(node.id)
-        let options = AgentLaunchSettings.options(for: node, inventory: inventory, shutdownGraceMilliseconds: nil)
+        var options = AgentLaunchSettings.options(for: node, inventory: inventory, shutdownGraceMilliseconds: nil)
+        // A step whose slurmd died cannot be cancelled and keeps the agent's stdin open: the agent stops its
+        // ranks when the controller's keepalive pings stop for twice as long as the controller waits for heartbeats.
+        options.controllerSilenceMilliseconds = max(1, Int((inventory.heartbeat.lostAfter.seconds * 2000).rounded()))
         let argv = SlurmCommands.agentStep(job: binding.job, host: binding.host, gres: allocation.settings.gresPerNode,
                                            agent: [agentExecutable] + options.arguments)
         let channel = try PipeAgentChannel.spawn(argv, node: node.id, expectedBuildHash: agentBuildHash, stderrSink: stderrSink,

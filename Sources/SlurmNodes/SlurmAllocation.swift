@@ -26,10 +26,18 @@ public final class SlurmAllocation: Sendable {
     private struct State {
         var core: AllocationCore
         var steps: [NodeID: PipeStep] = [:]
+        /// What the controller reported (slots vacated, quarantined or released), for the thread to hand to the core.
+        var reports: [Report] = []
+        var onTimeLimit: (@Sendable ([NodeID], String) -> Void)?
         var thread = false
         var stopping = false
         var stopped = false
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    enum Report: Sendable {
+        case vacated([NodeID])
+        case quarantine(NodeID, Bool)
     }
 
     struct PipeStep: Sendable {
@@ -105,6 +113,24 @@ public final class SlurmAllocation: Sendable {
         }
     }
 
+    /// Called (on the allocation's thread) when a holder job's time limit is near on these slots.
+    public func onTimeLimit(_ body: @escaping @Sendable ([NodeID], String) -> Void) {
+        state.withLock { $0.onTimeLimit = body }
+    }
+
+    /// Nothing runs on these expiring slots any more: they move to the successor allocation. Never blocks.
+    public func vacated(_ slots: [NodeID]) {
+        state.withLock { $0.reports.append(.vacated(slots)) }
+        wake.signal()
+    }
+
+    /// The fault manager quarantined the slot (true) or an operator released it: its node is excluded from new
+    /// holder jobs, or no longer. Never blocks.
+    public func quarantine(_ slot: NodeID, _ quarantined: Bool) {
+        state.withLock { $0.reports.append(.quarantine(slot, quarantined)) }
+        wake.signal()
+    }
+
     /// Jobs known now (for tests and status).
     public var jobs: [HolderJob] { state.withLock { $0.core.jobs } }
 
@@ -127,6 +153,15 @@ public final class SlurmAllocation: Sendable {
             }
             let due = state.withLock { s in s.core.tick(now: now) }
             perform(due)
+            perform(state.withLock { s -> [AllocationCore.Action] in
+                defer { s.reports = [] }
+                return s.reports.flatMap { report in
+                    switch report {
+                    case .vacated(let slots): s.core.vacated(slots)
+                    case .quarantine(let slot, let quarantined): s.core.quarantine(slot, quarantined)
+                    }
+                }
+            })
             let deadline = [nextPoll, state.withLock { $0.core.nextDeadline }].compactMap { $0 }.min()!
             let wait = max(0, (deadline - now).seconds)
             _ = wake.wait(timeout: .now() + .milliseconds(Int(wait * 1000) + 1))
@@ -187,6 +222,8 @@ public final class SlurmAllocation: Sendable {
             case .lose(let slot, let reason):
                 note(reason)
                 state.withLock { $0.steps.removeValue(forKey: slot) }?.end(reason)
+            case .expiring(let slots, let reason):
+                state.withLock { $0.onTimeLimit }?(slots, reason)
             case .note(let text):
                 note(text)
             case .persist(let jobs):

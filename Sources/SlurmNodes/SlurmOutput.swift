@@ -18,7 +18,9 @@ public struct SlurmJobStatus: Hashable, Sendable {
     }
 
     public var isPending: Bool { ["PENDING", "CONFIGURING", "REQUEUED", "RESIZING"].contains(state) }
-    public var isRunning: Bool { state == "RUNNING" }
+    /// `SIGNALING` is a running job Slurm is delivering a signal to (the `--signal` time-limit warning):
+    /// `squeue --json` names that flag instead of the base state while it lasts.
+    public var isRunning: Bool { state == "RUNNING" || state == "SIGNALING" }
 }
 
 /// A node as `sinfo --json` describes it.

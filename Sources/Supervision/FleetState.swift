@@ -14,6 +14,11 @@ public struct FleetState: Sendable {
     public var reserved: [NodeID: JobID] = [:]
     public var random: any RandomNumberGenerator & Sendable
     public var shuttingDown = false
+    /// Nodes whose time limit is near (with why): nothing new is placed on them until they are lost and
+    /// come back (on another allocation).
+    public var expiring: [NodeID: String] = [:]
+    /// Expiring nodes already reported free of attempts.
+    var vacated = Set<NodeID>()
     /// Whether ranks can be inspected (stopped processes told from silent ones: local clusters).
     public let inspectsRanks: Bool
     public let gracePeriod: Duration
@@ -69,7 +74,7 @@ public struct FleetState: Sendable {
     /// Nodes that are ready, not quarantined and not held by another job, as slots for `spec`.
     func freeSlots(for spec: JobSpec, besides job: JobID? = nil) -> [NodeSlots] {
         nodes.filter { n in
-            n.state == .ready && n.quarantine == nil && (reserved[n.entry.id] == nil || reserved[n.entry.id] == job)
+            n.state == .ready && n.quarantine == nil && expiring[n.entry.id] == nil && (reserved[n.entry.id] == nil || reserved[n.entry.id] == job)
         }.map { NodeSlots(node: $0.entry, resources: spec.resources) }
     }
 

@@ -144,6 +144,7 @@ public struct JobSupervisor: Sendable {
         }
         phase = .running(a)
         armHangTimer(&fleet)
+        checkTimeLimitRequest(&fleet)
     }
 
     mutating func section(_ rank: RankRef, opened: (name: String, seconds: Double)?, _ fleet: inout FleetState) {
@@ -242,6 +243,7 @@ public struct JobSupervisor: Sendable {
         committed.subtract(stale)
         fleet.emit(.note(id, "checkpoint step \(step) committed"
             + (stale.isEmpty ? "" : "; pruning steps \(stale.map(String.init).joined(separator: ", "))")))
+        timeLimitCommitted(step: step, &fleet)
         if let a = attempt, a.placement.parallelism.data < spec.parallelism.data, !a.stopping, canGrow(fleet) {
             startGrowing(at: step, &fleet)
         }

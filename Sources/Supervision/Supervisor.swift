@@ -31,6 +31,7 @@ public struct Supervisor: Sendable {
         fleet.needsSchedule = false
         dispatch(input)
         if fleet.needsSchedule, !fleet.shuttingDown { schedule() }
+        reportVacated()
         if fleet.shuttingDown, !stoppedSent, !jobs.values.contains(where: { $0.attempt != nil }) {
             stoppedSent = true
             fleet.emit(.stopped)
@@ -94,6 +95,11 @@ public struct Supervisor: Sendable {
             let at = fleet.now
             withJob(id) { job, _ in job.injection = Injection(what: what, at: at) }
         case .timer(let timer): fire(timer)
+        case .timeLimit(let nodes, let cause):
+            let known = nodes.filter { fleet.node($0) != nil }
+            for node in known where fleet.expiring[node] == nil { fleet.expiring[node] = cause }
+            fleet.emit(.note(nil, "time limit near on \(known.map(\.rawValue).joined(separator: ", ")): \(cause)"))
+            for id in order { withJob(id) { $0.timeLimitApproaching(Set(known), cause: cause, &$1) } }
         case .shutdown:
             guard !fleet.shuttingDown else { return }
             fleet.shuttingDown = true
@@ -101,6 +107,14 @@ public struct Supervisor: Sendable {
             fleet.emit(.note(nil, "shutting down: stopping \(running) running attempt(s)"))
             for id in order { withJob(id) { $0.shutdown(&$1) } }
         }
+    }
+
+    /// Expiring nodes no attempt holds any more, once each.
+    private mutating func reportVacated() {
+        let free = fleet.expiring.keys.filter { fleet.reserved[$0] == nil && !fleet.vacated.contains($0) }
+        guard !free.isEmpty else { return }
+        fleet.vacated.formUnion(free)
+        fleet.emit(.vacated(free.sorted { $0.rawValue < $1.rawValue }))
     }
 
     private mutating func fire(_ timer: TimerID) {
@@ -129,6 +143,9 @@ public struct Supervisor: Sendable {
         if before.quarantine == nil { fleet.emit(.setNodeState(id, state, reason: cause)) }
         fleet.emit(.note(nil, "node \(id): \(before.state?.rawValue ?? "-") → \(state.rawValue) (\(cause))"))
         if state == .lost || state == .unreachable {
+            // An expiring node that is lost comes back elsewhere (a new allocation): placeable again.
+            fleet.expiring[id] = nil
+            fleet.vacated.remove(id)
             // Ranks of the node that may outlive its agent: every live one, and every one that ever started.
             var ranks: [RankRef] = []
             for job in order {

@@ -3,17 +3,9 @@ import SlurmNodes
 import Testing
 
 /// The allocation's decisions, driven by hand: submit, pending, bind, lose, replace, re-attach, stop.
-struct AllocationCoreTests {
+struct AllocationCoreTests: SlurmStatusFixtures {
     let settings = SlurmSettings(nodes: 2, spares: 1, partition: "debug")
     var slots: [NodeID] { settings.slots(line: nil).map(\.id) }
-
-    func running(_ id: String, _ nodes: [String]) -> SlurmJobStatus {
-        SlurmJobStatus(id: id, state: "RUNNING", reason: "None", nodes: nodes)
-    }
-
-    func healthy(_ names: [String]) -> [String: SlurmNodeStatus] {
-        Dictionary(uniqueKeysWithValues: names.map { ($0, SlurmNodeStatus(name: $0, address: "10.0.0.\($0.dropFirst())", state: "allocated")) })
-    }
 
     @Test func theHolderJobIsSubmittedWaitsPendingAndBindsEverySlotWhenItRuns() {
         var core = AllocationCore(settings: settings, slots: slots)
@@ -112,5 +104,28 @@ struct AllocationCoreTests {
         #expect(core.timeLimitSignal(job: "3") == [.note("holder job 3 is near its time limit (Slurm's --signal warning)")])
         #expect(core.timeLimitSignal(job: "3").isEmpty)
         #expect(core.timeLimitSignal(job: "4").isEmpty)
+    }
+}
+
+/// A slot the fault manager quarantined: its node is excluded from new holder jobs until it is released.
+struct AllocationQuarantineTests {
+    let settings = SlurmSettings(nodes: 2, spares: 1, partition: "debug")
+    var slots: [NodeID] { settings.slots(line: nil).map(\.id) }
+
+    @Test func replacementsExcludeTheQuarantinedAndTheLostNodes() {
+        var core = AllocationCore(settings: settings, slots: slots)
+        _ = core.start(restored: [])
+        _ = core.submitted(.allocation, job: "7")
+        let nodes = Dictionary(uniqueKeysWithValues: ["n1", "n2", "n3"].map { ($0, SlurmNodeStatus(name: $0, address: nil, state: "allocated")) })
+        let running = SlurmJobStatus(id: "7", state: "RUNNING", reason: "None", nodes: ["n1", "n2", "n3"])
+        _ = core.observed(jobs: ["7": running], nodes: nodes)
+        #expect(core.quarantine(slots[0], true) == [.note("slurm-0 quarantined: n1 is excluded from every holder job submitted from now on")])
+        #expect(core.quarantine(slots[0], true).isEmpty)
+        var down = nodes
+        down["n2"]?.flags = ["NOT_RESPONDING"]
+        let lost = core.observed(jobs: ["7": running], nodes: down)
+        #expect(lost.contains(.submit(.replacement(slots[1]), count: 1, exclude: ["n1", "n2"])))
+        #expect(core.quarantine(slots[0], false) == [.note("slurm-0 released: n1 is no longer excluded")])
+        #expect(core.quarantine(slots[2], false).isEmpty)
     }
 }

@@ -43,6 +43,21 @@ struct SlurmControllerTests {
         return out.split(separator: "\n").filter { $0.contains("parameter-hash rank") }.map { String($0) }.sorted()
     }
 
+    /// Processes whose environment holds every one of `entries` (`KEY=VALUE`).
+    static func processes(environment entries: [String]) -> [pid_t] {
+        let wanted = entries.map { Array($0.utf8) }
+        let me = getpid()
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }.filter { pid in
+            guard pid != me, let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+            let env = Set(data.split(separator: 0).map { Array($0) })
+            return wanted.allSatisfy(env.contains)
+        }
+    }
+
+    static func commandLine(_ pid: pid_t) -> String {
+        String(decoding: FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data(), as: UTF8.self)
+    }
+
     static func nodes(_ c: ControllerProcess) async throws -> [NodeView] {
         try await c.call { try $0.get("\(APIVersion.prefix)/nodes", as: [NodeView].self) }
     }
@@ -138,6 +153,12 @@ struct SlurmControllerTests {
             #expect(try await Self.hashes(c, job.id) == expected)
             let last = try await c.detail(job.id).ranks
             #expect(Set(last.map(\.node)) == ["slurm-0", "slurm-2"])
+            // The step on n2 cannot be cancelled (its slurmd is gone) and keeps the old agent's stdin open: the
+            // agent stops its ranks and exits when the controller's keepalive pings stop. Nothing of it is left.
+            try await eventually("nothing of attempt 1 left on n2", within: .seconds(120), every: .milliseconds(200)) {
+                Self.processes(environment: ["RINGMASTER_JOB_ID=\(job.id)"]).isEmpty
+                    && cluster.stepProcesses(on: "n2").allSatisfy { !Self.commandLine($0).contains("ringmaster-agent") }
+            }
             // The replacement holder job excludes n2 and brings slurm-1 back on n4.
             try await eventually("a replacement holder job", within: .seconds(120), every: .milliseconds(200)) {
                 try await cluster.jobIDs().count == 2

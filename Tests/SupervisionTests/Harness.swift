@@ -24,6 +24,8 @@ struct Harness {
     var foreignMarkers: [JobID: Set<Int>] = [:]
     var unreachable = Set<NodeID>()
     var inspectStopped: [Int] = []
+    var checkpointRequests: [CheckpointOrder] = []
+    var vacated: [[NodeID]] = []
 
     static let origin = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -88,6 +90,8 @@ struct Harness {
         case .setTimer(let id, let at): timers[id] = at
         case .cancelTimer(let id): timers[id] = nil
         case .stopped: stopped = true
+        case .requestCheckpoint(let order): checkpointRequests.append(order)
+        case .vacated(let nodes): vacated.append(nodes)
         case .finished, .waiting, .closeStaleAttempt, .pruneCheckpoints, .cleanUpNode, .answerCancel, .answerRelease: break
         }
         return []
