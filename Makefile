@@ -30,7 +30,7 @@ build: deps
 # Swift's runtime dynamically and the controller refuses to upload it).
 test: deps agent
 	swift build --build-tests
-	RINGMASTER_SHIPPED_LIBRARY=$(CURDIR)/$(RELEASE)/libRingmasterC.so timeout --kill-after=30 600 scripts/python-tests.sh .build/debug
+	RINGMASTER_SHIPPED_LIBRARY=$(CURDIR)/$(RELEASE)/libRingmasterC.so timeout --kill-after=30 900 scripts/python-tests.sh .build/debug
 	RINGMASTER_AGENT=$(CURDIR)/$(RELEASE)/ringmaster-agent scripts/swift-tests.sh 2400
 	scripts/fuzz.sh 20
 
