@@ -48,7 +48,10 @@ public struct LocalAgentTransport: AgentTransport {
         Glibc.close(stdinPipe.read)
         Glibc.close(stdoutPipe.write)
         Glibc.close(stderrPipe.write)
-        let channel = PipeAgentChannel(pid: pid, stdin: stdinPipe.write, node: node.id)
+        // An agent whose stdin closes stops its ranks (SIGTERM, SIGKILL after the grace) and exits within its
+        // exit bound (2 s); one that has not after that and 10 s more (a loaded host) is killed.
+        let grace = Duration.milliseconds(options.shutdownGraceMilliseconds)
+        let channel = PipeAgentChannel(pid: pid, stdin: stdinPipe.write, node: node.id, exitLimit: grace + .seconds(12))
         channel.startIO(
             stdout: stdoutPipe.read, stderr: stderrPipe.read, expectedBuildHash: agentBuildHash, stderrSink: stderrSink,
             handler: handler)
@@ -66,14 +69,17 @@ final class PipeAgentChannel: AgentChannel {
 
     let pid: pid_t
     let node: NodeID
+    /// How long the agent may take to exit once its channel has closed before it is killed.
+    let exitLimit: Duration
     private let stdinFD: Int32
     private let writer = Mutex(WriterState())
     private let writerWake = DispatchSemaphore(value: 0)
 
-    init(pid: pid_t, stdin: Int32, node: NodeID) {
+    init(pid: pid_t, stdin: Int32, node: NodeID, exitLimit: Duration) {
         self.pid = pid
         stdinFD = stdin
         self.node = node
+        self.exitLimit = exitLimit
     }
 
     func send(_ message: ControllerMessage) -> Bool {
@@ -158,7 +164,12 @@ final class PipeAgentChannel: AgentChannel {
                 reason = .endOfStream(tail.withLock { $0.summary })
             }
             handler(.closed(reason))
-            _ = POSIX.wait(pid)
+            if POSIX.wait(pid, within: exitLimit.seconds) == nil {
+                // An agent that does not end when its stdin closes (one that broke the protocol, a hung one) is
+                // killed with its process group: no agent process outlives its channel.
+                kill(-pid, SIGKILL)
+                _ = POSIX.wait(pid)
+            }
         }
     }
 

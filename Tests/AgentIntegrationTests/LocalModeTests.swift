@@ -233,15 +233,21 @@ import Glibc
         await h.close()
     }
 
-    @Test func malformedAgentOutputEndsOnlyThatConnection() async throws {
+    /// The connection ends, and the process that broke the protocol (it would not stop when its stdin closed)
+    /// is killed once the agents' exit limit has passed (grace + exit bound + 10 s): nothing outlives it.
+    @Test func malformedAgentOutputEndsOnlyThatConnectionAndItsProcess() async throws {
         let dir = try TemporaryDirectory()
-        let fake = try dir.write("fake-agent", "#!/bin/sh\necho 'this is not json'\nexec sleep 1000\n", mode: 0o755)
-        let transport = try LocalAgentTransport(agentExecutable: fake)
+        defer { dir.remove() }
+        let pidFile = dir.file("fake.pid")
+        let fake = try dir.write("fake-agent", "#!/bin/sh\necho $$ > \(pidFile)\necho 'this is not json'\nexec sleep 1000\n", mode: 0o755)
+        let transport = try LocalAgentTransport(agentExecutable: fake, shutdownGraceMilliseconds: 100)
         let inventory = ClusterInventory(name: "bad", nodes: [NodeEntry(id: "bad", host: "localhost")], isLocal: true)
         let manager = NodeManager(inventory: inventory, transport: transport, backoff: BackoffPolicy(initial: .seconds(60)))
         manager.start()
         #expect(try await withTimeout(.seconds(10), "unreachable") { await manager.waitUntil { $0["bad"] == .unreachable } })
         #expect(manager.status(of: "bad")?.cause?.contains("protocol violation") == true)
+        let pid = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await eventually("the fake agent killed", within: .seconds(90), every: .milliseconds(100)) { !processIsAlive(pid) }
         await manager.shutdown()
     }
 }
