@@ -14,7 +14,7 @@ final class ManifestReader {
 
     init(file: String) {
         self.file = file
-        self.baseDirectory = (file as NSString).deletingLastPathComponent
+        self.baseDirectory = PathFolder.of(file)
     }
 
     func error(at line: Int?, _ field: String, _ message: String, hint: String? = nil) {
