@@ -141,9 +141,13 @@ final class RunnerLoop {
                                         "(\(batch.droppedBytes) bytes not streamed; see the agent's log file)"))
             }
         case .progress(let p):
+            if let name = p.metric, let value = p.value, let r = attempt(for: p.rank) {
+                r.metric(name, value, rank: p.rank.rank, at: now.wall)
+            }
             guard let step = p.step else { return }
             if let r = attempt(for: p.rank) {
                 r.unsavedSteps[p.rank.rank] = max(r.unsavedSteps[p.rank.rank] ?? step, step)
+                r.newestSteps[p.rank.rank] = step
                 if p.rank.rank == r.progressRank {
                     r.step = max(r.step ?? step, step)
                     publish(r)
@@ -176,14 +180,22 @@ final class RunnerLoop {
     /// Once a second: the ranks' newest steps to the store, steps/s.
     func flushProgress(now: Instant) {
         for r in resources.values {
+            if r.sampleRate(now: now) {
+                r.unsavedSamples[AttemptResources.stepsPerSecondSeries, default: []]
+                    .append(SeriesSample(time: now.wall, step: r.step, value: r.stepsPerSecond))
+            }
             flushSteps(r, now: now)
-            r.sampleRate(now: now)
             publish(r)
             runner.metrics?.stepsPerSecond(job: r.job.id, r.stepsPerSecond)
         }
     }
 
     func flushSteps(_ r: AttemptResources, now: Instant) {
+        if !r.unsavedSamples.isEmpty {
+            let samples = r.unsavedSamples
+            r.unsavedSamples = [:]
+            guarded("recording metric series", job: r.job.id) { try store.appendSeries(job: r.job.id, samples) }
+        }
         guard !r.unsavedSteps.isEmpty else { return }
         let steps = r.unsavedSteps
         r.unsavedSteps = [:]
