@@ -112,14 +112,7 @@ struct APIRoutes: Sendable {
         if let only, try store.job(only) == nil {
             throw APIError(.notFound, "no job \(only)", hint: "`ringmaster jobs` lists the jobs this controller knows")
         }
-        var events: [EventRecord] = []
-        var after: Int64 = 0
-        while true {
-            let batch = try store.events(after: after, job: only, limit: 10_000)
-            events += batch.filter { Self.failureKinds.contains($0.kind) }
-            guard batch.count == 10_000, let last = batch.last?.id else { break }
-            after = last
-        }
+        let events = try store.events(kinds: Self.failureKinds, job: only)
         var attempts: [Int64: Int] = [:]
         for job in Set(events.compactMap(\.jobId)) {
             for a in try store.attempts(of: job) { if let id = a.id { attempts[id] = a.number } }

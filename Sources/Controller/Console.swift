@@ -209,9 +209,20 @@ struct ConsoleAssets: Sendable {
     }
 }
 
-/// Where the Controller module's resources are: the SwiftPM bundle beside the executable.
+/// Where the Controller module's resources are: the SwiftPM bundle beside the executable (what `swift build`
+/// leaves), else the sources' own folder (a build whose bundle was not copied along). Looked up here rather
+/// than through `Bundle.module`, which traps when the bundle is missing: a controller without its console
+/// files still serves the API.
 enum ControllerResources {
-    static var directory: URL? { Bundle.module.resourceURL }
+    static let directory: URL? = {
+        let bundle = "ringmaster_Controller.resources"
+        var candidates = [Bundle.main.bundleURL.appendingPathComponent(bundle)]
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            candidates.append(executable.deletingLastPathComponent().appendingPathComponent(bundle))
+        }
+        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources"))
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("openapi.json").path) }
+    }()
 
     /// The OpenAPI document (`Sources/Controller/Resources/openapi.json`).
     static let openAPI: Data = {

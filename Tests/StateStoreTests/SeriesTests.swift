@@ -91,3 +91,21 @@ import Testing
         #expect(try store.seriesMetrics(job: job.id) == ["loss"])
     }
 }
+
+@Suite struct EventKindQuery {
+    @Test func eventsOfSomeKindsComeOldestFirstForOneJobOrAll() throws {
+        let store = try RingmasterStore.inMemory()
+        let a = try store.submitJob(demoSpec(name: "a"), manifest: "name: a\n", manifestPath: "/m", uid: JobRecord.newUID(), at: t0)
+        let b = try store.submitJob(demoSpec(name: "b"), manifest: "name: b\n", manifestPath: "/m", uid: JobRecord.newUID(), at: t0)
+        try store.recordEvents([
+            EventRecord(time: t0 + 1, kind: .failureDetected, jobId: a.id, message: "a failed"),
+            EventRecord(time: t0 + 2, kind: .rankStarted, jobId: a.id, message: "rank"),
+            EventRecord(time: t0 + 3, kind: .failureDetected, jobId: b.id, message: "b failed"),
+            EventRecord(time: t0 + 4, kind: .recoveryComplete, jobId: a.id, message: "a recovered"),
+        ])
+        let kinds: Set<EventKind> = [.failureDetected, .recoveryComplete]
+        #expect(try store.events(kinds: kinds).map(\.message) == ["a failed", "b failed", "a recovered"])
+        #expect(try store.events(kinds: kinds, job: a.id).map(\.message) == ["a failed", "a recovered"])
+        #expect(try store.events(kinds: []).isEmpty)
+    }
+}
