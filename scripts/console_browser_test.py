@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ringmaster_controller import Controller  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 build, shots = sys.argv[1], os.path.abspath(sys.argv[2])
@@ -48,6 +49,40 @@ def until(predicate, seconds, what):
             last = e
         time.sleep(0.25)
     raise TimeoutError(f"waited {seconds} s for {what} (last: {last!r})")
+
+
+def fresh(body, tries=20):
+    """Runs body, again when the page redrew under it (it redraws on every event and every 3 s, so an
+    element found a moment ago may be gone)."""
+    for i in range(tries):
+        try:
+            return body()
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+            time.sleep(0.1)
+
+
+def click(css):
+    fresh(lambda: driver.find_element(By.CSS_SELECTOR, css).click())
+
+
+# One consistent reading of the job view, taken in the page (no element can go stale halfway).
+JOB_VIEW = """
+const q = (s) => document.querySelector(s);
+const g = [...document.querySelectorAll('#timeline g.failure')];
+return {
+  lastStep: q('#loss svg') && q('#loss svg').getAttribute('data-last-step'),
+  points: q('#loss svg') ? Number(q('#loss svg').getAttribute('data-points')) : 0,
+  state: q('h1 .state') ? q('h1 .state').textContent : '',
+  failures: g.map((f) => ({kind: f.dataset.kind, node: f.dataset.node, outcome: f.dataset.outcome,
+    detection: f.dataset.detectionSeconds, recovery: f.dataset.recoverySeconds, tip: f.dataset.tip,
+    phases: Object.fromEntries([...f.querySelectorAll('rect.phase')].map((r) => [r.dataset.phase, Number(r.dataset.seconds)]))})),
+  row: q('#job-failures tr.failure-row') ? q('#job-failures tr.failure-row').textContent : '',
+  events: document.querySelectorAll('#events [data-event]').length,
+  logs: q('#logs') ? q('#logs').textContent : '',
+};
+"""
 
 
 def browser():
@@ -110,12 +145,12 @@ try:
     with open(manifest, "w") as f:
         f.write(demo)
     job = controller.submit(manifest)
-    driver.find_element(By.CSS_SELECTOR, 'nav a[data-route="jobs"]').click()
+    click('nav a[data-route="jobs"]')
     until(lambda: driver.find_element(By.CSS_SELECTOR, f'#jobs tr[data-job="{job}"]'), 30, "the job in the jobs view")
-    driver.find_element(By.CSS_SELECTOR, f'#jobs tr[data-job="{job}"] a').click()
+    click(f'#jobs tr[data-job="{job}"] a')
     until(lambda: driver.find_element(By.ID, "page").get_attribute("data-view") == "job", 30, "the job view")
     load_id = driver.execute_script("return window.ringmasterConsole.loadId")
-    renders = int(driver.find_element(By.ID, "page").get_attribute("data-renders"))
+    renders = driver.execute_script("return window.ringmasterConsole.renders")
     kill_at = min(100, steps // 2 // 25 * 25)
     controller.wait(lambda: any(f"checkpoint step {kill_at} of" in e["message"] for e in controller.events(job)), 900,
                     f"checkpoint {kill_at}")
@@ -132,63 +167,70 @@ try:
 
     # --- the job page, updated live: one failure, its phases, the events' times, the loss to the last step ---
     final_step = detail["job"]["step"]
-    until(lambda: driver.find_element(By.CSS_SELECTOR, "#loss svg").get_attribute("data-last-step") == str(final_step), 60,
-          f"the loss curve to step {final_step}")
-    until(lambda: driver.find_elements(By.CSS_SELECTOR, '#timeline g.failure[data-outcome="recovered"]'), 60, "the recovered failure")
-    until(lambda: "succeeded" in driver.find_element(By.CSS_SELECTOR, "h1 .state").text, 60, "the job's state on the page")
-    groups = driver.find_elements(By.CSS_SELECTOR, "#timeline g.failure")
-    check(len(groups) == 1, f"the timeline shows one failure ({len(groups)})")
-    g = groups[0]
-    phases = {r.get_attribute("data-phase"): float(r.get_attribute("data-seconds")) for r in g.find_elements(By.CSS_SELECTOR, "rect.phase")}
+
+    def settled():
+        v = driver.execute_script(JOB_VIEW)
+        done = v["lastStep"] == str(final_step) and "succeeded" in v["state"]
+        return v if done and any(f["outcome"] == "recovered" for f in v["failures"]) else None
+    view = until(settled, 60, f"the job view to show the recovered failure, the loss to step {final_step} and the job's end")
+    check(len(view["failures"]) == 1, f"the timeline shows one failure ({len(view['failures'])})")
+    f = view["failures"][0]
+    phases = f["phases"]
     check(set(phases) == {"detection", "teardown", "decision", "backoff", "relaunch", "first-step"}, f"with its phases {sorted(phases)}")
     if detected and complete:
         d, c = detected[0], complete[0]
-        shown_detection = float(g.get_attribute("data-detection-seconds"))
-        shown_recovery = float(g.get_attribute("data-recovery-seconds"))
+        shown_detection, shown_recovery = float(f["detection"]), float(f["recovery"])
         check(abs(shown_detection - float(d["detectionSeconds"])) < 1e-6,
               f"detection {shown_detection:.3f} s, as failure.detected says ({d['detectionSeconds']})")
-        check(abs(shown_recovery - c["recoverySeconds"]) < 1e-6, f"recovery {shown_recovery:.3f} s, as recovery.complete says ({c['recoverySeconds']:.3f})")
+        check(abs(shown_recovery - c["recoverySeconds"]) < 1e-6,
+              f"recovery {shown_recovery:.3f} s, as recovery.complete says ({c['recoverySeconds']:.3f})")
         for name, key in (("teardown", "teardownSeconds"), ("backoff", "backoffSeconds"), ("relaunch", "relaunchSeconds"),
                           ("first-step", "rendezvousRestoreFirstStepSeconds")):
             check(abs(phases.get(name, -1) - c[key]) < 1e-3, f"phase {name} {phases.get(name)} s = {key} {c[key]:.3f}")
-        check(g.get_attribute("data-node") == "local-2", f"the failure is local-2's ({g.get_attribute('data-kind')} on {g.get_attribute('data-node')})")
-        row = driver.find_element(By.CSS_SELECTOR, "#job-failures tr.failure-row")
-        check(f"{shown_recovery:.1f}" in row.text or f"{shown_recovery:.2f}" in row.text, f"the failure table shows the recovery time ({row.text})")
-    tip = g.get_attribute("data-tip")
-    check("local-2" in tip and "lost steps" in tip, "hovering the failure shows its kind, node and lost steps")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", g)
-    webdriver.ActionChains(driver).move_to_element(g.find_element(By.CSS_SELECTOR, 'rect[data-phase="teardown"]')).perform()
-    until(lambda: driver.find_element(By.ID, "tip").is_displayed(), 5, "the tooltip")
-    check("local-2" in driver.find_element(By.ID, "tip").text, "the tooltip appears on hover")
-    points = int(driver.find_element(By.CSS_SELECTOR, "#loss svg").get_attribute("data-points"))
-    check(points > 10, f"the loss curve has points ({points}) to the last step {final_step}")
-    check(len(driver.find_elements(By.CSS_SELECTOR, "#events [data-event]")) > 10, "the live event list has the job's events")
-    check("parameter-hash" in driver.find_element(By.ID, "logs").text or driver.find_element(By.ID, "logs").text.strip() != "",
-          "the rank logs' tail is shown")
+        check(f["node"] == "local-2", f"the failure is local-2's ({f['kind']} on {f['node']})")
+        check(f"{shown_recovery:.2f}" in view["row"], f"the failure table shows the recovery time ({view['row']})")
+    check("local-2" in f["tip"] and "lost steps" in f["tip"], "hovering the failure shows its kind, node and lost steps")
+
+    def hover():
+        rect = driver.find_element(By.CSS_SELECTOR, '#timeline g.failure rect[data-phase="teardown"]')
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", rect)
+        webdriver.ActionChains(driver).move_to_element(rect).perform()
+        tip = driver.find_element(By.ID, "tip")
+        return tip.is_displayed() and "local-2" in tip.text
+    check(until(lambda: fresh(hover), 15, "the tooltip"), "the tooltip appears on hover")
+    check(view["points"] > 10, f"the loss curve has points ({view['points']}) to the last step {final_step}")
+    check(view["events"] > 10, f"the live event list has the job's events ({view['events']})")
+    check(view["logs"].strip() != "", "the rank logs' tail is shown")
     driver.execute_script("window.scrollTo(0, 0)")
-    webdriver.ActionChains(driver).move_by_offset(0, 0).perform()
     driver.save_screenshot(os.path.join(shots, "console-job.png"))
     check(driver.execute_script("return window.ringmasterConsole.loadId") == load_id, "the page was never reloaded")
-    check(int(driver.find_element(By.ID, "page").get_attribute("data-renders")) > renders, "the page updated itself")
+    check(driver.execute_script("return window.ringmasterConsole.renders") > renders, "the page updated itself")
     check(driver.execute_script("return window.ringmasterConsole.streamed") > 0, "events arrived over the stream")
 
     # --- the cluster page: the killed node's failure ---
-    driver.find_element(By.CSS_SELECTOR, 'nav a[data-route="cluster"]').click()
+    click('nav a[data-route="cluster"]')
     until(lambda: driver.find_element(By.ID, "page").get_attribute("data-view") == "cluster", 30, "the cluster view")
-    row = until(lambda: driver.find_element(By.CSS_SELECTOR, '#nodes tr[data-node="local-2"]'), 30, "local-2's row")
-    check(row.find_element(By.CSS_SELECTOR, ".fail-day").text == "1", f"local-2 shows one failure in the last day ({row.text})")
-    check(len(driver.find_elements(By.CSS_SELECTOR, 'svg.strip rect.fail-mark[data-node="local-2"]')) == 1, "the strip marks local-2's failure")
-    others = [r.find_element(By.CSS_SELECTOR, ".fail-day").text for r in driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")
-              if r.get_attribute("data-node") != "local-2"]
-    check(all(o == "0" for o in others), f"and no other node does ({others})")
+    cluster = until(lambda: driver.execute_script("""
+        const rows = [...document.querySelectorAll('#nodes tbody tr')];
+        if (!rows.length) return null;
+        return {counts: Object.fromEntries(rows.map((r) => [r.dataset.node, r.querySelector('.fail-day').textContent])),
+                marks: [...document.querySelectorAll('svg.strip rect.fail-mark')].map((m) => m.dataset.node)};
+        """), 30, "the nodes table")
+    check(cluster["counts"].get("local-2") == "1", f"local-2 shows one failure in the last day ({cluster['counts']})")
+    check(cluster["marks"] == ["local-2"], f"the strip marks local-2's failure, and only it ({cluster['marks']})")
+    check(all(v == "0" for k, v in cluster["counts"].items() if k != "local-2"), "and no other node has a failure")
     driver.save_screenshot(os.path.join(shots, "console-cluster.png"))
 
     # --- the failures page ---
-    driver.find_element(By.CSS_SELECTOR, 'nav a[data-route="failures"]').click()
+    click('nav a[data-route="failures"]')
     until(lambda: driver.find_element(By.ID, "page").get_attribute("data-view") == "failures", 30, "the failures view")
-    until(lambda: driver.find_element(By.CSS_SELECTOR, '#by-node tr[data-node="local-2"]'), 30, "local-2 in the per-node counts")
-    check(len(driver.find_elements(By.CSS_SELECTOR, "#failures tbody tr")) == 1, "the failures page lists the failure")
-    check(driver.find_element(By.ID, "mtbf-planner").text != "", "with the planner's MTBF beside the observed one")
+    listed = until(lambda: driver.execute_script("""
+        const n = document.querySelector('#by-node tr[data-node="local-2"]');
+        return n ? {node: n.textContent, rows: document.querySelectorAll('#failures tbody tr').length,
+                    planner: document.querySelector('#mtbf-planner').textContent} : null;
+        """), 30, "local-2 in the per-node counts")
+    check(listed["rows"] == 1, f"the failures page lists the failure ({listed['rows']})")
+    check(listed["planner"].strip() not in ("", "–"), f"with the planner's MTBF beside the observed one ({listed['planner']})")
     driver.save_screenshot(os.path.join(shots, "console-failures.png"))
     check(driver.execute_script("return window.ringmasterConsole.loadId") == load_id, "still the same page, never reloaded")
     errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
