@@ -249,4 +249,5 @@ print(f"screenshots in {shots}")
 if failures:
     print(f"{len(failures)} check(s) failed; controller log: {controller.log_path}")
     sys.exit(1)
+controller.remove()
 print("the console passed every check")

@@ -4,6 +4,7 @@ against it, sign in to the console, stop."""
 import http.cookiejar
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -103,3 +104,7 @@ class Controller:
                 self.process.wait()
         self.log.close()
         return self.process.returncode
+
+    def remove(self):
+        """Removes the state directory, checkpoints and log (after a run that passed)."""
+        shutil.rmtree(self.dir, ignore_errors=True)

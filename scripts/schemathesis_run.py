@@ -65,4 +65,6 @@ finally:
         if bad in log:
             print(f"the controller's log has {bad!r}: {controller.log_path}")
             rc = 1
+if rc == 0:
+    controller.remove()
 sys.exit(rc)
