@@ -116,6 +116,8 @@ let package = Package(
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")],
+            // The console's page, styles and script, and the API's OpenAPI document (no build step).
+            resources: [.copy("Resources/console"), .copy("Resources/openapi.json")],
             swiftSettings: strict),
         // A real `ringmaster controller` process on a state directory, with its API client and CLI: what the
         // daemon tests and the CLI's controller benchmarks drive.

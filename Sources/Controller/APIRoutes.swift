@@ -14,6 +14,7 @@ struct APIRoutes: Sendable {
     let events: EventFeed
     let metrics: ControllerMetrics
     let info: @Sendable () -> ControllerInfo
+    let sessions: ConsoleSessions
     /// Largest request body accepted (a manifest is a few KiB).
     static let maxBody = 1 << 20
 
@@ -26,14 +27,21 @@ struct APIRoutes: Sendable {
                      body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render(store: store))))
         }
         let v1 = router.group(RouterPath(APIVersion.prefix))
+        reads(on: v1)
+        // The console's mirror of the read routes, for its session cookie (AccessMiddleware): the same
+        // handlers and answers, never the bearer API itself.
+        reads(on: router.group(RouterPath("/console/api" + APIVersion.prefix)))
+        v1.get("/openapi.json") { _, _ in
+            // The document names this controller as its server, and the session cookie by this port.
+            let url = info().url
+            let port = URLComponents(string: url)?.port.map(String.init) ?? "7460"
+            let text = String(decoding: ControllerResources.openAPI, as: UTF8.self)
+                .replacingOccurrences(of: "\"http://127.0.0.1:7460\"", with: "\"\(url)\"")
+                .replacingOccurrences(of: "ringmaster_session_7460", with: "ringmaster_session_\(port)")
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
         v1.post("/jobs") { request, _ in try await submit(request) }
-        v1.get("/jobs") { _, _ in JSONBody.response(try store.jobs().map { Views.job($0, runner: runner) }) }
-        v1.get("/jobs/:id") { _, context in
-            JSONBody.response(try Views.detail(try job(context), runner: runner))
-        }
-        v1.get("/jobs/:id/ranks") { _, context in
-            JSONBody.response(try Views.detail(try job(context), runner: runner).ranks)
-        }
         v1.post("/jobs/:id/cancel") { _, context in
             let id = try job(context).id
             switch await runner.cancel(id) {
@@ -41,26 +49,15 @@ struct APIRoutes: Sendable {
             case .failure(let body): return JSONBody.response(body, status: .conflict)
             }
         }
-        v1.get("/jobs/:id/logs") { request, context in try logs(request, try job(context)) }
-        v1.get("/nodes") { _, _ in
-            let busy = runner.busyRanks()
-            return JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: busy))
-        }
-        v1.get("/events") { request, _ in try eventsResponse(request) }
-        v1.post("/nodes/:id/release") { _, context in
-            let id = try context.parameters.require("id")
-            guard runner.nodes.status(of: NodeID(id)) != nil else {
-                throw APIError(.notFound, "no node \(id)", hint: "`ringmaster nodes` lists the cluster's nodes")
-            }
-            switch await runner.release(NodeID(id)) {
-            case .success(let text): return JSONBody.response(["released": id, "message": text])
-            case .failure(let body): return JSONBody.response(body, status: .conflict)
-            }
-        }
+        v1.post("/nodes/:id/release") { _, context in try await release(context) }
+        router.post("/console/api\(APIVersion.prefix)/nodes/:id/release") { _, context in try await release(context) }
         v1.post("/jobs/:id/chaos") { request, context in
             let id = try job(context).id
             var request = request
-            let buffer = try await request.collectBody(upTo: 64 * 1024)
+            let buffer: ByteBuffer
+            do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch {
+                throw APIError(.contentTooLarge, "request body larger than 64 KiB", hint: "send one chaos request")
+            }
             let chaos: ChaosRequest
             do { chaos = try ChaosRequest(body: buffer.readableBytesView) } catch {
                 throw APIError(.badRequest, "not a chaos request: \(error)",
@@ -71,7 +68,63 @@ struct APIRoutes: Sendable {
             case .failure(let body): return JSONBody.response(body, status: .conflict)
             }
         }
+        v1.post("/console/login") { _, _ in
+            let (code, expiry) = sessions.issueCode()
+            return JSONBody.response(ConsoleLogin(url: info().url + "/console/login?code=" + code, expiresAt: expiry),
+                                     status: .created)
+        }
     }
+
+    /// The routes that only read: under `/v1` (bearer) and under `/console/api/v1` (console session).
+    func reads<R: RouterMethods>(on group: R) where R.Context == BasicRequestContext {
+        group.get("/jobs") { _, _ in JSONBody.response(try store.jobs().map { Views.job($0, runner: runner) }) }
+        group.get("/jobs/:id") { _, context in
+            JSONBody.response(try Views.detail(try job(context), runner: runner))
+        }
+        group.get("/jobs/:id/ranks") { _, context in
+            JSONBody.response(try Views.detail(try job(context), runner: runner).ranks)
+        }
+        group.get("/jobs/:id/logs") { request, context in try logs(request, try job(context)) }
+        group.get("/jobs/:id/series") { request, context in JSONBody.response(try series(request, try job(context))) }
+        group.get("/nodes") { _, _ in
+            let busy = runner.busyRanks()
+            return JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: busy))
+        }
+        group.get("/events") { request, _ in try eventsResponse(request) }
+        group.get("/failures") { request, _ in JSONBody.response(try failures(request)) }
+    }
+
+    private func release(_ context: BasicRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard runner.nodes.status(of: NodeID(id)) != nil else {
+            throw APIError(.notFound, "no node \(id)", hint: "`ringmaster nodes` lists the cluster's nodes")
+        }
+        switch await runner.release(NodeID(id)) {
+        case .success(let text): return JSONBody.response(["released": id, "message": text])
+        case .failure(let body): return JSONBody.response(body, status: .conflict)
+        }
+    }
+
+    /// Every failure (or one job's) from the events, with the cluster's observed and planned MTBF.
+    func failures(_ request: Request) throws -> FailuresView {
+        let q = QueryParameters(request)
+        let only = q.string("job").map { JobID($0) }
+        if let only, try store.job(only) == nil {
+            throw APIError(.notFound, "no job \(only)", hint: "`ringmaster jobs` lists the jobs this controller knows")
+        }
+        let events = try store.events(kinds: Self.failureKinds, job: only)
+        var attempts: [Int64: Int] = [:]
+        for job in Set(events.compactMap(\.jobId)) {
+            for a in try store.attempts(of: job) { if let id = a.id { attempts[id] = a.number } }
+        }
+        let list = FailureTimeline.failures(events, attempts: attempts)
+        let accelerators = try store.nodes().filter { !$0.spare }.map { max(1, $0.accelerators.count) }.reduce(0, +)
+        return FailureTimeline.summary(list, firstEvent: try store.events(after: 0, limit: 1).first?.time,
+                                       now: runner.clock.now().wall, accelerators: accelerators)
+    }
+
+    static let failureKinds: Set<EventKind> = [.failureDetected, .recoveryTeardown, .recoveryDecision, .recoveryRelaunch,
+                                               .recoveryComplete, .jobState]
 
     private func job(_ context: BasicRequestContext) throws -> JobRecord {
         let id = try context.parameters.require("id")
@@ -109,6 +162,20 @@ struct APIRoutes: Sendable {
                            details: refused.errors.map(\.description), hint: "fix the fields named above and submit again")
         }
         return JSONBody.response(Views.job(job, runner: runner), status: .created)
+    }
+
+    func series(_ request: Request, _ job: JobRecord) throws -> SeriesView {
+        let q = QueryParameters(request)
+        let metric = q.string("metric") ?? "loss"
+        guard !metric.isEmpty else {
+            throw APIError(.badRequest, "query parameter metric= is empty", hint: "metric takes a metric name, e.g. loss")
+        }
+        let count = try q.int("points", in: 1...10_000, "a point count") ?? 500
+        let points = SeriesDownsampling.downsample(try store.series(job: job.id, metric: metric), to: count)
+        return SeriesView(
+            job: job.id.rawValue, metric: metric, metrics: try store.seriesMetrics(job: job.id),
+            width: try store.seriesWidth(job: job.id, metric: metric),
+            points: points.map { SeriesPointView(step: $0.step, time: $0.time, value: $0.value, min: $0.min, max: $0.max, count: $0.count) })
     }
 
     private func logs(_ request: Request, _ job: JobRecord) throws -> Response {
