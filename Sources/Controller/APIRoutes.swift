@@ -22,31 +22,38 @@ struct APIRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in JSONBody.response(info()) }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render(store: store))))
+            let text = try await OffPool.run { metrics.render(store: store) }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         let v1 = router.group(RouterPath(APIVersion.prefix))
         v1.post("/jobs") { request, _ in try await submit(request) }
-        v1.get("/jobs") { _, _ in JSONBody.response(try store.jobs().map { Views.job($0, runner: runner) }) }
+        v1.get("/jobs") { _, _ in try await OffPool.run { JSONBody.response(try Views.jobs(runner: runner)) } }
         v1.get("/jobs/:id") { _, context in
-            JSONBody.response(try Views.detail(try job(context), runner: runner))
+            let id = try context.parameters.require("id")
+            return try await OffPool.run { JSONBody.response(try Views.detail(try job(id), runner: runner)) }
         }
         v1.get("/jobs/:id/ranks") { _, context in
-            JSONBody.response(try Views.detail(try job(context), runner: runner).ranks)
+            let id = try context.parameters.require("id")
+            return try await OffPool.run { JSONBody.response(try Views.detail(try job(id), runner: runner).ranks) }
         }
         v1.post("/jobs/:id/cancel") { _, context in
-            let id = try job(context).id
+            let id = try await job(context).id
             switch await runner.cancel(id) {
             case .success(let view): return JSONBody.response(view)
             case .failure(let body): return JSONBody.response(body, status: .conflict)
             }
         }
-        v1.get("/jobs/:id/logs") { request, context in try logs(request, try job(context)) }
-        v1.get("/nodes") { _, _ in
-            let busy = runner.busyRanks()
-            return JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: busy))
+        v1.get("/jobs/:id/logs") { request, context in
+            let (id, q) = (try context.parameters.require("id"), QueryParameters(request))
+            return try await OffPool.run { try logs(q, try job(id)) }
         }
-        v1.get("/events") { request, _ in try eventsResponse(request) }
+        v1.get("/nodes") { _, _ in
+            try await OffPool.run {
+                JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: runner.busyRanks()))
+            }
+        }
+        v1.get("/events") { request, _ in try await eventsResponse(request) }
         v1.post("/nodes/:id/release") { _, context in
             let id = try context.parameters.require("id")
             guard runner.nodes.status(of: NodeID(id)) != nil else {
@@ -58,7 +65,7 @@ struct APIRoutes: Sendable {
             }
         }
         v1.post("/jobs/:id/chaos") { request, context in
-            let id = try job(context).id
+            let id = try await job(context).id
             var request = request
             let buffer = try await request.collectBody(upTo: 64 * 1024)
             let chaos: ChaosRequest
@@ -73,8 +80,13 @@ struct APIRoutes: Sendable {
         }
     }
 
-    private func job(_ context: BasicRequestContext) throws -> JobRecord {
+    private func job(_ context: BasicRequestContext) async throws -> JobRecord {
         let id = try context.parameters.require("id")
+        return try await OffPool.run { try job(id) }
+    }
+
+    /// The stored job, or 404. Blocking (a store read).
+    private func job(_ id: String) throws -> JobRecord {
         guard let job = try store.job(JobID(id)) else {
             throw APIError(.notFound, "no job \(id)", hint: "`ringmaster jobs` lists the jobs this controller knows")
         }
@@ -88,6 +100,11 @@ struct APIRoutes: Sendable {
             throw APIError(.contentTooLarge, "request body larger than \(Self.maxBody) bytes",
                            hint: "send the manifest's YAML text, not its data")
         }
+        return try await OffPool.run { try accept(buffer) }
+    }
+
+    /// Validates and stores a submitted manifest. Blocking (parsing, the checkpoint folder, the store).
+    private func accept(_ buffer: ByteBuffer) throws -> Response {
         let body: SubmitRequest
         do { body = try APICoding.decoder().decode(SubmitRequest.self, from: Data(buffer.readableBytesView)) } catch {
             throw APIError(.badRequest, "request body is not a submit request: \(error)",
@@ -111,8 +128,8 @@ struct APIRoutes: Sendable {
         return JSONBody.response(Views.job(job, runner: runner), status: .created)
     }
 
-    private func logs(_ request: Request, _ job: JobRecord) throws -> Response {
-        let q = QueryParameters(request)
+    /// Blocking (the store, the log files): off the pool.
+    private func logs(_ q: QueryParameters, _ job: JobRecord) throws -> Response {
         let rank = try q.string("rank").map { text -> Int in
             guard let r = Int(text), r >= 0, r < job.spec.parallelism.worldSize else {
                 throw APIError(.badRequest, "rank \(text) is not a rank of \(job.id)",
@@ -134,25 +151,27 @@ struct APIRoutes: Sendable {
         })
     }
 
-    private func eventsResponse(_ request: Request) throws -> Response {
+    private func eventsResponse(_ request: Request) async throws -> Response {
         let q = QueryParameters(request)
         let after = try q.int("after", in: 0...Int64.max, "an event id") ?? 0
         let job = q.string("job").map { JobID($0) }
         let follow = try q.bool("follow") ?? false
         let limit = try q.int("limit", in: 1...10_000, "an event count") ?? 1000
         guard follow else {
-            return JSONBody.response(try store.events(after: after, job: job, limit: limit).map(Views.event))
+            return try await OffPool.run { JSONBody.response(try store.events(after: after, job: job, limit: limit).map(Views.event)) }
         }
         let stream = events.follow(store: store, after: after, job: job)
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
-            let encoder = APICoding.encoder()
             for try await batch in stream {
-                var buffer = ByteBuffer()
-                for e in batch {
-                    buffer.writeBytes(try encoder.encode(Views.event(e)))
-                    buffer.writeString("\n")
-                }
-                try await writer.write(buffer)
+                try await writer.write(try await OffPool.run {
+                    let encoder = APICoding.encoder()
+                    var buffer = ByteBuffer()
+                    for e in batch {
+                        buffer.writeBytes(try encoder.encode(Views.event(e)))
+                        buffer.writeString("\n")
+                    }
+                    return buffer
+                })
             }
             try await writer.finish(nil)
         })
