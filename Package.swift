@@ -4,6 +4,20 @@ import PackageDescription
 // Swift 6 language mode: complete strict concurrency checking on every target.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
+// Release builds of the two products the controller uploads to hosts without a Swift toolchain link Swift's
+// runtime and Foundation in (what `--static-swift-stdlib` does for a whole build): `swift build -c release`
+// leaves a deployable agent and library beside the controller. The modules are compiled against the
+// toolchain's shared runtime like every other target, so the libraries that static Foundation itself needs
+// (and a shared libFoundation.so would have brought) are named here. Debug builds stay dynamic (static,
+// the debug agent is 75 MB, ICU's data mostly, hashed at each start); the controller refuses to upload one.
+let staticSwiftRuntime: [LinkerSetting] = [
+    .unsafeFlags(
+        ["-static-stdlib", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections",
+         "-lFoundationInternationalization", "-lFoundationEssentials", "-lswiftSynchronization", "-lswiftDispatch",
+         "-ldispatch", "-lBlocksRuntime"],
+        .when(platforms: [.linux], configuration: .release)),
+]
+
 let package = Package(
     name: "ringmaster",
     platforms: [.macOS(.v15)],
@@ -59,11 +73,11 @@ let package = Package(
         // The node agent's decisions as a pure value type: ranks, kill deadlines, output budget, heartbeats,
         // shutdown. Inputs and the time in, actions out; no clock, no IO.
         .target(name: "AgentCore", dependencies: ["RingmasterModel", "AgentProtocol", "SystemUtilities"], swiftSettings: strict),
-        // The node agent: `ringmaster-agent --stdio`, the poll shell around AgentCore. Shipped as a
-        // `--static-swift-stdlib` release build.
+        // The node agent: `ringmaster-agent --stdio`, the poll shell around AgentCore. Its release build links the
+        // Swift runtime in: the controller uploads it to hosts without a Swift toolchain.
         .executableTarget(
             name: "ringmaster-agent", dependencies: ["RingmasterModel", "AgentProtocol", "AgentCore", "SystemUtilities"],
-            path: "Agents/ringmaster-agent", swiftSettings: strict),
+            path: "Agents/ringmaster-agent", swiftSettings: strict, linkerSettings: staticSwiftRuntime),
         // libssh through pkg-config, and a small safe wrapper: one thread per session, strict host keys, SFTP.
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
         .target(name: "SSHTransport", dependencies: ["CLibSSH"], swiftSettings: strict),
@@ -78,7 +92,9 @@ let package = Package(
         // TCP ring collectives: rendezvous, process groups, all-reduce and friends.
         .target(name: "Collectives", dependencies: ["RingmasterModel", "SystemUtilities"], swiftSettings: strict),
         // @_cdecl functions over Collectives with opaque handles and error codes: the C ABI for other languages.
-        .target(name: "RingmasterC", dependencies: ["Collectives"], swiftSettings: strict),
+        // Like the agent, its release build links the Swift runtime in: it is uploaded with the agent and loaded
+        // by Python ranks on hosts without Swift.
+        .target(name: "RingmasterC", dependencies: ["Collectives"], swiftSettings: strict, linkerSettings: staticSwiftRuntime),
         // Rank-side step checkpoints: atomic, verified (SHA-256), optionally asynchronous.
         .target(
             name: "Checkpointing",
@@ -185,3 +201,30 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The fuzz targets (Fuzz/): one libFuzzer executable per input surface, each an `LLVMFuzzerTestOneInput` function
+// over the product's own reader of that input. They have no `main` (libFuzzer's driver is theirs), so they exist
+// only when scripts/fuzz.sh builds them, with RINGMASTER_FUZZ set, `--sanitize fuzzer --sanitize address`, and their
+// own scratch path (.build-fuzz); the normal build and tests never see them.
+if Context.environment["RINGMASTER_FUZZ"] != nil {
+    func fuzzer(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+        .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies, path: "Fuzz/\(name)", swiftSettings: strict)
+    }
+    package.targets += [
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: strict),
+        .target(
+            name: "ManifestFuzzSupport", dependencies: ["FuzzSupport", "JobManifest"], path: "Fuzz/ManifestFuzzSupport",
+            swiftSettings: strict),
+        .target(
+            name: "AgentFuzzSupport", dependencies: ["FuzzSupport", "AgentCore", "AgentProtocol", "RingmasterModel"],
+            path: "Fuzz/AgentFuzzSupport", swiftSettings: strict),
+        fuzzer("fuzz-job-manifest", ["ManifestFuzzSupport", "JobManifest"]),
+        fuzzer("fuzz-cluster-inventory", ["ManifestFuzzSupport", "JobManifest", "RingmasterModel"]),
+        fuzzer("fuzz-controller-frames", ["AgentFuzzSupport", "AgentCore", "AgentProtocol", "RingmasterModel"]),
+        fuzzer("fuzz-agent-frames", ["AgentFuzzSupport", "NodeManager", "AgentProtocol"]),
+        fuzzer("fuzz-rank-reports", ["AgentFuzzSupport", "AgentCore", "AgentProtocol", "RingmasterModel"]),
+        fuzzer("fuzz-rendezvous", ["Collectives"]),
+        fuzzer("fuzz-frame-header", ["Collectives"]),
+        fuzzer("fuzz-api-bodies", ["ManifestFuzzSupport", "ControllerAPI", "JobManifest", "Planning", "RingmasterModel"]),
+    ]
+}

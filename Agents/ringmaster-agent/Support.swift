@@ -70,7 +70,7 @@ func makeDirectories(_ path: String) -> Bool {
 
 /// Finds `name` on `path` (a PATH value) the way execvp will; a name with a slash is checked as is.
 func resolveExecutable(_ name: String, path: String?, cwd: String?) -> String? {
-    if name.contains("/") {
+    if name.utf8.contains(UInt8(ascii: "/")) {  // not Foundation's contains: its locale support would bring ICU into the static agent
         let full = name.hasPrefix("/") || cwd == nil ? name : cwd! + "/" + name
         return access(full, X_OK) == 0 ? full : nil
     }

@@ -27,6 +27,9 @@ public struct AgentOptions: Hashable, Sendable {
     public var shutdownGraceMilliseconds: Int
     /// The build the controller expects: when the agent's own hash differs it prints `deployMarker` and exits.
     public var expectedBuildHash: String?
+    /// With a controller that pings every heartbeat interval: after this long without a byte from it, the agent
+    /// stops its ranks and exits as if its channel had closed (a partitioned host fences itself). nil: never.
+    public var controllerSilenceMilliseconds: Int?
 
     /// The line an agent (or the start command, when no agent is installed) prints instead of `hello` to ask
     /// the controller to upload its build.
@@ -62,7 +65,7 @@ public struct AgentOptions: Hashable, Sendable {
             case .unknownOption(let o): "unknown option \(o)"
             case .missingValue(let o): "\(o) needs a value"
             case .badValue(let o, let v): "bad value '\(v)' for \(o)"
-            case .noMode: "usage: ringmaster-agent --stdio [--node NAME] [--heartbeat-ms N] [--simulate-accelerators N[:KIND]] [--discovery-command CMD] [--state-dir DIR] [--shutdown-grace-ms N] | --build-hash"
+            case .noMode: "usage: ringmaster-agent --stdio [--node NAME] [--heartbeat-ms N] [--simulate-accelerators N[:KIND]] [--discovery-command CMD] [--state-dir DIR] [--shutdown-grace-ms N] [--controller-silence-ms N] | --build-hash"
             }
         }
     }
@@ -83,6 +86,7 @@ public struct AgentOptions: Hashable, Sendable {
         if let stateDirectory { a += ["--state-dir", stateDirectory] }
         if shutdownGraceMilliseconds != 2000 { a += ["--shutdown-grace-ms", String(shutdownGraceMilliseconds)] }
         if let expectedBuildHash { a += ["--expect-hash", expectedBuildHash] }
+        if let controllerSilenceMilliseconds { a += ["--controller-silence-ms", String(controllerSilenceMilliseconds)] }
         return a
     }
 
@@ -116,6 +120,7 @@ public struct AgentOptions: Hashable, Sendable {
             case "--discovery-command": o.discoveryCommand = try value(arg)
             case "--state-dir": o.stateDirectory = try value(arg)
             case "--expect-hash": o.expectedBuildHash = try value(arg)
+            case "--controller-silence-ms": o.controllerSilenceMilliseconds = try int(arg)
             case "--simulate-accelerators":
                 let v = try value(arg)
                 let parts = v.split(separator: ":", maxSplits: 1)

@@ -69,7 +69,7 @@ struct APIRoutes: Sendable {
             var request = request
             let buffer = try await request.collectBody(upTo: 64 * 1024)
             let chaos: ChaosRequest
-            do { chaos = try APICoding.decoder().decode(ChaosRequest.self, from: Data(buffer.readableBytesView)) } catch {
+            do { chaos = try ChaosRequest(body: buffer.readableBytesView) } catch {
                 throw APIError(.badRequest, "not a chaos request: \(error)",
                                hint: #"send {"action": "kill-rank|hang-rank|kill-node|stop-agent", "rank": R, "node": "N"}"#)
             }
@@ -106,7 +106,7 @@ struct APIRoutes: Sendable {
     /// Validates and stores a submitted manifest. Blocking (parsing, the checkpoint folder, the store).
     private func accept(_ buffer: ByteBuffer) throws -> Response {
         let body: SubmitRequest
-        do { body = try APICoding.decoder().decode(SubmitRequest.self, from: Data(buffer.readableBytesView)) } catch {
+        do { body = try SubmitRequest(body: buffer.readableBytesView) } catch {
             throw APIError(.badRequest, "request body is not a submit request: \(error)",
                            hint: #"send {"manifest": "<YAML text>", "path": "<file it came from>"}"#)
         }

@@ -70,6 +70,7 @@ public enum ControllerDaemon {
 
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: BearerTokenMiddleware(token: token))
+        router.add(middleware: StoreErrorMiddleware())
         APIRoutes(runner: runner, events: events, metrics: metrics, info: {
             ControllerInfo(pid: getpid(), url: url.value, cluster: inventory.name, startedAt: startedAt)
         }).register(on: router)

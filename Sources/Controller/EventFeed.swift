@@ -20,8 +20,13 @@ public final class EventFeed: Sendable {
         observation.withLock { $0 = o }
     }
 
+    /// Wakes every follower, outside the lock: a yield resumes the follower's task, which needs that task's
+    /// status lock — held, when the follower's client has just gone, by the cancellation that runs the
+    /// stream's termination handler, which takes this lock to remove the waiter. Yielding under the lock
+    /// deadlocked the two (seen: the runner loop stuck in an event commit, an API thread in the handler).
     func notify() {
-        state.withLock { s in for w in s.waiters.values { w.yield() } }
+        let waiters = state.withLock { Array($0.waiters.values) }
+        for w in waiters { w.yield() }
     }
 
     /// Ends every follower (controller shutdown).

@@ -115,6 +115,14 @@ struct JobFields {
         let pipeline = map.field("pipeline").map { $0.int(min: 1, hint: hint) } ?? 1
         let tensor = map.field("tensor").map { $0.int(min: 1, hint: hint) } ?? 1
         guard let data, let pipeline, let tensor else { return nil }
+        let (partial, overflowed) = data.multipliedReportingOverflow(by: pipeline)
+        let (world, overflowedAgain) = partial.multipliedReportingOverflow(by: tensor)
+        guard !overflowed, !overflowedAgain, world <= ManifestLimits.worldSize else {
+            reader.error(at: field.line, field.path,
+                         "\(data) × \(pipeline) × \(tensor) ranks is more than \(ManifestLimits.worldSize)",
+                         hint: "a job has at most \(ManifestLimits.worldSize) ranks")
+            return nil
+        }
         return Parallelism(data: data, pipeline: pipeline, tensor: tensor)
     }
 
@@ -122,7 +130,7 @@ struct JobFields {
         guard let field else { return Resources() }
         guard let map = field.map(allowed: ["acceleratorsPerRank", "ranksPerNode", "acceleratorKind"]) else { return nil }
         let perRank = map.field("acceleratorsPerRank").map { $0.int(min: 0) } ?? 1
-        let perNode = map.field("ranksPerNode").map { $0.int(min: 1) }
+        let perNode = map.field("ranksPerNode").map { $0.int(min: 1, max: ManifestLimits.perNode) }
         let kind = map.field("acceleratorKind")?.string().map { AcceleratorKind(rawValue: $0) }
         guard let perRank, perNode != .some(nil) else { return nil }
         if perRank == 0 && perNode == nil {

@@ -25,6 +25,8 @@ public struct BackoffPolicy: Hashable, Sendable {
 
 /// Node lifecycle and heartbeat supervision as a pure state machine: inputs carry `now` (and the random
 /// draw for jitter), outputs are state transitions and actions for the shell to perform. No IO, no clock.
+/// With `pingInterval` set, every ready node is pinged that often: its agent, started with the matching
+/// silence limit (`HeartbeatSettings.agentSilenceLimit`), stops its ranks when the pings stop reaching it.
 ///
 /// ```
 /// start ─▶ connecting ─(hello)─▶ ready ─(channel closed | missed × interval silent)─▶ lost
@@ -39,11 +41,17 @@ public struct NodeSupervisor: Sendable {
         public var backoff: BackoffPolicy
         /// Channel open but no `hello` yet for this long: unreachable.
         public var helloTimeout: Duration
+        /// A ready node is pinged this long after it said hello and after each ping; nil: never.
+        public var pingInterval: Duration?
 
-        public init(heartbeat: HeartbeatSettings = .init(), backoff: BackoffPolicy = .init(), helloTimeout: Duration = .seconds(30)) {
+        public init(
+            heartbeat: HeartbeatSettings = .init(), backoff: BackoffPolicy = .init(), helloTimeout: Duration = .seconds(30),
+            pingInterval: Duration? = nil
+        ) {
             self.heartbeat = heartbeat
             self.backoff = backoff
             self.helloTimeout = helloTimeout
+            self.pingInterval = pingInterval
         }
     }
 
@@ -59,6 +67,8 @@ public struct NodeSupervisor: Sendable {
         case connect(NodeID, attempt: Int)
         /// Close the node's current channel.
         case disconnect(NodeID, reason: String)
+        /// Send a `ping` on the node's current channel (its agent's proof that the controller is there).
+        case ping(NodeID)
     }
 
     public struct Output: Hashable, Sendable {
@@ -75,6 +85,7 @@ public struct NodeSupervisor: Sendable {
         var lastHeard: Duration?
         var helloDeadline: Duration?
         var retryAt: Duration?
+        var pingAt: Duration?
         var channelOpen = false
     }
 
@@ -143,6 +154,7 @@ public struct NodeSupervisor: Sendable {
         entries[node]!.failures += 1
         entries[node]!.helloDeadline = nil
         entries[node]!.lastHeard = nil
+        entries[node]!.pingAt = nil
         let delay = configuration.backoff.delay(failures: entries[node]!.failures, random: random)
         entries[node]!.retryAt = now + delay
         let retry = "\(cause); retry in \(delay.manifestText)"
@@ -162,6 +174,7 @@ public struct NodeSupervisor: Sendable {
         entries[node]!.failures = 0
         entries[node]!.helloDeadline = nil
         entries[node]!.lastHeard = now
+        entries[node]!.pingAt = configuration.pingInterval.map { now + $0 }
         entries[node]!.channelOpen = true
         move(node, to: .ready, cause: "agent said hello", into: &out)
         return out
@@ -199,6 +212,10 @@ public struct NodeSupervisor: Sendable {
                         node, to: .lost,
                         cause: "no heartbeat for \((now - heard).manifestText) (limit \(configuration.heartbeat.lostAfter.manifestText))",
                         now: now, random: random, into: &out)
+                } else if let due = e.pingAt, now >= due, let interval = configuration.pingInterval {
+                    // One ping however late the tick: the next is due one interval after this one.
+                    out.actions.append(.ping(node))
+                    entries[node]!.pingAt = now + interval
                 }
             case .connecting:
                 if let d = e.helloDeadline, now >= d {
@@ -222,7 +239,9 @@ public struct NodeSupervisor: Sendable {
         }
         for e in entries.values {
             switch e.state {
-            case .ready: consider(e.lastHeard.map { $0 + configuration.heartbeat.lostAfter })
+            case .ready:
+                consider(e.lastHeard.map { $0 + configuration.heartbeat.lostAfter })
+                consider(e.pingAt)
             case .connecting: consider(e.helloDeadline)
             case .unreachable, .lost: consider(e.retryAt)
             default: break

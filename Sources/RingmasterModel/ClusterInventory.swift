@@ -88,4 +88,11 @@ public struct HeartbeatSettings: Hashable, Codable, Sendable {
 
     /// Silence after which a node counts as lost.
     public var lostAfter: Duration { interval * missed }
+
+    /// Silence from its controller after which an agent stops its ranks and exits: one interval (at least a
+    /// second) more than the controller waits for the agent (`lostAfter`), so the controller, which pings every
+    /// interval, gives up on a partitioned node first, and a controller whose loop is late by a moment does not
+    /// fence its agents however short the interval. A partitioned host's ranks are gone by this bound plus the
+    /// agent's shutdown grace, without the controller. 4 s with the default 1 s × 3.
+    public var agentSilenceLimit: Duration { lostAfter + max(interval, .seconds(1)) }
 }

@@ -26,5 +26,5 @@ public struct Instant: Hashable, Codable, Sendable, Comparable, CustomStringConv
 
     public static func + (a: Instant, seconds: TimeInterval) -> Instant { a.addingTimeInterval(seconds) }
 
-    public var description: String { String(format: "%.3f s", monotonic.seconds) }
+    public var description: String { monotonic.seconds.fixed(3) + " s" }
 }

@@ -47,9 +47,11 @@ public struct SSHAgentTransport: AgentTransport {
         stderrSink: (@Sendable (NodeID, String) -> Void)? = nil
     ) throws {
         self.agentExecutable = agentExecutable
+        try DeployableBuild.check(agentExecutable, role: "the agent")
         agentBuildHash = try POSIX.sha256(ofFile: agentExecutable)
         let library = (agentExecutable as NSString).deletingLastPathComponent + "/libRingmasterC.so"
         if FileManager.default.isReadableFile(atPath: library) {
+            try DeployableBuild.check(library, role: "the C ABI library")
             collectivesLibrary = library
             deploymentHash = SHA256Hasher.hex(of: Array("\(agentBuildHash):\(try POSIX.sha256(ofFile: library))".utf8))
         } else {

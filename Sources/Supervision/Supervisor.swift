@@ -77,6 +77,7 @@ public struct Supervisor: Sendable {
         case .release(let node, let request): release(node, request: request)
         case .prepared(let id, let attempt, let check): withJob(id) { $0.prepared(attempt: attempt, check, &$1) }
         case .launchFailed(let id, let attempt, let error): withJob(id) { $0.launchFailed(attempt: attempt, error: error, &$1) }
+        case .launchDeferred(let id, let attempt, let error): withJob(id) { $0.launchDeferred(attempt: attempt, error: error, &$1) }
         case .launched(let id, let attempt, let rendezvous, let undelivered):
             withJob(id) { $0.launched(attempt: attempt, rendezvous: rendezvous, undelivered: undelivered, &$1) }
         case .rankStarted(let rank): withJob(rank.job) { $0.rankStarted(rank, &$1) }
@@ -89,6 +90,8 @@ public struct Supervisor: Sendable {
             withJob(rank.job) { $0.rankUnreachable(rank, node: node, &$1) }
         case .step(let rank, let step): withJob(rank.job) { $0.stepped(rank, step: step, &$1) }
         case .checkpointReported(let rank, let step): withJob(rank.job) { $0.checkpointReported(rank, step: step, &$1) }
+        case .checkpointFailed(let rank, let step, let reason):
+            withJob(rank.job) { $0.checkpointFailed(rank, step: step, reason: reason, &$1) }
         case .checkpointCommitted(let id, let step, let error):
             withJob(id) { $0.checkpointCommitted(step: step, error: error, &$1) }
         case .sectionOpened(let rank, let name, let seconds):
@@ -110,7 +113,7 @@ public struct Supervisor: Sendable {
 
     private mutating func fire(_ timer: TimerID) {
         switch timer {
-        case .relaunch(let id): withJob(id) { $0.relaunch(&$1) }
+        case .relaunch(let id): withJob(id) { $0.relaunchTimer(&$1) }
         case .hang(let id, let attempt): withJob(id) { $0.hangTimer(attempt: attempt, &$1) }
         case .shrink: fleet.needsSchedule = true
         }

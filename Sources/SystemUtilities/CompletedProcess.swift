@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A child process that has run to its end, with everything it wrote.
 public struct CompletedProcess: Sendable, CustomStringConvertible {
     public var argv: [String]
@@ -36,7 +40,13 @@ extension ChildProcess {
         _ argv: [String], environment: [String: String]? = nil, mergeStderr: Bool = false
     ) async throws(POSIX.Error) -> CompletedProcess {
         let child = try ChildProcess(argv, environment: environment, stdout: .capture, stderr: mergeStderr ? .stdout : .capture)
-        await child.exit()
+        // A cancelled run kills its child: the caller's bound (a test's time limit, a timeout) ends the
+        // wait instead of the wait outliving it.
+        _ = await withTaskCancellationHandler {
+            await child.exit()
+        } onCancel: {
+            child.signal(SIGKILL)
+        }
         return CompletedProcess(
             argv: argv, termination: child.termination, standardOutput: child.standardOutput, standardError: child.standardError)
     }

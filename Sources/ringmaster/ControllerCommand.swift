@@ -69,7 +69,7 @@ struct ControllerCommand: AsyncParsableCommand {
         let settings = ControllerSettings(
             inventory: inventory.value, inventoryFile: inventory.file, stateDirectory: StateDirectory.resolve(stateDir),
             listenHost: host, listenPort: port, agentExecutable: agentPath,
-            binDirectory: (agentPath as NSString).deletingLastPathComponent,
+            binDirectory: Nodes.ownDirectory(),
             gracePeriod: .milliseconds(Int64(grace * 1000)))
         try await StateDirectoryExit.map { try await ControllerDaemon.run(settings, logger: logger) }
     }

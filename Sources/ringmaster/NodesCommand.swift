@@ -96,8 +96,14 @@ struct Nodes: AsyncParsableCommand {
 
     static func defaultAgentPath() -> String {
         if let p = ProcessInfo.processInfo.environment["RINGMASTER_AGENT"], !p.isEmpty { return p }
+        return ownDirectory() + "/ringmaster-agent"
+    }
+
+    /// The folder of this `ringmaster` executable: the workload programs built with it (`ringmaster-train`,
+    /// `ringmaster-smoke`) are there, first on ranks' PATH — wherever the agent comes from.
+    static func ownDirectory() -> String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("ringmaster-agent").path
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().path
     }
 
     static func bytes(_ n: UInt64) -> String {

@@ -10,7 +10,8 @@ struct Ringmaster: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 success, 1 failure (a job failed, an API error), 64 bad command line, 65 invalid
             manifest or inventory, 66 unknown job or file, 69 no controller answering, 73 state directory
-            writable by other users, 75 state directory in use by another controller, 77 wrong or missing
+            writable by other users, 74 state database cannot be written (full disk), 75 state directory in
+            use by another controller (or its database locked by another process), 77 wrong or missing
             API token.
             """,
         version: "0.1.0",

@@ -30,13 +30,15 @@ struct Run: AsyncParsableCommand {
         // The same lock as the controller's: a controller and a `ringmaster run` never write one store.
         let (lock, store) = try await StateDirectoryExit.map { try directory.openStore() }
         defer { withExtendedLifetime(lock) {} }
-        let bin = (Nodes.defaultAgentPath() as NSString).deletingLastPathComponent
+        let bin = Nodes.ownDirectory()
         let run = JobRun(
             manifest: spec, inventory: inventory.value, store: store,
             options: JobRunOptions(stateDirectory: state, agentExecutable: Nodes.defaultAgentPath(), binDirectory: bin),
             output: { Output.timestamped($0) })
         let outcome: JobOutcome
-        do { outcome = try await run.run() } catch let refused as ManifestErrors { throw Manifests.fail(refused.errors) }
+        do { outcome = try await StateDirectoryExit.map { try await run.run() } } catch let refused as ManifestErrors {
+            throw Manifests.fail(refused.errors)
+        }
         switch outcome {
         case .succeeded:
             Output.timestamped("job succeeded; state in \(state)/state.db")

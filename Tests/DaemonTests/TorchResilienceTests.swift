@@ -18,7 +18,7 @@ import Glibc
 /// parameters of an uninterrupted run bit for bit, and its final training history — for each step the
 /// samples of the last attempt that reached it — is the uninterrupted run's sequence of global batches,
 /// none skipped or repeated. A `ringmaster.section` longer than the stall timeout is not a hang.
-@Suite(.serialized, .timeLimit(.minutes(6)),
+@Suite(.serialized, .timeLimit(.minutes(10)),
        .enabled(if: torchWheel != nil, "no PyTorch wheel on this machine (/opt/wheels/torch-*.whl): skipped"))
 struct TorchResilienceTests {
     static let steps = 100

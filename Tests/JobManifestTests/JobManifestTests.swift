@@ -186,6 +186,19 @@ import Testing
         #expect(duplicate[0].contains("duplicate key name"))
     }
 
+    /// fuzz-api-bodies: a manifest path of one character (the submit request `{"manifest": …, "path": "l"}`) trapped
+    /// in NSString's deletingLastPathComponent on Linux, taking the controller down with it.
+    @Test func aManifestNamedByOneCharacterLoads() throws {
+        #expect(jobErrors("name: j\ncommand: [a]\nresozrces: {acceleratorsPerRank:0 }\n", file: "l") == [
+            "l:3: resozrces: unknown field — did you mean `resources`?",
+        ])
+        let relative = try JobManifestLoader.parse("name: j\ncommand: [a]\nworkdir: w\n", file: "j").value
+        #expect(relative.workdir == FileManager.default.currentDirectoryPath + "/w")
+        #expect(try JobManifestLoader.parse("name: j\ncommand: [a]\nworkdir: w\n", file: "/j").value.workdir == "/w")
+        #expect(try JobManifestLoader.parse("name: j\ncommand: [a]\nworkdir: w\n", file: "/m/j").value.workdir == "/m/w")
+        #expect(try ClusterInventoryLoader.parse("name: c\nlocal: 1\n", file: "c").value.nodes.count == 1)
+    }
+
     @Test func unreadableFileNamesThePath() {
         #expect(throws: ManifestErrors.self) { try JobManifestLoader.load(path: "/nonexistent/job.yaml") }
         do {

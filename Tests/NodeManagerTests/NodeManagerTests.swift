@@ -6,6 +6,11 @@ import SystemUtilities
 import Testing
 
 @Suite struct NodeManagerTests {
+    /// These tests run on a manual clock; the real-time bound only stops a wait that would never end. It is
+    /// generous: on a loaded machine (both cores busy, load ~15) a 5 s bound once ran out before the
+    /// manager's timer task got to run.
+    static let hangGuard: Duration = .seconds(60)
+
     func inventory(_ names: [String]) -> ClusterInventory {
         ClusterInventory(name: "t", nodes: names.map { NodeEntry(id: NodeID($0), host: $0) }, isLocal: true)
     }
@@ -23,7 +28,7 @@ import Testing
         let manager = makeManager(["a", "slow", "b"], transport: transport, clock: ManualClock())
         manager.start()
         for n: NodeID in ["a", "b"] { await transport.waitForChannel(n).sayHello(accelerators: 2) }
-        let ok = try await withTimeout(.seconds(5), "a and b ready") {
+        let ok = try await withTimeout(Self.hangGuard, "a and b ready") {
             await manager.waitUntil { $0["a"] == .ready && $0["b"] == .ready }
         }
         #expect(ok)
@@ -72,7 +77,7 @@ import Testing
         #expect(manager.status(of: "a")?.state == .connecting)
         #expect(!manager.send(.ping(Ping(id: 1)), to: "a"))
         transport.release("a")
-        let ready = try await withTimeout(.seconds(5), "a ready") { await manager.waitUntil { $0["a"] == .ready } }
+        let ready = try await withTimeout(Self.hangGuard, "a ready") { await manager.waitUntil { $0["a"] == .ready } }
         #expect(ready)
         #expect(manager.send(.ping(Ping(id: 2)), to: "a"))
         #expect(transport.channel("a")?.sent == [.ping(Ping(id: 2))])
@@ -82,20 +87,47 @@ import Testing
         await manager.shutdown()
     }
 
-    @Test func silentNodeIsLostAfterMissedIntervalsThenReconnects() async throws {
+    /// The pings are what a node's agent hears from its controller: when they stop, it fences itself.
+    @Test func aReadyNodeIsPingedEachHeartbeatInterval() async throws {
+        let (_, clock, manager, channel) = await readyNode("a")
+        #expect(channel.sent.isEmpty)
+        clock.advance(by: .seconds(1))
+        try await eventually("the first ping") { channel.sent == [.ping(Ping(id: 1))] }
+        channel.heartbeat()
+        clock.advance(by: .seconds(1))
+        try await eventually("the second ping") { channel.sent == [.ping(Ping(id: 1)), .ping(Ping(id: 2))] }
+        await manager.shutdown()
+    }
+
+    @Test func agentsAreStartedWithTheSilenceLimitThatMatchesThePings() {
+        let inventory = ClusterInventory(
+            name: "t", nodes: [NodeEntry(id: "a", host: "a")], heartbeat: HeartbeatSettings(interval: .milliseconds(500), missed: 4),
+            isLocal: true)
+        let options = AgentLaunchSettings.options(for: inventory.nodes[0], inventory: inventory, shutdownGraceMilliseconds: nil)
+        #expect(options.heartbeatMilliseconds == 500 && options.controllerSilenceMilliseconds == 3000)
+        #expect(options.arguments.contains("--controller-silence-ms"))
+    }
+
+    /// A manager of one node on a manual clock, once the node's agent has said hello.
+    func readyNode(_ node: NodeID) async -> (FakeAgentTransport, ManualClock, NodeManager, FakeAgentChannel) {
         let transport = FakeAgentTransport()
         let clock = ManualClock()
-        let manager = makeManager(["a"], transport: transport, clock: clock)
+        let manager = makeManager([node.rawValue], transport: transport, clock: clock)
         manager.start()
-        let first = await transport.waitForChannel("a")
-        first.sayHello()
-        _ = await manager.waitUntil { $0["a"] == .ready }
+        let channel = await transport.waitForChannel(node)
+        channel.sayHello()
+        _ = await manager.waitUntil { $0[node] == .ready }
+        return (transport, clock, manager, channel)
+    }
+
+    @Test func silentNodeIsLostAfterMissedIntervalsThenReconnects() async throws {
+        let (transport, clock, manager, first) = await readyNode("a")
         clock.advance(by: .seconds(2))
         first.heartbeat()  // heard at t=2: lost at t=5
         clock.advance(by: .milliseconds(2900))
         #expect(manager.status(of: "a")?.state == .ready)
         clock.advance(by: .milliseconds(100))
-        let lost = try await withTimeout(.seconds(5), "lost") { await manager.waitUntil { $0["a"] == .lost } }
+        let lost = try await withTimeout(Self.hangGuard, "lost") { await manager.waitUntil { $0["a"] == .lost } }
         #expect(lost)
         #expect(first.isClosed)
         #expect(manager.eventHistory().last?.cause.contains("no heartbeat for 3s") == true)
@@ -103,7 +135,7 @@ import Testing
         clock.advance(by: .milliseconds(500))
         let second = await transport.waitForChannel("a", count: 2)
         second.sayHello()
-        #expect(try await withTimeout(.seconds(5), "ready again") { await manager.waitUntil { $0["a"] == .ready } })
+        #expect(try await withTimeout(Self.hangGuard, "ready again") { await manager.waitUntil { $0["a"] == .ready } })
         #expect(manager.eventHistory().map(\.to) == [.connecting, .ready, .lost, .connecting, .ready])
         await manager.shutdown()
     }
@@ -115,16 +147,16 @@ import Testing
         let manager = makeManager(["a", "b"], transport: transport, clock: clock)
         manager.start()
         await transport.waitForChannel("b").sayHello()
-        #expect(try await withTimeout(.seconds(5), "a unreachable") { await manager.waitUntil { $0["a"] == .unreachable && $0["b"] == .ready } })
+        #expect(try await withTimeout(Self.hangGuard, "a unreachable") { await manager.waitUntil { $0["a"] == .unreachable && $0["b"] == .ready } })
         #expect(manager.status(of: "a")?.cause?.contains("connection refused; retry in 500ms") == true)
         clock.advance(by: .milliseconds(500))
         await transport.waitForOpen("a", count: 2)
-        #expect(try await withTimeout(.seconds(5), "a unreachable again") {
+        #expect(try await withTimeout(Self.hangGuard, "a unreachable again") {
             await manager.waitUntil { _ in manager.status(of: "a")?.cause?.contains("retry in 1s") == true }
         })
         clock.advance(by: .seconds(1))
         await transport.waitForChannel("a").sayHello()
-        #expect(try await withTimeout(.seconds(5), "a ready") { await manager.waitUntil { $0["a"] == .ready } })
+        #expect(try await withTimeout(Self.hangGuard, "a ready") { await manager.waitUntil { $0["a"] == .ready } })
         #expect(transport.openCount("a") == 3)
         #expect(transport.openCount("b") == 1)
         await manager.shutdown()
@@ -138,7 +170,7 @@ import Testing
         channel.sayHello()
         _ = await manager.waitUntil { $0["a"] == .ready }
         channel.drop(.transportError("SSH connection lost"))
-        #expect(try await withTimeout(.seconds(5), "lost") { await manager.waitUntil { $0["a"] == .lost } })
+        #expect(try await withTimeout(Self.hangGuard, "lost") { await manager.waitUntil { $0["a"] == .lost } })
         #expect(manager.eventHistory().last?.cause.contains("SSH connection lost") == true)
         await manager.shutdown()
     }

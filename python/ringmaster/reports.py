@@ -1,7 +1,8 @@
 """Rank reports: one datagram per line to the agent's Unix socket (``RINGMASTER_CONTROL``).
 
 ``step(n)`` (progress, and the liveness signal of hang detection), ``metric(name, value)``,
-``checkpoint(n)`` (this rank's shard of step n is durable) and the raw ``send(line)`` used by
+``checkpoint(n)`` (this rank's shard of step n is durable), ``checkpoint_failed(n, reason)`` (it could not
+be written: the step is never committed) and the raw ``send(line)`` used by
 ``section``. Reports never block and never raise for delivery problems: the socket is
 non-blocking, and a missing, refused or full socket drops the datagram and counts it in
 ``dropped()``. Without ``RINGMASTER_CONTROL`` (a plain local run) every report is a no-op that
@@ -32,7 +33,8 @@ import threading
 import warnings
 from typing import Dict, Optional
 
-__all__ = ["step", "metric", "checkpoint", "send", "dropped", "stats", "validate_name", "EXIT_SECTION_SECONDS"]
+__all__ = ["step", "metric", "checkpoint", "checkpoint_failed", "send", "dropped", "stats", "validate_name",
+           "EXIT_SECTION_SECONDS"]
 
 #: How long a stepping rank announces it may stay silent while the interpreter exits.
 EXIT_SECTION_SECONDS = 60
@@ -119,6 +121,17 @@ def step(n: int) -> bool:
 def checkpoint(n: int) -> bool:
     """Reports that this rank's shard of step N is durable: ``checkpoint N``."""
     return send(f"checkpoint {_count_index(n, 'checkpoint step')}")
+
+
+def checkpoint_failed(n: int, reason: str) -> bool:
+    """Reports that this rank's shard of step N could not be written (a full disk): ``checkpoint-failed N
+    REASON``, the reason on one line and cut to fit a datagram. The controller records why the step is not
+    committed."""
+    words = " ".join(str(reason).split()) or "no reason given"
+    line = f"checkpoint-failed {_count_index(n, 'checkpoint step')} {words}"
+    while len(line.encode("utf-8")) > 2048:
+        line = line[:-1]
+    return send(line)
 
 
 def metric(name: str, value: float) -> bool:

@@ -168,10 +168,16 @@ def test_a_data_parallel_shrink_at_the_resume_still_sees_every_global_batch_once
     run.mkdir()
     two = launch(run, 2, {"ATTEMPT": "1", "WORKERS": str(workers)})
     wait_for_line(two[0], "step 25")
+    # The saves are asynchronous: on a loaded machine step 25 can come before step 20's shards are
+    # published. Wait for both (what their `checkpoint` reports would tell the controller).
+    deadline = time.monotonic() + 120
+    while sf.rank_folders(sf.step_dir(str(run / "ckpt"), 20)) != [0, 1]:
+        assert time.monotonic() < deadline, "step 20's shards were not published within 120 s"
+        time.sleep(0.05)
     for p in two:
         p.send_signal(signal.SIGKILL)
         p.wait(30)
-    # Both ranks reported checkpoint 20; commit it as the controller would.
+    # Both ranks wrote checkpoint 20; commit it as the controller would.
     sf.write_commit_marker(str(run / "ckpt"), 20, 2)
     finish(launch(run, 1, {"ATTEMPT": "2", "RINGMASTER_RESUME_STEP": "20", "WORKERS": str(workers)}))
     assert global_batches(run / "samples") == global_batches(ref / "samples")

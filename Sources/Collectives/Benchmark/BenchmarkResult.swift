@@ -1,4 +1,5 @@
 import Foundation
+import RingmasterModel
 
 /// One row of `ringmaster bench allreduce`, with the nccl-tests definitions:
 /// algbw = bytes / time, busbw = algbw · 2(N − 1)/N (GB = 10^9 bytes).
@@ -32,8 +33,8 @@ public struct BenchmarkResult: Codable, Sendable, Equatable {
                    pad("busbw(GB/s)", 12)].joined(separator: " ") + "\n"
         for r in rows {
             out += [pad(String(r.ranks), 5), pad(r.dtype, 9), pad(ByteSize.format(r.bytes), 8),
-                    pad(String(format: "%.1f", r.seconds * 1e6), 12), pad(String(format: "%.3f", r.algbwGBps), 12),
-                    pad(String(format: "%.3f", r.busbwGBps), 12)].joined(separator: " ") + "\n"
+                    pad((r.seconds * 1e6).fixed(1), 12), pad(r.algbwGBps.fixed(3), 12),
+                    pad(r.busbwGBps.fixed(3), 12)].joined(separator: " ") + "\n"
         }
         return out
     }

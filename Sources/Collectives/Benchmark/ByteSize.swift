@@ -1,7 +1,8 @@
 /// Sizes as the benchmark writes them: 8, 4K, 64K, 1M, 256M, 1G (binary multiples).
 public enum ByteSize {
     public static func parse(_ text: String) -> Int? {
-        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        // Trimmed without Foundation's CharacterSet: linking it pulls ICU's data into libRingmasterC.so.
+        let t = String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()).uppercased()
         guard let last = t.last else { return nil }
         let (digits, scale): (Substring, Int) = switch last {
         case "K": (t.dropLast(), 1 << 10)

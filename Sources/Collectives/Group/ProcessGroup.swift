@@ -1,4 +1,5 @@
 import Foundation
+import SystemUtilities
 import RingmasterModel
 
 /// A set of ranks that run collective operations together: `rank` of `size`, each member a
@@ -24,7 +25,7 @@ public final class ProcessGroup: @unchecked Sendable {
 
     let connector: any Connector
     private let ownsConnector: Bool
-    private let lock = NSLock()
+    private let lock = PosixLock()
     private var links: [Link?]
     var sequence: UInt64 = 0
     var p2pSent: [UInt64]

@@ -1,9 +1,10 @@
 import Foundation
+import SystemUtilities
 
 /// The thread-safe, blocking shell around `RendezvousBook`: joiners wait on a condition
 /// variable (no spinning) until their round completes or fails.
 final class RendezvousCoordinator: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = PosixCondition()
     private var book: RendezvousBook
 
     init(attempt: Int, token: String, worldSize: Int) {
@@ -31,7 +32,7 @@ final class RendezvousCoordinator: @unchecked Sendable {
                 condition.broadcast()
                 continue
             }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: left))
+            condition.wait(seconds: left)
         }
     }
 }

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import SystemUtilities
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -13,7 +14,7 @@ public final class RendezvousServer: @unchecked Sendable {
     public let host: String
     private let fd: Int32
     private let coordinator: RendezvousCoordinator
-    private let lock = NSLock()
+    private let lock = PosixLock()
     private var stopped = false
 
     /// `host:port` to listen on; port 0 picks an ephemeral port (read it back from `port`).
@@ -25,9 +26,7 @@ public final class RendezvousServer: @unchecked Sendable {
         }
         self.host = host
         coordinator = RendezvousCoordinator(attempt: attempt, token: token, worldSize: worldSize)
-        let thread = Thread { [self] in acceptLoop() }
-        thread.name = "ringmaster-rendezvous"
-        thread.start()
+        runOnDedicatedThread(name: "ringmaster-rendezvous", stackSize: 4 << 20) { [self] in acceptLoop() }
     }
 
     /// "host:port", the value of RINGMASTER_RENDEZVOUS.
@@ -41,9 +40,7 @@ public final class RendezvousServer: @unchecked Sendable {
                 return
             }
             Socket.setNonBlocking(client)
-            let thread = Thread { [self] in serve(client) }
-            thread.name = "ringmaster-rendezvous-join"
-            thread.start()
+            runOnDedicatedThread(name: "ringmaster-rendezvous-join", stackSize: 4 << 20) { [self] in serve(client) }
         }
     }
 
@@ -51,10 +48,9 @@ public final class RendezvousServer: @unchecked Sendable {
         defer { close(client) }
         guard let line = try? Socket.readLine(client, limit: 8192, deadline: .after(.seconds(10))) else { return }
         let reply: String
-        if let (request, timeoutMs) = RendezvousWire.parseRequest(line) {
+        if let (request, deadline) = RendezvousWire.serverRequest(line, now: .now()) {
             var r = request
             if r.host.isEmpty { r.host = Self.peerHost(client) }
-            let deadline = Deadline(nanoseconds: Deadline.now().nanoseconds + UInt64(max(0, timeoutMs)) * 1_000_000)
             reply = RendezvousWire.answer(Result { () throws(CollectiveError) in try coordinator.join(r, deadline: deadline) })
         } else {
             reply = "REFUSED not a Ringmaster rendezvous request\n"

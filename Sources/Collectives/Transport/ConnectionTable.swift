@@ -1,10 +1,11 @@
 import Foundation
+import SystemUtilities
 
 /// Accepted, authenticated connections waiting for their group to claim them, keyed by
 /// (group, peer world rank). The accepting thread deposits; the operation thread claims,
 /// blocking (on a condition variable, not spinning) until the deadline.
 final class ConnectionTable: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = PosixCondition()
     private var ready: [String: Int32] = [:]
     private var closed = false
 
@@ -30,7 +31,7 @@ final class ConnectionTable: @unchecked Sendable {
             if closed { return nil }
             let left = Double(deadline.pollTimeout()) / 1000
             if left <= 0 { return nil }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: left))
+            condition.wait(seconds: left)
         }
     }
 

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import SystemUtilities
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -8,7 +9,7 @@ import Foundation
 /// The in-process fake network: ranks are threads of one process, connections are
 /// `socketpair(2)` stream pairs. Same engine, same framing, no TCP and no rendezvous.
 public final class LocalHub: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PosixLock()
     /// The end waiting for the second party, by "group|low|high".
     private var pending: [String: (claimer: Int, fd: Int32)] = [:]
     public let worldSize: Int

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import SystemUtilities
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -17,7 +18,7 @@ public final class PeerListener: @unchecked Sendable {
     private let worldSize: Int
     private let attempt: Int
     private let token: String
-    private let lock = NSLock()
+    private let lock = PosixLock()
     private var stopped = false
     /// Refusals so far (for tests and diagnostics).
     public private(set) var refusals: [String] = []
@@ -33,9 +34,7 @@ public final class PeerListener: @unchecked Sendable {
         self.worldSize = worldSize
         self.attempt = attempt
         self.token = token
-        let thread = Thread { [self] in acceptLoop() }
-        thread.name = "ringmaster-accept-\(worldRank)"
-        thread.start()
+        runOnDedicatedThread(name: "ringmaster-accept-\(worldRank)", stackSize: 4 << 20) { [self] in acceptLoop() }
     }
 
     private func acceptLoop() {
@@ -46,9 +45,7 @@ public final class PeerListener: @unchecked Sendable {
                 return  // shut down
             }
             Socket.setNonBlocking(client)
-            let thread = Thread { [self] in authenticate(client) }
-            thread.name = "ringmaster-handshake"
-            thread.start()
+            runOnDedicatedThread(name: "ringmaster-handshake", stackSize: 4 << 20) { [self] in authenticate(client) }
         }
     }
 
