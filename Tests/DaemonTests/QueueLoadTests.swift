@@ -116,8 +116,11 @@ import Testing
         // before the blocker could have both included: each needs one node, so there is nothing to reorder).
         let stopped = try await second.call { try $0.post("\(APIVersion.prefix)/jobs/\(blocker.id)/cancel", body: [String: String](), as: JobView.self) }
         #expect(stopped.state == .cancelled)
-        let last = try await second.waitForJob(kept.last!, within: .seconds(180))
-        #expect(last.state == .succeeded, "\(last.reason ?? "")")
+        // Each one's end: two run at once, so the newest can end before the one beside it.
+        for id in kept {
+            let ended = try await second.waitForJob(id, within: .seconds(180))
+            #expect(ended.state == .succeeded, "\(id): \(ended.reason ?? "")")
+        }
         let final = try await second.call { try $0.get("\(APIVersion.prefix)/jobs", as: [JobView].self) }
         #expect(final.filter { $0.state == .succeeded }.map(\.id) == kept.reversed())
         #expect(final.filter { $0.state == .cancelled }.count == Self.queued - Self.kept + 1)
