@@ -23,8 +23,9 @@ struct APIRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in JSONBody.response(info()) }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render(store: store))))
+            let text = try await OffPool.run { metrics.render(store: store) }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         let v1 = router.group(RouterPath(APIVersion.prefix))
         reads(on: v1)
@@ -43,7 +44,7 @@ struct APIRoutes: Sendable {
         }
         v1.post("/jobs") { request, _ in try await submit(request) }
         v1.post("/jobs/:id/cancel") { _, context in
-            let id = try job(context).id
+            let id = try await job(context).id
             switch await runner.cancel(id) {
             case .success(let view): return JSONBody.response(view)
             case .failure(let body): return JSONBody.response(body, status: .conflict)
@@ -52,7 +53,7 @@ struct APIRoutes: Sendable {
         v1.post("/nodes/:id/release") { _, context in try await release(context) }
         router.post("/console/api\(APIVersion.prefix)/nodes/:id/release") { _, context in try await release(context) }
         v1.post("/jobs/:id/chaos") { request, context in
-            let id = try job(context).id
+            let id = try await job(context).id
             var request = request
             let buffer: ByteBuffer
             do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch {
@@ -77,21 +78,33 @@ struct APIRoutes: Sendable {
 
     /// The routes that only read: under `/v1` (bearer) and under `/console/api/v1` (console session).
     func reads<R: RouterMethods>(on group: R) where R.Context == BasicRequestContext {
-        group.get("/jobs") { _, _ in JSONBody.response(try store.jobs().map { Views.job($0, runner: runner) }) }
+        group.get("/jobs") { _, _ in try await OffPool.run { JSONBody.response(try Views.jobs(runner: runner)) } }
         group.get("/jobs/:id") { _, context in
-            JSONBody.response(try Views.detail(try job(context), runner: runner))
+            let id = try context.parameters.require("id")
+            return try await OffPool.run { JSONBody.response(try Views.detail(try job(id), runner: runner)) }
         }
         group.get("/jobs/:id/ranks") { _, context in
-            JSONBody.response(try Views.detail(try job(context), runner: runner).ranks)
+            let id = try context.parameters.require("id")
+            return try await OffPool.run { JSONBody.response(try Views.detail(try job(id), runner: runner).ranks) }
         }
-        group.get("/jobs/:id/logs") { request, context in try logs(request, try job(context)) }
-        group.get("/jobs/:id/series") { request, context in JSONBody.response(try series(request, try job(context))) }
+        group.get("/jobs/:id/logs") { request, context in
+            let (id, q) = (try context.parameters.require("id"), QueryParameters(request))
+            return try await OffPool.run { try logs(q, try job(id)) }
+        }
+        group.get("/jobs/:id/series") { request, context in
+            let (id, q) = (try context.parameters.require("id"), QueryParameters(request))
+            return try await OffPool.run { JSONBody.response(try series(q, try job(id))) }
+        }
         group.get("/nodes") { _, _ in
-            let busy = runner.busyRanks()
-            return JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: busy))
+            try await OffPool.run {
+                JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: runner.busyRanks()))
+            }
         }
-        group.get("/events") { request, _ in try eventsResponse(request) }
-        group.get("/failures") { request, _ in JSONBody.response(try failures(request)) }
+        group.get("/events") { request, _ in try await eventsResponse(request) }
+        group.get("/failures") { request, _ in
+            let q = QueryParameters(request)
+            return try await OffPool.run { JSONBody.response(try failures(q)) }
+        }
     }
 
     private func release(_ context: BasicRequestContext) async throws -> Response {
@@ -106,8 +119,8 @@ struct APIRoutes: Sendable {
     }
 
     /// Every failure (or one job's) from the events, with the cluster's observed and planned MTBF.
-    func failures(_ request: Request) throws -> FailuresView {
-        let q = QueryParameters(request)
+    /// Blocking (the store): off the pool.
+    func failures(_ q: QueryParameters) throws -> FailuresView {
         let only = q.string("job").map { JobID($0) }
         if let only, try store.job(only) == nil {
             throw APIError(.notFound, "no job \(only)", hint: "`ringmaster jobs` lists the jobs this controller knows")
@@ -126,8 +139,13 @@ struct APIRoutes: Sendable {
     static let failureKinds: Set<EventKind> = [.failureDetected, .recoveryTeardown, .recoveryDecision, .recoveryRelaunch,
                                                .recoveryComplete, .jobState]
 
-    private func job(_ context: BasicRequestContext) throws -> JobRecord {
+    private func job(_ context: BasicRequestContext) async throws -> JobRecord {
         let id = try context.parameters.require("id")
+        return try await OffPool.run { try job(id) }
+    }
+
+    /// The stored job, or 404. Blocking (a store read).
+    private func job(_ id: String) throws -> JobRecord {
         guard let job = try store.job(JobID(id)) else {
             throw APIError(.notFound, "no job \(id)", hint: "`ringmaster jobs` lists the jobs this controller knows")
         }
@@ -141,6 +159,11 @@ struct APIRoutes: Sendable {
             throw APIError(.contentTooLarge, "request body larger than \(Self.maxBody) bytes",
                            hint: "send the manifest's YAML text, not its data")
         }
+        return try await OffPool.run { try accept(buffer) }
+    }
+
+    /// Validates and stores a submitted manifest. Blocking (parsing, the checkpoint folder, the store).
+    private func accept(_ buffer: ByteBuffer) throws -> Response {
         let body: SubmitRequest
         do { body = try SubmitRequest(body: buffer.readableBytesView) } catch {
             throw APIError(.badRequest, "request body is not a submit request: \(error)",
@@ -164,8 +187,8 @@ struct APIRoutes: Sendable {
         return JSONBody.response(Views.job(job, runner: runner), status: .created)
     }
 
-    func series(_ request: Request, _ job: JobRecord) throws -> SeriesView {
-        let q = QueryParameters(request)
+    /// Blocking (the store): off the pool.
+    func series(_ q: QueryParameters, _ job: JobRecord) throws -> SeriesView {
         let metric = q.string("metric") ?? "loss"
         guard !metric.isEmpty else {
             throw APIError(.badRequest, "query parameter metric= is empty", hint: "metric takes a metric name, e.g. loss")
@@ -178,8 +201,8 @@ struct APIRoutes: Sendable {
             points: points.map { SeriesPointView(step: $0.step, time: $0.time, value: $0.value, min: $0.min, max: $0.max, count: $0.count) })
     }
 
-    private func logs(_ request: Request, _ job: JobRecord) throws -> Response {
-        let q = QueryParameters(request)
+    /// Blocking (the store, the log files): off the pool.
+    private func logs(_ q: QueryParameters, _ job: JobRecord) throws -> Response {
         let rank = try q.string("rank").map { text -> Int in
             guard let r = Int(text), r >= 0, r < job.spec.parallelism.worldSize else {
                 throw APIError(.badRequest, "rank \(text) is not a rank of \(job.id)",
@@ -201,25 +224,27 @@ struct APIRoutes: Sendable {
         })
     }
 
-    private func eventsResponse(_ request: Request) throws -> Response {
+    private func eventsResponse(_ request: Request) async throws -> Response {
         let q = QueryParameters(request)
         let after = try q.int("after", in: 0...Int64.max, "an event id") ?? 0
         let job = q.string("job").map { JobID($0) }
         let follow = try q.bool("follow") ?? false
         let limit = try q.int("limit", in: 1...10_000, "an event count") ?? 1000
         guard follow else {
-            return JSONBody.response(try store.events(after: after, job: job, limit: limit).map(Views.event))
+            return try await OffPool.run { JSONBody.response(try store.events(after: after, job: job, limit: limit).map(Views.event)) }
         }
         let stream = events.follow(store: store, after: after, job: job)
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
-            let encoder = APICoding.encoder()
             for try await batch in stream {
-                var buffer = ByteBuffer()
-                for e in batch {
-                    buffer.writeBytes(try encoder.encode(Views.event(e)))
-                    buffer.writeString("\n")
-                }
-                try await writer.write(buffer)
+                try await writer.write(try await OffPool.run {
+                    let encoder = APICoding.encoder()
+                    var buffer = ByteBuffer()
+                    for e in batch {
+                        buffer.writeBytes(try encoder.encode(Views.event(e)))
+                        buffer.writeString("\n")
+                    }
+                    return buffer
+                })
             }
             try await writer.finish(nil)
         })

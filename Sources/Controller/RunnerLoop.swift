@@ -224,7 +224,7 @@ final class RunnerLoop {
         if !r.unsavedSamples.isEmpty {
             let samples = r.unsavedSamples
             r.unsavedSamples = [:]
-            guarded("recording metric series", job: r.job.id) { try store.appendSeries(job: r.job.id, samples) }
+            guarded("recording metric series", job: r.job.id) { try self.store.appendSeries(job: r.job.id, samples) }
         }
         guard !r.unsavedSteps.isEmpty else { return }
         let steps = r.unsavedSteps

@@ -51,6 +51,8 @@ public struct JobSupervisor: Sendable {
     var intervals = AdaptiveStallTimeout()
     /// The reason stored with the job while it waits (recorded only when it changes).
     var reason: String?
+    /// `FleetState.capacityVersion` when the pending job last failed to be placed.
+    var unplacedAt: Int?
     var injection: Injection?
 
     init(_ job: JobSnapshot) {

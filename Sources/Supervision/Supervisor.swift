@@ -13,6 +13,8 @@ public struct Supervisor: Sendable {
     public private(set) var order: [JobID] = []
     /// Jobs already final when the controller started, for cancel's answer.
     private var finals: [JobID: JobState] = [:]
+    /// Jobs an input changed (only they can have finished), so that each input does not visit every job.
+    private var touched: [JobID] = []
     private var stoppedSent = false
 
     /// - Parameters:
@@ -36,11 +38,13 @@ public struct Supervisor: Sendable {
             fleet.emit(.stopped)
         }
         // Finished jobs leave the table (their state is in the store).
-        for (id, job) in jobs where job.isDone {
-            if case .done(let state) = job.phase { finals[id] = state }
+        for id in touched {
+            guard let job = jobs[id], case .done(let state) = job.phase else { continue }
+            finals[id] = state
             jobs[id] = nil
             order.removeAll { $0 == id }
         }
+        touched.removeAll(keepingCapacity: true)
         return fleet.actions
     }
 
@@ -48,6 +52,7 @@ public struct Supervisor: Sendable {
         guard var job = jobs[id] else { return }
         body(&job, &fleet)
         jobs[id] = job
+        touched.append(id)
     }
 
     private mutating func dispatch(_ input: SupervisorInput) {
@@ -117,7 +122,7 @@ public struct Supervisor: Sendable {
     /// Places pending jobs and waiting recoveries, oldest first; younger jobs that fit the remaining nodes
     /// may start before an older one that does not (backfill).
     private mutating func schedule() {
-        for id in order { withJob(id) { $0.schedule(&$1) } }
+        for id in order where jobs[id]?.mayBePlaced(fleet) == true { withJob(id) { $0.schedule(&$1) } }
     }
 
     // MARK: Nodes
