@@ -164,13 +164,25 @@ final class PipeAgentChannel: AgentChannel {
                 reason = .endOfStream(tail.withLock { $0.summary })
             }
             handler(.closed(reason))
-            if POSIX.wait(pid, within: exitLimit.seconds) == nil {
-                // An agent that does not end when its stdin closes (one that broke the protocol, a hung one) is
-                // killed with its process group: no agent process outlives its channel.
-                kill(-pid, SIGKILL)
-                _ = POSIX.wait(pid)
-            }
+            reap()
         }
+    }
+
+    /// Reaps the agent the moment it ends. One that has not ended `exitLimit` after its channel closed (it broke
+    /// the protocol, or hangs) is killed with its process group: no agent process outlives its channel. The
+    /// agent is waited for without reaping first (`waitUntilEnded`), so the kill never reaches a reused pid.
+    private func reap() {
+        let ended = Mutex(false)
+        let (pid, limit) = (self.pid, exitLimit.seconds)
+        runOnDedicatedThread(name: "agent \(node) exit limit") {
+            let now = { Double(POSIX.monotonicNanoseconds()) / 1e9 }
+            let deadline = now() + limit
+            while now() < deadline, !ended.withLock({ $0 }) { usleep(100_000) }
+            ended.withLock { if !$0 { kill(-pid, SIGKILL) } }
+        }
+        _ = POSIX.waitUntilEnded(pid)
+        ended.withLock { $0 = true }
+        _ = POSIX.wait(pid)
     }
 
     private func writerLoop() {

@@ -41,20 +41,6 @@ extension POSIX {
         }
     }
 
-    /// Blocking waitpid that gives up after `seconds` (checking every 10 ms): nil when the child still runs
-    /// then, and it is not reaped. From a thread of its own.
-    public static func wait(_ pid: pid_t, within seconds: Double) -> Termination? {
-        let deadline = monotonicNanoseconds() + UInt64(max(0, seconds) * 1e9)
-        while true {
-            var status: Int32 = 0
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid { return Termination(waitStatus: status) }
-            if r < 0, errno != EINTR { return nil }
-            if monotonicNanoseconds() >= deadline { return nil }
-            usleep(10_000)
-        }
-    }
-
     /// Non-blocking waitpid: nil while the child runs.
     public static func tryWait(_ pid: pid_t) -> Termination? {
         var status: Int32 = 0
