@@ -219,12 +219,15 @@ final class RunnerLoop {
     /// The ranks' newest steps (and metric samples) to the store. While the store cannot be written the steps
     /// stay unsaved (the next flush supersedes them) — except when the attempt ends (`keep`): then they wait
     /// with the other writes. Metric samples that cannot be written are dropped (the series is downsampled
-    /// anyway).
+    /// anyway); a failure to write them starts the journal's outage like any other write.
     func flushSteps(_ r: AttemptResources, now: Instant, keep: Bool = false) {
         if !r.unsavedSamples.isEmpty {
             let samples = r.unsavedSamples
             r.unsavedSamples = [:]
-            guarded("recording metric series", job: r.job.id) { try self.store.appendSeries(job: r.job.id, samples) }
+            let store = self.store
+            journal.perform("recording metric series", job: r.job.id, now: now, keep: false) {
+                try store.appendSeries(job: r.job.id, samples)
+            }
         }
         guard !r.unsavedSteps.isEmpty else { return }
         let steps = r.unsavedSteps
