@@ -2,11 +2,12 @@
 # Both install what is missing first (Debian packages via apt-get, with sudo when not root).
 
 SHELL := /bin/bash
-APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config munge slurmctld slurmd slurm-client
+APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config munge slurmctld slurmd slurm-client chromium \
+	chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release
 
-.PHONY: all deps build test demo agent cabi clean
+.PHONY: all deps build test test-loaded fuzz demo agent cabi clean
 
 all: build
 
@@ -30,8 +31,24 @@ build: deps
 # Swift's runtime dynamically and the controller refuses to upload it).
 test: deps agent
 	swift build --build-tests
-	RINGMASTER_SHIPPED_LIBRARY=$(CURDIR)/$(RELEASE)/libRingmasterC.so timeout --kill-after=30 600 scripts/python-tests.sh .build/debug
+	RINGMASTER_SHIPPED_LIBRARY=$(CURDIR)/$(RELEASE)/libRingmasterC.so timeout --kill-after=30 900 scripts/python-tests.sh .build/debug
+	timeout --kill-after=30 600 scripts/schemathesis-test.sh .build/debug
+	timeout --kill-after=30 900 scripts/console-test.sh .build/debug
 	RINGMASTER_AGENT=$(CURDIR)/$(RELEASE)/ringmaster-agent scripts/swift-tests.sh 2400
+	scripts/fuzz.sh 20
+
+# The Swift suites LOADED_RUNS times in a row with every core kept busy by a bounded load beside them
+# (scripts/loaded-tests.sh): the check that no test needs an idle machine.
+LOADED_RUNS ?= 5
+test-loaded: deps agent
+	swift build --build-tests
+	CI=true scripts/loaded-tests.sh $(LOADED_RUNS)
+
+# Every fuzz target (Fuzz/, one per input surface) for FUZZ_SECONDS each, built with libFuzzer and the address
+# sanitizer in .build-fuzz; fails on any crash, hang or unbounded allocation (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 120
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 demo: deps
 	swift build -c release

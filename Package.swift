@@ -121,6 +121,8 @@ let package = Package(
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")],
+            // The console's page, styles and script, and the API's OpenAPI document (no build step).
+            resources: [.copy("Resources/console"), .copy("Resources/openapi.json")],
             swiftSettings: strict),
         // A real `ringmaster controller` process on a state directory, with its API client and CLI: what the
         // daemon tests and the CLI's controller benchmarks drive.
@@ -211,3 +213,30 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The fuzz targets (Fuzz/): one libFuzzer executable per input surface, each an `LLVMFuzzerTestOneInput` function
+// over the product's own reader of that input. They have no `main` (libFuzzer's driver is theirs), so they exist
+// only when scripts/fuzz.sh builds them, with RINGMASTER_FUZZ set, `--sanitize fuzzer --sanitize address`, and their
+// own scratch path (.build-fuzz); the normal build and tests never see them.
+if Context.environment["RINGMASTER_FUZZ"] != nil {
+    func fuzzer(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+        .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies, path: "Fuzz/\(name)", swiftSettings: strict)
+    }
+    package.targets += [
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: strict),
+        .target(
+            name: "ManifestFuzzSupport", dependencies: ["FuzzSupport", "JobManifest"], path: "Fuzz/ManifestFuzzSupport",
+            swiftSettings: strict),
+        .target(
+            name: "AgentFuzzSupport", dependencies: ["FuzzSupport", "AgentCore", "AgentProtocol", "RingmasterModel"],
+            path: "Fuzz/AgentFuzzSupport", swiftSettings: strict),
+        fuzzer("fuzz-job-manifest", ["ManifestFuzzSupport", "JobManifest"]),
+        fuzzer("fuzz-cluster-inventory", ["ManifestFuzzSupport", "JobManifest", "RingmasterModel"]),
+        fuzzer("fuzz-controller-frames", ["AgentFuzzSupport", "AgentCore", "AgentProtocol", "RingmasterModel"]),
+        fuzzer("fuzz-agent-frames", ["AgentFuzzSupport", "NodeManager", "AgentProtocol"]),
+        fuzzer("fuzz-rank-reports", ["AgentFuzzSupport", "AgentCore", "AgentProtocol", "RingmasterModel"]),
+        fuzzer("fuzz-rendezvous", ["Collectives"]),
+        fuzzer("fuzz-frame-header", ["Collectives"]),
+        fuzzer("fuzz-api-bodies", ["ManifestFuzzSupport", "ControllerAPI", "JobManifest", "Planning", "RingmasterModel"]),
+    ]
+}

@@ -64,7 +64,7 @@ final class Agent {
                 shutdownGrace: .milliseconds(options.shutdownGraceMilliseconds),
                 defaultPath: POSIX.currentEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
                 collectivesLibrary: Self.collectivesLibrary, stateDirectory: stateDirectory, agentPID: myPID,
-                controllerSilence: options.controllerSilenceMilliseconds.map { .milliseconds($0) }))
+                controllerSilenceLimit: options.controllerSilenceMilliseconds.map { .milliseconds($0) }))
     }
 
     static func now() -> Duration { .nanoseconds(Int64(POSIX.monotonicNanoseconds())) }
@@ -260,11 +260,22 @@ final class Agent {
     func finish(awaiting pids: [Int32]) -> Never {
         for pid in pids { _ = POSIX.wait(pid) }
         for r in ranks.values { r.close() }
-        if !stdoutBroken {
-            POSIX.setNonBlocking(1, false)
-            flushOutput()
-        }
+        flushBeforeExit(within: core.configuration.exitBound)
         if ownsStateDirectory { rmdir(stateDirectory) }
         exit(0)
+    }
+
+    /// Writes out what is queued for the controller, waiting at most `bound` for the channel to take it: a
+    /// channel cut off by the network (sshd no longer reading) must not keep the agent from exiting.
+    func flushBeforeExit(within bound: Duration) {
+        let deadline = Self.now() + bound
+        while queuedBytes > 0, !stdoutBroken {
+            flushOutput()
+            let left = deadline - Self.now()
+            guard queuedBytes > 0, !stdoutBroken, left > .zero else { break }
+            var p = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&p, 1, Int32(min(left.seconds * 1000 + 1, 60_000)))
+        }
+        if queuedBytes > 0, !stdoutBroken { agentLog("exiting with \(queuedBytes) bytes the controller did not read") }
     }
 }

@@ -6,6 +6,9 @@ public struct AgentConfiguration: Hashable, Sendable {
     public var shutdownGrace: Duration
     /// After that SIGKILL the agent waits at most this long for the ranks to be reaped, then exits anyway.
     public var exitBound: Duration
+    /// With a controller that pings every heartbeat interval: this long without a byte from it and the agent shuts
+    /// down as if the channel had closed (a partitioned host stops its ranks by itself). nil: silence is waited out.
+    public var controllerSilenceLimit: Duration?
     /// Log batches leave on this timer only (so a flooding rank costs the agent a disk write and a count).
     public var logFlushInterval: Duration
     /// Log batches wait while this much output is queued for the controller (their batchers then drop).
@@ -23,17 +26,15 @@ public struct AgentConfiguration: Hashable, Sendable {
     /// Directory of the ranks' report sockets, and the agent's pid that names them.
     public var stateDirectory: String
     public var agentPID: Int32
-    /// Nothing from the controller for this long ends the agent like a closed channel (nil: never).
-    public var controllerSilence: Duration?
 
     public init(
         heartbeatInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(2), exitBound: Duration = .seconds(2),
         logFlushInterval: Duration = .milliseconds(100), logBackpressureBytes: Int = 1 << 20,
         hardBacklogBytes: Int = 8 << 20, maxPendingLogBytes: Int = 128 * 1024, maxLogLineBytes: Int = 16 * 1024,
         defaultPath: String = "/usr/local/bin:/usr/bin:/bin", collectivesLibrary: String? = nil,
-        stateDirectory: String = "/tmp", agentPID: Int32 = 0, controllerSilence: Duration? = nil
+        stateDirectory: String = "/tmp", agentPID: Int32 = 0, controllerSilenceLimit: Duration? = nil
     ) {
-        self.controllerSilence = controllerSilence
+        self.controllerSilenceLimit = controllerSilenceLimit
         self.heartbeatInterval = heartbeatInterval
         self.shutdownGrace = shutdownGrace
         self.exitBound = exitBound

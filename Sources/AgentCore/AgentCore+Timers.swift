@@ -21,15 +21,19 @@ extension AgentCore {
         if heartbeats.takeDue(at: now) {
             sendHeartbeat(ping: nil)
         }
-        if let due = silenceDeadline, now >= due, let silence = configuration.controllerSilence {
-            beginShutdown(reason: "nothing from the controller for \(silence.manifestText)", now: now)
+        if let deadline = controllerSilenceDeadline, now >= deadline, let heard = controllerHeardAt,
+            let limit = configuration.controllerSilenceLimit
+        {
+            beginShutdown(
+                reason: "nothing from the controller for \((now - heard).manifestText) (limit \(limit.manifestText))", now: now)
         }
     }
 
-    /// When the controller's silence ends the agent (with `controllerSilence`, until shutdown begins).
-    var silenceDeadline: Duration? {
-        guard shutdown == nil, let silence = configuration.controllerSilence, let lastHeard else { return nil }
-        return lastHeard + silence
+    /// When the controller's silence ends the agent, unless something comes from it first (or the agent is
+    /// already on its way out).
+    var controllerSilenceDeadline: Duration? {
+        guard shutdown == nil, let limit = configuration.controllerSilenceLimit, let heard = controllerHeardAt else { return nil }
+        return heard + limit
     }
 
     /// The controller is gone (or broke the protocol): stop every rank, then exit. No orphans.

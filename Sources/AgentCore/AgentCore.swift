@@ -14,6 +14,8 @@ import RingmasterModel
 /// - Everything a rank wrote and reported before exiting is sent before its `exited`.
 /// - When the controller's channel closes, fails, or breaks the protocol: SIGTERM to every rank, SIGKILL after
 ///   the shutdown grace, exit once every rank is reaped or `exitBound` after the SIGKILL. No orphans.
+/// - The same when nothing has come from the controller for `controllerSilenceLimit` (when set): a host cut off
+///   from its controller by the network stops its ranks by itself, so none of them outlives the partition.
 public struct AgentCore: Sendable {
     public let configuration: AgentConfiguration
     /// The live ranks: started and not yet reaped.
@@ -30,9 +32,9 @@ public struct AgentCore: Sendable {
     var reader = ControllerReader()
     /// A launch handed to the shell whose outcome has not come back yet; controller lines wait meanwhile.
     var awaitingSpawn: RankRef?
-    /// When the controller last sent anything (for `controllerSilence`).
-    var lastHeard: Duration?
     var controllerUnwritable = false
+    /// When anything last came from the controller (from `begin` on): the silence limit counts from here.
+    public internal(set) var controllerHeardAt: Duration?
     var spawnCount = 0
     var exited = false
     /// The actions of the input being handled.
@@ -50,7 +52,7 @@ public struct AgentCore: Sendable {
     /// The earliest time at which the core has something to do; the shell hands it `.tick` then (or earlier).
     public var nextWake: Duration? {
         guard !exited else { return nil }
-        return [heartbeats.next, logFlushAt, kills.next, shutdown?.nextWake, silenceDeadline].compactMap { $0 }.min()
+        return [heartbeats.next, logFlushAt, kills.next, shutdown?.nextWake, controllerSilenceDeadline].compactMap { $0 }.min()
     }
 
     public mutating func handle(_ input: AgentInput, now: Duration) -> [AgentAction] {
@@ -60,9 +62,9 @@ public struct AgentCore: Sendable {
         case .begin(let hello):
             send(.hello(hello))
             heartbeats.start(at: now)
-            lastHeard = now
+            controllerHeardAt = now
         case .controllerBytes(let bytes):
-            lastHeard = now
+            controllerHeardAt = now
             reader.append(bytes)
             readControllerMessages(now: now)
         case .controllerClosed(let reason):

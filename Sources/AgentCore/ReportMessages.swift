@@ -9,6 +9,7 @@ extension RankReport {
         case .step(let n): (.progress(RankProgress(rank: rank, step: n)), true)
         case .metric(let name, let value): (.progress(RankProgress(rank: rank, metric: name, value: value)), true)
         case .checkpoint(let n): (.checkpoint(CheckpointReport(rank: rank, step: n)), false)
+        case .checkpointFailed(let n, let reason): (.checkpoint(CheckpointReport(rank: rank, step: n, failure: reason)), false)
         case .section(let name, let seconds): (.section(SectionReport(rank: rank, name: name, seconds: seconds)), false)
         case .sectionEnd: (.section(SectionReport(rank: rank, name: nil, seconds: nil)), false)
         }

@@ -25,12 +25,11 @@ public struct AgentOptions: Hashable, Sendable {
     public var stateDirectory: String?
     /// Grace between SIGTERM and SIGKILL when the controller goes away.
     public var shutdownGraceMilliseconds: Int
-    /// Stop every rank and exit when nothing arrives from the controller for this long (nil: never). For
-    /// channels whose end cannot be seen from the node (a Slurm step whose slurmd died keeps its stdin open);
-    /// the controller then sends a `ping` every heartbeat interval.
-    public var controllerSilenceMilliseconds: Int?
     /// The build the controller expects: when the agent's own hash differs it prints `deployMarker` and exits.
     public var expectedBuildHash: String?
+    /// With a controller that pings every heartbeat interval: after this long without a byte from it, the agent
+    /// stops its ranks and exits as if its channel had closed (a partitioned host fences itself). nil: never.
+    public var controllerSilenceMilliseconds: Int?
 
     /// The line an agent (or the start command, when no agent is installed) prints instead of `hello` to ask
     /// the controller to upload its build.
@@ -86,8 +85,8 @@ public struct AgentOptions: Hashable, Sendable {
         if let discoveryCommand { a += ["--discovery-command", discoveryCommand] }
         if let stateDirectory { a += ["--state-dir", stateDirectory] }
         if shutdownGraceMilliseconds != 2000 { a += ["--shutdown-grace-ms", String(shutdownGraceMilliseconds)] }
-        if let controllerSilenceMilliseconds { a += ["--controller-silence-ms", String(controllerSilenceMilliseconds)] }
         if let expectedBuildHash { a += ["--expect-hash", expectedBuildHash] }
+        if let controllerSilenceMilliseconds { a += ["--controller-silence-ms", String(controllerSilenceMilliseconds)] }
         return a
     }
 
@@ -118,10 +117,10 @@ public struct AgentOptions: Hashable, Sendable {
             case "--node": o.node = try value(arg)
             case "--heartbeat-ms": o.heartbeatMilliseconds = try int(arg)
             case "--shutdown-grace-ms": o.shutdownGraceMilliseconds = try int(arg)
-            case "--controller-silence-ms": o.controllerSilenceMilliseconds = try int(arg)
             case "--discovery-command": o.discoveryCommand = try value(arg)
             case "--state-dir": o.stateDirectory = try value(arg)
             case "--expect-hash": o.expectedBuildHash = try value(arg)
+            case "--controller-silence-ms": o.controllerSilenceMilliseconds = try int(arg)
             case "--simulate-accelerators":
                 let v = try value(arg)
                 let parts = v.split(separator: ":", maxSplits: 1)

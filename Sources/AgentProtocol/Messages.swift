@@ -238,13 +238,16 @@ public struct RankProgress: Hashable, Codable, Sendable {
     }
 }
 
-/// `checkpoint N`: this rank's shard of step N is durable.
+/// `checkpoint N`: this rank's shard of step N is durable; or `checkpoint-failed N REASON` (`failure` set):
+/// it could not be written, and the step is never committed.
 public struct CheckpointReport: Hashable, Codable, Sendable {
     public var rank: RankRef
     public var step: Int
-    public init(rank: RankRef, step: Int) {
+    public var failure: String?
+    public init(rank: RankRef, step: Int, failure: String? = nil) {
         self.rank = rank
         self.step = step
+        self.failure = failure
     }
 }
 

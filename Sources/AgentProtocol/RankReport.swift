@@ -1,12 +1,17 @@
-/// One line a rank sends to `RINGMASTER_CONTROL`: `step N`, `checkpoint N`, `metric NAME VALUE`,
-/// `section NAME SECONDS` (the rank will be silent up to SECONDS: an evaluation, a long save) and
-/// `section end`.
+/// One line a rank sends to `RINGMASTER_CONTROL`: `step N`, `checkpoint N`, `checkpoint-failed N REASON`
+/// (this rank could not write its shard of step N, e.g. a full disk: the step is never committed),
+/// `metric NAME VALUE`, `section NAME SECONDS` (the rank will be silent up to SECONDS: an evaluation, a
+/// long save) and `section end`.
 public enum RankReport: Hashable, Sendable {
     case step(Int)
     case checkpoint(Int)
+    case checkpointFailed(Int, reason: String)
     case metric(name: String, value: Double)
     case section(name: String, seconds: Double)
     case sectionEnd
+
+    /// The longest reason of a `checkpoint-failed` report kept (characters).
+    public static let maxReason = 1024
 
     /// The longest section a rank may announce: a week.
     public static let maxSectionSeconds: Double = 7 * 24 * 3600
@@ -17,7 +22,10 @@ public enum RankReport: Hashable, Sendable {
 
     /// Parses one report line (surrounding whitespace ignored); nil when malformed.
     public init?(line: some StringProtocol) {
-        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+        // Split by scalars, not characters: "\r\n" is one character, so a line ending in it would keep
+        // "\r\n" on its last word (found by fuzz-rank-reports).
+        let words = String(line).unicodeScalars.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+            .map(Substring.init)
         guard let verb = words.first else { return nil }
         switch verb {
         case "step":
@@ -26,6 +34,10 @@ public enum RankReport: Hashable, Sendable {
         case "checkpoint":
             guard words.count == 2, let n = Int(words[1]), n >= 0 else { return nil }
             self = .checkpoint(n)
+        case "checkpoint-failed":
+            guard words.count >= 2, let n = Int(words[1]), n >= 0 else { return nil }
+            let reason = words.dropFirst(2).joined(separator: " ")
+            self = .checkpointFailed(n, reason: reason.isEmpty ? "no reason given" : String(reason.prefix(Self.maxReason)))
         case "metric":
             guard words.count == 3, let v = Double(words[2]), v.isFinite else { return nil }
             guard Self.isName(words[1]) else { return nil }
@@ -50,7 +62,8 @@ public enum RankReport: Hashable, Sendable {
         let text = String(decoding: bytes, as: UTF8.self)
         var reports: [RankReport] = []
         var malformed = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+        // Lines end at the newline scalar, also when "\r" comes before it (a String split keeps "\r\n" whole).
+        for line in text.unicodeScalars.split(separator: "\n").map(Substring.init) {
             if line.allSatisfy({ $0 == " " || $0 == "\r" || $0 == "\t" }) { continue }
             if let r = RankReport(line: line) { reports.append(r) } else { malformed += 1 }
         }

@@ -3,6 +3,16 @@ import Foundation
 /// Rank-side step checkpoints: `save` writes this rank's shard durably (synchronously, or on a
 /// background thread after the caller's snapshot), then reports `checkpoint N`; `load` verifies it.
 public final class Checkpointer: @unchecked Sendable {
+    /// What a save that cannot be written (a full disk, lost permissions) does.
+    public enum WriteFailurePolicy: Sendable {
+        /// `save` throws it (in async mode the next `save` or `flush` does): the caller decides.
+        case raise
+        /// The save is dropped: its partial shard removed, `checkpoint-failed N REASON` reported, the
+        /// failure counted and handed to `onFailedSave`, and training goes on. The step is never committed;
+        /// the newest committed step stays the one to resume from.
+        case reportAndContinue
+    }
+
     public struct Options: Sendable {
         public var directory: String
         public var rank: Int
@@ -14,9 +24,13 @@ public final class Checkpointer: @unchecked Sendable {
         public var reporter: RankReporter?
         /// Write `COMMITTED` and prune here: only for world size 1 without a controller.
         public var commitLocally: Bool
+        public var onWriteFailure: WriteFailurePolicy
+        /// With `reportAndContinue`: called (on the writing thread) with the step and why it was not saved.
+        public var onFailedSave: @Sendable (Int, CheckpointError) -> Void
 
         public init(directory: String, rank: Int, worldSize: Int, keep: Int = 3, async: Bool = true,
-                    reporter: RankReporter? = nil, commitLocally: Bool? = nil) {
+                    reporter: RankReporter? = nil, commitLocally: Bool? = nil, onWriteFailure: WriteFailurePolicy = .raise,
+                    onFailedSave: @escaping @Sendable (Int, CheckpointError) -> Void = { _, _ in }) {
             self.directory = directory
             self.rank = rank
             self.worldSize = worldSize
@@ -24,6 +38,8 @@ public final class Checkpointer: @unchecked Sendable {
             self.async = async
             self.reporter = reporter
             self.commitLocally = commitLocally ?? (reporter == nil && worldSize == 1)
+            self.onWriteFailure = onWriteFailure
+            self.onFailedSave = onFailedSave
         }
     }
 
@@ -35,6 +51,9 @@ public final class Checkpointer: @unchecked Sendable {
         public var writeTime = Duration.zero
         /// Time the training thread waited for the previous save (async back-pressure).
         public var waitTime = Duration.zero
+        /// Saves dropped because they could not be written (`reportAndContinue`), and the newest one's step.
+        public var failedSaves = 0
+        public var lastFailedStep: Int?
     }
 
     public let options: Options
@@ -77,6 +96,20 @@ public final class Checkpointer: @unchecked Sendable {
     public func newestCommittedStep() -> Int? { layout.committedSteps().last }
 
     private func persist(_ snapshot: CheckpointSnapshot) throws {
+        do {
+            try write(snapshot)
+        } catch let error as CheckpointError {
+            guard options.onWriteFailure == .reportAndContinue, case .writeFailed = error else { throw error }
+            lock.withLock {
+                stats.failedSaves += 1
+                stats.lastFailedStep = snapshot.step
+            }
+            options.reporter?.checkpointFailed(snapshot.step, "\(error)")
+            options.onFailedSave(snapshot.step, error)
+        }
+    }
+
+    private func write(_ snapshot: CheckpointSnapshot) throws {
         let clock = ContinuousClock()
         let start = clock.now
         var shard = ShardWriter(layout: layout, rank: options.rank, worldSize: options.worldSize)

@@ -31,7 +31,18 @@ public enum CommitMarker {
         let marker = Marker(step: step, worldSize: worldSize, committedAt: now, job: job)
         let json = (try? encoder.encode(marker)) ?? Data()
         try DurableFile.write(json, to: layout.commitMarker(step))
-        try DurableFile.syncDirectory(layout.stepDirectory(step))
+        do { try DurableFile.syncDirectory(layout.stepDirectory(step)) } catch {
+            // A marker that may not survive a crash is no commit: the step stays uncommitted.
+            unlink(layout.commitMarker(step))
+            throw error
+        }
+    }
+
+    /// Takes back a marker written just before the commit failed elsewhere (the store could not record it):
+    /// a step is committed on disk only when it is committed in the store.
+    public static func withdraw(_ layout: CheckpointLayout, step: Int) {
+        unlink(layout.commitMarker(step))
+        try? DurableFile.syncDirectory(layout.stepDirectory(step))
     }
 
     /// The marker of `step`; nil when there is none or it cannot be read.

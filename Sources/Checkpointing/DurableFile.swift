@@ -46,11 +46,32 @@ enum DurableFile {
         guard fsync(fd) == 0 else { throw .writeFailed(path: path, errno: errno) }
     }
 
+    /// `mkdir -p`, failing with the errno of the `mkdir` that failed (ENOSPC on a full disk, EACCES, …). A
+    /// parent removed meanwhile (another rank's failed save removing the step folder it left empty) is
+    /// made again.
     static func makeDirectory(_ path: String) throws(CheckpointError) {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw .writeFailed(path: path, errno: EACCES)
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                return try makeDirectoryOnce(path)
+            } catch {
+                if case .writeFailed(_, let code) = error, code == ENOENT, attempts < 3 { continue }
+                throw error
+            }
+        }
+    }
+
+    private static func makeDirectoryOnce(_ path: String) throws(CheckpointError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            guard mkdir(prefix, 0o755) != 0 else { continue }
+            let code = errno
+            var st = stat()
+            guard code == EEXIST, stat(prefix, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+                throw .writeFailed(path: prefix, errno: code == EEXIST ? ENOTDIR : code)
+            }
         }
     }
 }

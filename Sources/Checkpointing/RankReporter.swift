@@ -4,10 +4,10 @@ import Foundation
 import Glibc
 #endif
 
-/// Sends rank reports (`step N`, `checkpoint N`, `metric NAME VALUE`) to the agent's Unix datagram
-/// socket named by `RINGMASTER_CONTROL`, one datagram per line, and receives the controller's requests
-/// (`checkpoint-now STEP`) the agent sends back to it: the socket is bound to an abstract address of
-/// its own (Linux autobind) so that the agent can answer it.
+/// Sends rank reports (`step N`, `checkpoint N`, `checkpoint-failed N REASON`, `metric NAME VALUE`) to the
+/// agent's Unix datagram socket named by `RINGMASTER_CONTROL`, one datagram per line, and receives the
+/// controller's requests (`checkpoint-now STEP`) the agent sends back to it: the socket is bound to an
+/// abstract address of its own (Linux autobind) so that the agent can answer it.
 public final class RankReporter: @unchecked Sendable {
     private let fd: Int32
     private let address: sockaddr_un
@@ -48,6 +48,17 @@ public final class RankReporter: @unchecked Sendable {
 
     public func step(_ n: Int) { send("step \(n)") }
     public func checkpoint(_ n: Int) { send("checkpoint \(n)") }
+    /// This rank's shard of step `n` could not be written (`reason`: why, on one line): the step is never committed.
+    public func checkpointFailed(_ n: Int, _ reason: String) { send(Self.checkpointFailedLine(n, reason)) }
+
+    /// `checkpoint-failed N REASON`, the reason on one line and cut to fit a report datagram.
+    public static func checkpointFailedLine(_ n: Int, _ reason: String) -> String {
+        var words = reason.split(whereSeparator: { $0.isNewline || $0 == "\t" }).joined(separator: " ")
+        if words.trimmingCharacters(in: .whitespaces).isEmpty { words = "no reason given" }
+        var line = "checkpoint-failed \(n) \(words)"
+        while line.utf8.count > 2048 { line.removeLast() }
+        return line
+    }
     public func metric(_ name: String, _ value: Double) { send("metric \(name) \(value)") }
     /// This rank will be silent up to `seconds` (hang detection waits that long); end it with `sectionEnd`.
     public func section(_ name: String, seconds: Double) { send("section \(name) \(seconds)") }

@@ -15,10 +15,22 @@ struct ShardWriter {
     /// Called after each blob file is durable (tests stop a process here to crash mid-write).
     var afterFile: @Sendable (String) -> Void = { _ in }
 
+    /// A write that fails (a full disk) removes what it wrote: the hidden partial folder, and the step folder
+    /// when nothing else is in it. The shard is then absent, never half there, and its space is free again.
     func write(_ snapshot: CheckpointSnapshot) throws(CheckpointError) {
         let stepDir = layout.stepDirectory(snapshot.step)
-        try DurableFile.makeDirectory(stepDir)
         let partial = "\(stepDir)/.rank-\(rank).partial-\(UUID().uuidString.prefix(8))"
+        do {
+            try write(snapshot, into: partial, stepDir: stepDir)
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            rmdir(stepDir)  // only when empty: other ranks' shards of the step stay
+            throw error
+        }
+    }
+
+    private func write(_ snapshot: CheckpointSnapshot, into partial: String, stepDir: String) throws(CheckpointError) {
+        try DurableFile.makeDirectory(stepDir)
         try DurableFile.makeDirectory(partial)
         var files: [ShardManifest.File] = []
         for name in snapshot.blobs.keys.sorted() {

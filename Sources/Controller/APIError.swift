@@ -1,6 +1,7 @@
 import ControllerAPI
 import Foundation
 import Hummingbird
+import StateStore
 
 /// An API failure: its HTTP status and the `APIErrorBody` every client reads.
 struct APIError: HTTPResponseError {
@@ -52,5 +53,32 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         var diff: UInt8 = 0
         for i in a.indices { diff |= a[i] ^ b[i] }
         return diff == 0
+    }
+}
+
+/// A request whose write the state database cannot take now (its filesystem is full, another process holds
+/// its lock) is answered 507 or 503 with the store's words — which file, and what to do — instead of a bare
+/// 500. Nothing was stored; the same request can be sent again.
+struct StoreErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as StoreError where error.isTransient {
+            throw APIError(for: error)
+        }
+    }
+}
+
+extension APIError {
+    init(for error: StoreError) {
+        switch error {
+        case .diskFull:
+            self.init(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), "\(error)",
+                      hint: "nothing was stored: send the request again once the state directory's filesystem has room")
+        default:
+            self.init(.serviceUnavailable, "\(error)", hint: "nothing was stored: send the request again once the database can be written")
+        }
     }
 }

@@ -79,10 +79,15 @@ public enum ControllerDaemon {
         let url = ManagedURL()
 
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: BearerTokenMiddleware(token: token))
+        let sessions = ConsoleSessions()
+        let port: @Sendable () -> Int? = { URLComponents(string: url.value)?.port }
+        router.add(middleware: ErrorBodyMiddleware(routes: OpenAPIRoutes(document: ControllerResources.openAPI)))
+        router.add(middleware: AccessMiddleware(token: token, sessions: sessions, port: port))
+        router.add(middleware: StoreErrorMiddleware())
         APIRoutes(runner: runner, events: events, metrics: metrics, info: {
             ControllerInfo(pid: getpid(), url: url.value, cluster: inventory.name, startedAt: startedAt)
-        }).register(on: router)
+        }, sessions: sessions).register(on: router)
+        ConsoleRoutes(sessions: sessions, port: port, assets: ConsoleAssets.load()).register(on: router)
         let app = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(settings.listenHost, port: settings.listenPort),

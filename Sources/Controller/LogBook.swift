@@ -22,6 +22,9 @@ public final class LogBook: Sendable {
         /// Jobs whose attempt is live: followers of other jobs get the tail and end.
         var live: [JobID: Int] = [:]
         var closed = false
+        /// Lines that could not be written to their file (a full disk) since `takeFailedLines`, and why.
+        var failedLines = 0
+        var lastFailure: String?
     }
 
     private let state = Mutex(State())
@@ -57,12 +60,39 @@ public final class LogBook: Sendable {
                 s.files[file] = FileHandle(forWritingAtPath: file)
                 _ = try? s.files[file]?.seekToEnd()
             }
-            try? s.files[file]?.write(contentsOf: Data(text.utf8))
+            do {
+                guard let handle = s.files[file] else { throw POSIXError(.ENOENT) }
+                try handle.write(contentsOf: Data(text.utf8))
+            } catch {
+                // Followers still get the lines; the file misses them (counted, reported by the runner loop).
+                s.failedLines += lines.count
+                s.lastFailure = "\(file): \(Self.reason(error))"
+            }
             return s.followers.values.filter { $0.job == job && ($0.rank == nil || $0.rank == rank) }
         }
         for f in receivers {
             for line in lines { f.continuation.yield(Self.format(line, rank: rank, filtered: f.rank != nil)) }
         }
+    }
+
+    /// Lines that could not be written since the last call (and forgets them).
+    func takeFailedLines() -> Int {
+        state.withLock { s in
+            defer { s.failedLines = 0 }
+            return s.failedLines
+        }
+    }
+
+    /// Why the newest line that could not be written was not.
+    var lastFailure: String? { state.withLock { $0.lastFailure } }
+
+    static func reason(_ error: any Error) -> String {
+        if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return ns.localizedDescription
     }
 
     /// The attempt ended: its files are closed and its followers finish.

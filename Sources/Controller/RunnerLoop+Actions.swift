@@ -19,11 +19,11 @@ extension RunnerLoop {
         case .record(let event): record(event)
         case .note(let job, let text): runner.note(.text(job, text))
         case .setJobState(let id, let state, let reason):
-            guarded("moving \(id) to \(state.rawValue)", job: id) { try store.setJobState(id, to: state, reason: reason, at: now.wall) }
+            write("moving \(id) to \(state.rawValue)", job: id) { [store] at in try store.setJobState(id, to: state, reason: reason, at: at) }
         case .finished(let id, let state, let reason): runner.note(.finished(id, state, reason))
         case .waiting(let id, let reason): runner.note(.waiting(id, reason))
         case .setNodeState(let node, let state, let reason):
-            guarded("recording \(node) \(state.rawValue)") { try store.setNodeState(node, to: state, reason: reason, at: now.wall) }
+            write("recording \(node) \(state.rawValue)") { [store] at in try store.setNodeState(node, to: state, reason: reason, at: at) }
             // A quarantined node keeps that state until released: any other state of it is a release.
             runner.options.quarantined?(node, state == .quarantined)
         case .prepareLaunch(let preparation): prepare(preparation)
@@ -39,15 +39,17 @@ extension RunnerLoop {
         case .vacated(let nodes): runner.options.vacated?(nodes)
         case .finishAttempt(let id, let number, let state, let reason): finishAttempt(id, number, state, reason)
         case .closeStaleAttempt(let id, let number, let reason):
-            guarded("ending attempt \(number) of \(id)", job: id) {
+            write("ending attempt \(number) of \(id)", job: id) { [store] at in
                 if let row = try store.attempts(of: id).first(where: { $0.number == number })?.id {
-                    try store.finishAttempt(row, as: .failed, reason: reason, at: now.wall)
+                    try store.finishAttempt(row, as: .failed, reason: reason, at: at)
                 }
             }
         case .commitCheckpoint(let id, let number, let step, let worldSize): commit(id, number, step, worldSize)
         case .pruneCheckpoints(let id, let committed, let partial): prune(id, committed: committed, partial: partial)
         case .markCheckpointCorrupt(let id, let step, let reason):
-            guarded("marking step \(step) corrupt", job: id) { try store.markCheckpointCorrupt(job: id, step: step, reason: reason, at: now.wall) }
+            write("marking step \(step) corrupt", job: id) { [store] at in
+                try store.markCheckpointCorrupt(job: id, step: step, reason: reason, at: at)
+            }
         case .cleanUpNode(let node, let ranks): cleanUpLocalNode(node, ranks: ranks)
         case .inspectRanks(let id, let number, let ranks):
             let pids = resources[id].flatMap { $0.number == number ? $0.rankPIDs : nil } ?? [:]
@@ -89,7 +91,7 @@ extension RunnerLoop {
         default: break
         }
         let attemptID = event.job.flatMap { attemptRows[$0] }.flatMap { $0.number == event.attempt ? $0.id : nil }
-        guarded("recording \(event.kind.rawValue)", job: event.job) {
+        write("recording \(event.kind.rawValue)", job: event.job) { [store] _ in
             try store.recordEvent(EventRecord(
                 time: event.time.wall, kind: event.kind, jobId: event.job, attemptId: attemptID, nodeId: event.node,
                 rank: event.rank, message: event.message,
@@ -112,25 +114,43 @@ extension RunnerLoop {
         resources[id] = nil
         runner.placements.withLock { $0[id] = nil }
         r.rendezvous.shutdown()
-        flushSteps(r, now: now)
+        flushSteps(r, now: now, keep: true)
         runner.logs.attemptEnded(job: id, attempt: number)
         runner.live.withLock { $0[id] = nil }
         runner.metrics?.jobEnded(id)
-        guarded("ending attempt \(number)", job: id) { try store.finishAttempt(r.attemptID, as: state, reason: reason, at: now.wall) }
+        write("ending attempt \(number)", job: id) { [store] at in
+            try store.finishAttempt(r.attemptID, as: state, reason: reason, at: at)
+        }
     }
 
-    /// Writes the step's COMMITTED marker and store row, and tells the supervisor.
+    /// Writes the step's COMMITTED marker and store row, and tells the supervisor. A step is committed in
+    /// both or in neither: when the store cannot record it (its disk is full, its lock held), a marker just
+    /// written is taken back.
     func commit(_ id: JobID, _ number: Int, _ step: Int, _ worldSize: Int) {
         guard let r = resources[id], r.number == number, let layout = r.layout else {
             followUps.append(.checkpointCommitted(id, step: step, error: "the attempt is gone"))
             return
         }
+        let at = now.wall
         do {
-            let at = now.wall
+            try journal.ready(now: now)
+        } catch {
+            followUps.append(.checkpointCommitted(id, step: step, error: "\(error)"))
+            return
+        }
+        let hadMarker = FileManager.default.fileExists(atPath: layout.commitMarker(step))
+        do {
             try CommitMarker.write(layout, step: step, worldSize: worldSize, job: r.job.identity, at: at)
+        } catch {
+            followUps.append(.checkpointCommitted(id, step: step, error: "\(error)"))
+            return
+        }
+        do {
             try store.commitCheckpoint(job: id, attempt: r.attemptID, step: step, dir: layout.stepDirectory(step), at: at)
             followUps.append(.checkpointCommitted(id, step: step, error: nil))
         } catch {
+            if !hadMarker { CommitMarker.withdraw(layout, step: step) }
+            journal.failed(error, what: "recording checkpoint step \(step) of \(id)", now: now)
             followUps.append(.checkpointCommitted(id, step: step, error: "\(error)"))
         }
     }

@@ -73,7 +73,7 @@ extension RunnerLoop {
             }
         }
         supervise(.injected(id, what: request.action.rawValue))
-        guarded("recording the injection", job: id) {
+        write("recording the injection", job: id) { [store] _ in
             try store.recordEvent(EventRecord(time: now, kind: .chaosInjected, jobId: id, attemptId: r.attemptID, nodeId: node,
                                               rank: rank, message: "chaos \(message)",
                                               payload: EventRecord.payload(["action": request.action.rawValue])))

@@ -33,10 +33,14 @@ extension RunnerLoop {
     }
 
     /// Persists the attempt, opens its rendezvous and sends `launch` for every rank; answers `launched`.
+    /// When the attempt cannot be recorded because the store cannot be written for now, nothing is launched
+    /// and the answer is `launchDeferred` (the supervisor tries again).
     func launch(_ order: LaunchOrder) {
         let options = runner.options
+        var recorded = false
         do {
             guard let job = try store.job(order.job) else { throw StoreError.unknownJob(order.job) }
+            try journal.ready(now: now)
             let placement = order.placement
             let rendezvous = try RendezvousServer(attempt: order.attempt, token: order.token.rawValue,
                                                   worldSize: placement.worldSize, host: options.rendezvousHost)
@@ -48,6 +52,7 @@ extension RunnerLoop {
                 rendezvous.shutdown()
                 throw error
             }
+            recorded = true
             if let imported = order.resumeStep, let source = order.imported, let layout = CheckpointFolder.layout(of: job) {
                 try store.commitCheckpoint(job: job.id, attempt: record.id!, step: imported, dir: layout.stepDirectory(imported),
                                            at: now.wall, importedFrom: source)
@@ -78,6 +83,9 @@ extension RunnerLoop {
                 if !runner.nodes.send(.launch(request), to: a.node) { undelivered.append(a.rank) }
             }
             followUps.append(.launched(job.id, attempt: order.attempt, rendezvous: rendezvous.address, undelivered: undelivered))
+        } catch let error as StoreError where error.isTransient && !recorded {
+            journal.failed(error, what: "recording attempt \(order.attempt) of \(order.job)", now: now)
+            followUps.append(.launchDeferred(order.job, attempt: order.attempt, error: "\(error)"))
         } catch {
             followUps.append(.launchFailed(order.job, attempt: order.attempt, error: "\(error)"))
         }

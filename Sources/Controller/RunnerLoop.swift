@@ -30,9 +30,20 @@ final class RunnerLoop {
     var followUps: [SupervisorInput] = []
     var nextFlush: Instant
     var done = false
+    /// Store writes held back while the store cannot be written.
+    let journal: StoreJournal
 
     init(runner: JobRunner) {
         self.runner = runner
+        let store = runner.store
+        let note = runner.note
+        journal = StoreJournal(
+            logDirectory: runner.options.stateDirectory.logs, log: { job, text in note(.text(job, text)) },
+            lockHeld: { store.writeLockHeldElsewhere() },
+            ended: { report in
+                try store.recordEvent(EventRecord(time: runner.clock.now().wall, kind: .storeWriteFailed, message: report.message,
+                                                  payload: EventRecord.payload(report.payload)))
+            })
         let now = runner.clock.now()
         core = Supervisor(random: runner.random, inspectsRanks: runner.options.local, gracePeriod: runner.options.gracePeriod,
                           now: now)
@@ -91,6 +102,8 @@ final class RunnerLoop {
         let now = self.now
         if now >= nextFlush {
             nextFlush = now + 1
+            journal.logLinesLost(runner.logs.takeFailedLines(), error: runner.logs.lastFailure ?? "")
+            journal.retryIfDue(now: now)
             flushProgress(now: now)
         }
         for (id, at) in timers.sorted(by: { $0.value < $1.value }) where at <= now {
@@ -104,13 +117,21 @@ final class RunnerLoop {
         do { try body() } catch { runner.note(.text(job, "\(what) failed: \(error)")) }
     }
 
+    /// A store write, given the time it happened: made now, or — while the store cannot be written (a full
+    /// disk, a lock another process holds) — kept in order and made later (`StoreJournal`). Any other
+    /// failure is a note, never a crash.
+    func write(_ what: String, job: JobID? = nil, _ body: @escaping (Date) throws -> Void) {
+        let at = now.wall
+        journal.perform(what, job: job, now: now) { try body(at) }
+    }
+
     // MARK: Inputs
 
     func nodeChanged(_ e: NodeEvent) {
         let hello = runner.nodes.status(of: e.node)?.hello
         if e.to == .ready, let hello {
             agentPIDs[e.node] = hello.agentPID
-            guarded("recording \(e.node)'s accelerators") { try store.updateAccelerators(e.node, hello.accelerators) }
+            write("recording \(e.node)'s accelerators") { [store] _ in try store.updateAccelerators(e.node, hello.accelerators) }
         }
         supervise(.node(e.node, e.to, cause: e.cause, accelerators: e.to == .ready ? hello?.accelerators : nil))
     }
@@ -120,16 +141,17 @@ final class RunnerLoop {
         case .started(let s):
             if let r = attempt(for: s.rank) {
                 r.rankPIDs[s.rank.rank] = s.pid
-                guarded("recording rank \(s.rank.rank) start", job: r.job.id) {
-                    try store.recordRankStarted(attempt: r.attemptID, rank: s.rank.rank, pid: s.pid, at: now.wall)
+                let attemptID = r.attemptID
+                write("recording rank \(s.rank.rank) start", job: r.job.id) { [store] at in
+                    try store.recordRankStarted(attempt: attemptID, rank: s.rank.rank, pid: s.pid, at: at)
                 }
             }
             supervise(.rankStarted(s.rank))
         case .exited(let e):
             if let r = attempt(for: e.rank) {
-                guarded("recording rank \(e.rank.rank) exit", job: r.job.id) {
-                    try store.recordRankExited(attempt: r.attemptID, rank: e.rank.rank, status: e.status, signal: e.signal,
-                                               at: now.wall)
+                let attemptID = r.attemptID
+                write("recording rank \(e.rank.rank) exit", job: r.job.id) { [store] at in
+                    try store.recordRankExited(attempt: attemptID, rank: e.rank.rank, status: e.status, signal: e.signal, at: at)
                 }
             }
             supervise(.rankExited(e.rank, node: m.node, status: e.status, signal: e.signal, error: e.error))
@@ -142,9 +164,13 @@ final class RunnerLoop {
                                         "(\(batch.droppedBytes) bytes not streamed; see the agent's log file)"))
             }
         case .progress(let p):
+            if let name = p.metric, let value = p.value, let r = attempt(for: p.rank) {
+                r.metric(name, value, rank: p.rank.rank, at: now.wall)
+            }
             guard let step = p.step else { return }
             if let r = attempt(for: p.rank) {
                 r.unsavedSteps[p.rank.rank] = max(r.unsavedSteps[p.rank.rank] ?? step, step)
+                r.newestSteps[p.rank.rank] = step
                 if p.rank.rank == r.progressRank {
                     r.step = max(r.step ?? step, step)
                     publish(r)
@@ -153,7 +179,11 @@ final class RunnerLoop {
             }
             supervise(.step(p.rank, step: step))
         case .checkpoint(let c):
-            supervise(.checkpointReported(c.rank, step: c.step))
+            if let failure = c.failure {
+                supervise(.checkpointFailed(c.rank, step: c.step, reason: failure))
+            } else {
+                supervise(.checkpointReported(c.rank, step: c.step))
+            }
         case .section(let report):
             if let name = report.name, let seconds = report.seconds {
                 supervise(.sectionOpened(report.rank, name: name, seconds: seconds))
@@ -177,18 +207,37 @@ final class RunnerLoop {
     /// Once a second: the ranks' newest steps to the store, steps/s.
     func flushProgress(now: Instant) {
         for r in resources.values {
+            if r.sampleRate(now: now) {
+                r.unsavedSamples[AttemptResources.stepsPerSecondSeries, default: []]
+                    .append(SeriesSample(time: now.wall, step: r.step, value: r.stepsPerSecond))
+            }
             flushSteps(r, now: now)
-            r.sampleRate(now: now)
             publish(r)
             runner.metrics?.stepsPerSecond(job: r.job.id, r.stepsPerSecond)
         }
     }
 
-    func flushSteps(_ r: AttemptResources, now: Instant) {
+    /// The ranks' newest steps (and metric samples) to the store. While the store cannot be written the steps
+    /// stay unsaved (the next flush supersedes them) — except when the attempt ends (`keep`): then they wait
+    /// with the other writes. Metric samples that cannot be written are dropped (the series is downsampled
+    /// anyway); a failure to write them starts the journal's outage like any other write.
+    func flushSteps(_ r: AttemptResources, now: Instant, keep: Bool = false) {
+        if !r.unsavedSamples.isEmpty {
+            let samples = r.unsavedSamples
+            r.unsavedSamples = [:]
+            let store = self.store
+            journal.perform("recording metric series", job: r.job.id, now: now, keep: false) {
+                try store.appendSeries(job: r.job.id, samples)
+            }
+        }
         guard !r.unsavedSteps.isEmpty else { return }
         let steps = r.unsavedSteps
+        let (store, attemptID, at) = (self.store, r.attemptID, now.wall)
         r.unsavedSteps = [:]
-        guarded("recording progress", job: r.job.id) { try store.recordRankSteps(attempt: r.attemptID, steps: steps, at: now.wall) }
+        let written = journal.perform("recording progress", job: r.job.id, now: now, keep: keep) {
+            try store.recordRankSteps(attempt: attemptID, steps: steps, at: at)
+        }
+        if !written, !keep { r.unsavedSteps.merge(steps) { max($0, $1) } }
     }
 
     /// The store's state at start-up, for the supervisor.

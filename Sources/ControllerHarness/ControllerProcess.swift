@@ -17,6 +17,8 @@ public final class ControllerProcess: Sendable {
     public let launcher: [String]
     public let info: ControllerInfo
     public let token: String
+    /// Where the controller's output goes: `controller.log` in the state directory unless told otherwise.
+    public let logFile: String
     private let process: ChildProcess
 
     /// The controller's pid (spawned directly, its output in the state directory's `controller.log`).
@@ -29,21 +31,23 @@ public final class ControllerProcess: Sendable {
         public var description: String { "controller exited with \(status) before serving: \(log)" }
     }
 
-    /// Starts the controller (API on a free loopback port, output appended to `controller.log`) and waits
-    /// until it serves: `controller.json` names its pid and the API token is written.
+    /// Starts the controller (API on a free loopback port, output appended to `controller.log`, or to
+    /// `logFile` — e.g. outside a state directory on a filesystem a test fills) and waits until it serves:
+    /// `controller.json` names its pid and the API token is written.
     public static func start(
         ringmaster: String, cluster: String, stateDirectory: String, launcher: [String] = [], extra: [String] = [],
-        logLevel: String = "debug", within limit: Duration = .seconds(60)
+        logLevel: String = "debug", logFile: String? = nil, within limit: Duration = .seconds(60)
     ) async throws -> ControllerProcess {
         let directory = StateDirectory(stateDirectory)
+        let log = logFile ?? directory.controllerLog
         let argv = launcher + [ringmaster, "controller", "--cluster", cluster, "--state-dir", directory.path,
                                "--listen", "127.0.0.1:0", "--log-level", logLevel] + extra
         try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
-        let process = try ChildProcess(argv, stdout: .appendTo(directory.controllerLog), stderr: .stdout)
+        let process = try ChildProcess(argv, stdout: .appendTo(log), stderr: .stdout)
         do {
             try await eventually("the controller to write \(directory.infoFile)", within: limit) {
                 if let ended = process.termination {
-                    throw StartFailed(status: ended.exitStatus, log: POSIX.readText(directory.controllerLog) ?? "")
+                    throw StartFailed(status: ended.exitStatus, log: POSIX.readText(log) ?? "")
                 }
                 // `ip netns exec` and `env` exec the controller in place: the pid is the same.
                 return directory.readInfo()?.pid == process.pid && directory.readToken() != nil
@@ -57,21 +61,22 @@ public final class ControllerProcess: Sendable {
             throw StartFailed(status: -1, log: "\(directory.infoFile) or \(directory.tokenFile) went away")
         }
         return ControllerProcess(ringmaster: ringmaster, directory: directory, launcher: launcher, info: info, token: token,
-                                 process: process)
+                                 logFile: log, process: process)
     }
 
     private init(ringmaster: String, directory: StateDirectory, launcher: [String], info: ControllerInfo, token: String,
-                 process: ChildProcess) {
+                 logFile: String, process: ChildProcess) {
         self.ringmaster = ringmaster
         self.directory = directory
         self.launcher = launcher
         self.info = info
         self.token = token
+        self.logFile = logFile
         self.process = process
     }
 
     /// The controller's log so far.
-    public var log: String { POSIX.readText(directory.controllerLog) ?? "" }
+    public var log: String { POSIX.readText(logFile) ?? "" }
 
     public func client(token: String? = nil, timeout: Double = 30) throws -> ControllerClient {
         try ControllerClient(url: info.url, token: token ?? self.token, timeoutSeconds: timeout)

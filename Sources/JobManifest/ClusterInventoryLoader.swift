@@ -66,13 +66,15 @@ struct InventoryFields {
     private func readLocal(_ field: YAMLField) -> [NodeEntry]? {
         var count: Int?, accelerators: Int? = 1, kind = AcceleratorKind.simulated, spares: Int? = 0
         if case .scalar = field.node {
-            count = field.int(min: 1, hint: "the number of local agents, e.g. `local: 4`")
+            count = field.int(min: 1, max: ManifestLimits.localNodes,
+                              hint: "the number of local agents, e.g. `local: 4`")
         } else {
             guard let map = field.map(allowed: ["nodes", "accelerators", "kind", "spares"]) else { return nil }
-            count = map.required("nodes", hint: "the number of local agents, e.g. `nodes: 4`")?.int(min: 1)
-            accelerators = map.field("accelerators").map { $0.int(min: 0) } ?? 1
+            count = map.required("nodes", hint: "the number of local agents, e.g. `nodes: 4`")?
+                .int(min: 1, max: ManifestLimits.localNodes)
+            accelerators = map.field("accelerators").map { $0.int(min: 0, max: ManifestLimits.perNode) } ?? 1
             kind = map.field("kind")?.string().map { AcceleratorKind(rawValue: $0) } ?? .simulated
-            spares = map.field("spares").map { $0.int(min: 0) } ?? 0
+            spares = map.field("spares").map { $0.int(min: 0, max: ManifestLimits.localNodes) } ?? 0
         }
         guard let count, let accelerators, let spares else { return nil }
         return (0..<(count + spares)).map { i in
@@ -147,7 +149,7 @@ struct InventoryFields {
         let host = map.required("host", hint: "the address or DNS name the controller connects to")?.string()
         let name = map.field("name")?.string()
         let spare = map.field("spare").map { $0.bool() } ?? false
-        let count = map.field("accelerators").map { $0.int(min: 0) }
+        let count = map.field("accelerators").map { $0.int(min: 0, max: ManifestLimits.perNode) }
         let kind = map.field("acceleratorKind")?.string().map { AcceleratorKind(rawValue: $0) } ?? .nvidia
         let ssh = readSSHFields(map, fallback: defaults)
         guard let host, let spare, count != .some(nil), let ssh else { return nil }

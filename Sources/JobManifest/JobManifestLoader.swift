@@ -115,6 +115,14 @@ struct JobFields {
         let pipeline = map.field("pipeline").map { $0.int(min: 1, hint: hint) } ?? 1
         let tensor = map.field("tensor").map { $0.int(min: 1, hint: hint) } ?? 1
         guard let data, let pipeline, let tensor else { return nil }
+        let (partial, overflowed) = data.multipliedReportingOverflow(by: pipeline)
+        let (world, overflowedAgain) = partial.multipliedReportingOverflow(by: tensor)
+        guard !overflowed, !overflowedAgain, world <= ManifestLimits.worldSize else {
+            reader.error(at: field.line, field.path,
+                         "\(data) × \(pipeline) × \(tensor) ranks is more than \(ManifestLimits.worldSize)",
+                         hint: "a job has at most \(ManifestLimits.worldSize) ranks")
+            return nil
+        }
         return Parallelism(data: data, pipeline: pipeline, tensor: tensor)
     }
 
@@ -122,7 +130,7 @@ struct JobFields {
         guard let field else { return Resources() }
         guard let map = field.map(allowed: ["acceleratorsPerRank", "ranksPerNode", "acceleratorKind"]) else { return nil }
         let perRank = map.field("acceleratorsPerRank").map { $0.int(min: 0) } ?? 1
-        let perNode = map.field("ranksPerNode").map { $0.int(min: 1) }
+        let perNode = map.field("ranksPerNode").map { $0.int(min: 1, max: ManifestLimits.perNode) }
         let kind = map.field("acceleratorKind")?.string().map { AcceleratorKind(rawValue: $0) }
         guard let perRank, perNode != .some(nil) else { return nil }
         if perRank == 0 && perNode == nil {
@@ -143,7 +151,7 @@ struct JobFields {
         let async = map.field("async").map { $0.bool() } ?? true
         let resumeFrom = map.field("resumeFrom").flatMap { f -> String? in
             guard let path = f.string().map(reader.absolutePath) else { return nil }
-            guard (path as NSString).lastPathComponent.hasPrefix("step-"), Int((path as NSString).lastPathComponent.dropFirst(5)) != nil else {
+            guard PathFolder.lastComponent(of: path).hasPrefix("step-"), Int(PathFolder.lastComponent(of: path).dropFirst(5)) != nil else {
                 reader.error(at: f.line, f.path, "`\(path)` is not a step folder",
                              hint: "name a committed step of the earlier job, e.g. `<checkpoint.dir>/<job folder>/step-100`")
                 return nil
@@ -172,7 +180,7 @@ struct JobFields {
                 }
                 return access(path, W_OK | X_OK) == 0 ? nil : "`\(path)` is not writable"
             }
-            let parent = (path as NSString).deletingLastPathComponent
+            let parent = PathFolder.of(path)
             if parent == path || parent.isEmpty { return "no existing parent directory" }
             path = parent
         }

@@ -14,7 +14,7 @@ final class ManifestReader {
 
     init(file: String) {
         self.file = file
-        self.baseDirectory = (file as NSString).deletingLastPathComponent
+        self.baseDirectory = PathFolder.of(file)
     }
 
     func error(at line: Int?, _ field: String, _ message: String, hint: String? = nil) {
@@ -223,8 +223,13 @@ struct YAMLField {
 
     func duration(allowZero: Bool = false) -> Duration? {
         guard let s = scalarText(expected: "a duration") else { return nil }
-        guard let d = Quantities.duration(s.trimmingCharacters(in: .whitespaces)) else {
+        let text = s.trimmingCharacters(in: .whitespaces)
+        guard Quantities.seconds(text) != nil else {
             fail("malformed duration `\(s)`", hint: "write a number and a unit: 500ms, 30s, 5m or 2h")
+            return nil
+        }
+        guard let d = Quantities.duration(text) else {
+            fail("must be at most \(Quantities.maxDurationSeconds / 3600)h (about 114 years), got `\(s)`")
             return nil
         }
         if !allowZero && d == .zero {

@@ -1,14 +1,25 @@
 /// Parsing of the manifest's human-friendly quantities: durations, counts and byte sizes.
 public enum Quantities {
-    /// `500ms`, `30s`, `1.5s`, `5m`, `2h`. A bare number is refused: the unit is not obvious.
+    /// The longest duration a manifest may give: a million hours (about 114 years). Longer is a typo, and would
+    /// overflow the 64-bit nanosecond arithmetic of timeouts and deadlines (and, past Int64 milliseconds, crashed
+    /// the conversion: found by fuzz-job-manifest).
+    public static let maxDuration: Duration = .seconds(maxDurationSeconds)
+    static let maxDurationSeconds = 1_000_000 * 3600
+
+    /// `500ms`, `30s`, `1.5s`, `5m`, `2h`, at most `maxDuration`. A bare number is refused: the unit is not obvious.
     public static func duration(_ text: String) -> Duration? {
+        guard let seconds = seconds(text), seconds <= Double(maxDurationSeconds) else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
+    /// The seconds a duration's text means, however many; nil when it is not a number and a unit.
+    static func seconds(_ text: String) -> Double? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (unit, scale) in units where text.hasSuffix(unit) {
             let number = String(text.dropLast(unit.count))
             // "5ms" also ends in "s": only accept when the rest is a plain number.
             guard let value = plainNumber(number), value >= 0 else { continue }
-            let ms = (value * scale * 1000).rounded()
-            return .milliseconds(Int64(ms))
+            return value * scale
         }
         return nil
     }

@@ -30,18 +30,22 @@ public struct LocalAgentTransport: AgentTransport {
         node: NodeEntry, inventory: ClusterInventory, handler: @escaping @Sendable (AgentChannelEvent) -> Void
     ) async throws -> any AgentChannel {
         let options = AgentLaunchSettings.options(for: node, inventory: inventory, shutdownGraceMilliseconds: shutdownGraceMilliseconds)
+        // An agent whose stdin closes stops its ranks (SIGTERM, SIGKILL after the grace) and exits within its
+        // exit bound (2 s); one that has not after that and 10 s more (a loaded host) is killed.
+        let grace = Duration.milliseconds(options.shutdownGraceMilliseconds)
         return try PipeAgentChannel.spawn(
-            [agentExecutable] + options.arguments, node: node.id, expectedBuildHash: agentBuildHash, stderrSink: stderrSink,
-            handler: handler)
+            [agentExecutable] + options.arguments, node: node.id, exitLimit: grace + .seconds(12), expectedBuildHash: agentBuildHash,
+            stderrSink: stderrSink, handler: handler)
     }
 }
 
 extension PipeAgentChannel {
     /// Starts `argv` — the agent, or a launcher that runs it elsewhere with stdin/stdout carried (`srun`) —
-    /// in a process group of its own, and speaks the agent protocol over its stdin/stdout.
+    /// in a process group of its own, and speaks the agent protocol over its stdin/stdout. Once the channel has
+    /// closed, `argv` may take `exitLimit` to exit before its process group is killed.
     package static func spawn(
-        _ argv: [String], node: NodeID, expectedBuildHash: String?, stderrSink: (@Sendable (NodeID, String) -> Void)?,
-        handler: @escaping @Sendable (AgentChannelEvent) -> Void
+        _ argv: [String], node: NodeID, exitLimit: Duration, expectedBuildHash: String?,
+        stderrSink: (@Sendable (NodeID, String) -> Void)?, handler: @escaping @Sendable (AgentChannelEvent) -> Void
     ) throws -> PipeAgentChannel {
         POSIX.ignoreSIGPIPE()
         let stdinPipe = try POSIX.makePipe()
@@ -61,7 +65,7 @@ extension PipeAgentChannel {
         Glibc.close(stdinPipe.read)
         Glibc.close(stdoutPipe.write)
         Glibc.close(stderrPipe.write)
-        let channel = PipeAgentChannel(pid: pid, stdin: stdinPipe.write, node: node)
+        let channel = PipeAgentChannel(pid: pid, stdin: stdinPipe.write, node: node, exitLimit: exitLimit)
         channel.startIO(
             stdout: stdoutPipe.read, stderr: stderrPipe.read, expectedBuildHash: expectedBuildHash, stderrSink: stderrSink,
             handler: handler)
@@ -79,14 +83,17 @@ package final class PipeAgentChannel: AgentChannel {
 
     package let pid: pid_t
     let node: NodeID
+    /// How long the agent may take to exit once its channel has closed before it is killed.
+    let exitLimit: Duration
     private let stdinFD: Int32
     private let writer = Mutex(WriterState())
     private let writerWake = DispatchSemaphore(value: 0)
 
-    init(pid: pid_t, stdin: Int32, node: NodeID) {
+    init(pid: pid_t, stdin: Int32, node: NodeID, exitLimit: Duration) {
         self.pid = pid
         stdinFD = stdin
         self.node = node
+        self.exitLimit = exitLimit
     }
 
     package func send(_ message: ControllerMessage) -> Bool {
@@ -112,7 +119,14 @@ package final class PipeAgentChannel: AgentChannel {
     /// (SIGKILL); the channel then closes with `reason`.
     package func end(reason: String) {
         endReason.withLock { $0 = $0 ?? reason }
-        kill(-pid, SIGKILL)
+        killUnlessReaped()
+    }
+
+    /// Set once the agent has been reaped: its pid may then be another process's.
+    private let reaped = Mutex(false)
+
+    private func killUnlessReaped() {
+        reaped.withLock { if !$0 { _ = kill(-pid, SIGKILL) } }
     }
 
     private func shutdownWriter() {
@@ -181,6 +195,24 @@ package final class PipeAgentChannel: AgentChannel {
                 reason = .endOfStream(tail.withLock { $0.summary })
             }
             handler(.closed(reason))
+            reap()
+        }
+    }
+
+    /// Reaps the agent the moment it ends. One that has not ended `exitLimit` after its channel closed (it broke
+    /// the protocol, or hangs) is killed with its process group: no agent process outlives its channel. The
+    /// agent is waited for without reaping first (`waitUntilEnded`), so the kill never reaches a reused pid.
+    private func reap() {
+        let limit = exitLimit.seconds
+        runOnDedicatedThread(name: "agent \(node) exit limit") { [self] in
+            let now = { Double(POSIX.monotonicNanoseconds()) / 1e9 }
+            let deadline = now() + limit
+            while now() < deadline, !reaped.withLock({ $0 }) { usleep(100_000) }
+            killUnlessReaped()
+        }
+        _ = POSIX.waitUntilEnded(pid)
+        reaped.withLock {
+            $0 = true
             _ = POSIX.wait(pid)
         }
     }

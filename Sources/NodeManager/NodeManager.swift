@@ -40,8 +40,9 @@ public struct NodeStatus: Sendable {
     public var cause: String?
 }
 
-/// Brings up every node of an inventory in parallel, supervises heartbeats, reconnects with backoff, and
-/// hands the controller a stream of agent messages and node events. The decisions are `NodeSupervisor`'s;
+/// Brings up every node of an inventory in parallel, supervises heartbeats, pings every ready node each heartbeat
+/// interval (its agent fences itself when the pings stop: `HeartbeatSettings.agentSilenceLimit`), reconnects with
+/// backoff, and hands the controller a stream of agent messages and node events. The decisions are `NodeSupervisor`'s;
 /// this shell only does the IO.
 public final class NodeManager: Sendable {
     public let inventory: ClusterInventory
@@ -76,6 +77,8 @@ public final class NodeManager: Sendable {
         var timerTask: Task<Void, Never>?
         var sleepTask: Task<Void, any Error>?
         var kicked = false
+        /// Pings sent so far (their ids).
+        var pings: UInt64 = 0
         var started = false
         var stopped = false
     }
@@ -96,9 +99,8 @@ public final class NodeManager: Sendable {
         messages = BoundedAsyncQueue(capacity: messageCapacityBytes, cost: NodeManager.approximateBytes)
         let supervisor = NodeSupervisor(
             nodes: inventory.nodes.map(\.id),
-            configuration: .init(heartbeat: inventory.heartbeat, backoff: backoff, helloTimeout: helloTimeout,
-                                 // Slurm steps whose slurmd died keep the agent's stdin open: it stops on silence instead.
-                                 keepalive: inventory.slurm != nil ? inventory.heartbeat.interval : nil))
+            configuration: .init(
+                heartbeat: inventory.heartbeat, backoff: backoff, helloTimeout: helloTimeout, pingInterval: inventory.heartbeat.interval))
         state = Mutex(
             State(
                 supervisor: supervisor,
@@ -203,8 +205,8 @@ public final class NodeManager: Sendable {
         }
         let now = wallClock()
         var toClose: [any AgentChannel] = []
-        var toPing: [any AgentChannel] = []
         var toConnect: [(NodeEntry, Int)] = []
+        var toPing: [(any AgentChannel, UInt64)] = []
         let satisfied = state.withLock { s -> ([NodeID: NodeState], [UUID: @Sendable ([NodeID: NodeState]) -> Bool]) in
             for t in output.transitions {
                 let event = NodeEvent(timestamp: now, node: t.node, from: t.from, to: t.to, cause: t.cause)
@@ -223,7 +225,10 @@ public final class NodeManager: Sendable {
                 case .disconnect(let node, _):
                     if let old = s.channels.removeValue(forKey: node) { toClose.append(old.channel) }
                 case .ping(let node):
-                    if let channel = s.channels[node]?.channel { toPing.append(channel) }
+                    if let c = s.channels[node]?.channel {
+                        s.pings += 1
+                        toPing.append((c, s.pings))
+                    }
                 }
             }
             return (s.supervisor.states, s.waiters.mapValues(\.predicate))
@@ -236,7 +241,7 @@ public final class NodeManager: Sendable {
             continuations.forEach { $0.resume(returning: true) }
         }
         toClose.forEach { $0.close() }
-        for channel in toPing { _ = channel.send(.ping(Ping(id: 0))) }
+        for (channel, id) in toPing { _ = channel.send(.ping(Ping(id: id))) }
         for (entry, attempt) in toConnect { connect(entry, attempt: attempt) }
         kickIfEarlier()
     }

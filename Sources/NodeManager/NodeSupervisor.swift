@@ -25,6 +25,8 @@ public struct BackoffPolicy: Hashable, Sendable {
 
 /// Node lifecycle and heartbeat supervision as a pure state machine: inputs carry `now` (and the random
 /// draw for jitter), outputs are state transitions and actions for the shell to perform. No IO, no clock.
+/// With `pingInterval` set, every ready node is pinged that often: its agent, started with the matching
+/// silence limit (`HeartbeatSettings.agentSilenceLimit`), stops its ranks when the pings stop reaching it.
 ///
 /// ```
 /// start ─▶ connecting ─(hello)─▶ ready ─(channel closed | missed × interval silent)─▶ lost
@@ -39,16 +41,17 @@ public struct NodeSupervisor: Sendable {
         public var backoff: BackoffPolicy
         /// Channel open but no `hello` yet for this long: unreachable.
         public var helloTimeout: Duration
-        /// A `ping` to every ready node this often (nil: none): for agents that stop when the controller is
-        /// silent (`--controller-silence-ms`), whose channel's end the node cannot see.
-        public var keepalive: Duration?
+        /// A ready node is pinged this long after it said hello and after each ping; nil: never.
+        public var pingInterval: Duration?
 
-        public init(heartbeat: HeartbeatSettings = .init(), backoff: BackoffPolicy = .init(), helloTimeout: Duration = .seconds(30),
-                    keepalive: Duration? = nil) {
-            self.keepalive = keepalive
+        public init(
+            heartbeat: HeartbeatSettings = .init(), backoff: BackoffPolicy = .init(), helloTimeout: Duration = .seconds(30),
+            pingInterval: Duration? = nil
+        ) {
             self.heartbeat = heartbeat
             self.backoff = backoff
             self.helloTimeout = helloTimeout
+            self.pingInterval = pingInterval
         }
     }
 
@@ -64,7 +67,7 @@ public struct NodeSupervisor: Sendable {
         case connect(NodeID, attempt: Int)
         /// Close the node's current channel.
         case disconnect(NodeID, reason: String)
-        /// Send a `ping` on the node's channel (the keepalive).
+        /// Send a `ping` on the node's current channel (its agent's proof that the controller is there).
         case ping(NodeID)
     }
 
@@ -80,9 +83,9 @@ public struct NodeSupervisor: Sendable {
         var attempt = 0
         var failures = 0
         var lastHeard: Duration?
-        var nextPing: Duration?
         var helloDeadline: Duration?
         var retryAt: Duration?
+        var pingAt: Duration?
         var channelOpen = false
     }
 
@@ -151,6 +154,7 @@ public struct NodeSupervisor: Sendable {
         entries[node]!.failures += 1
         entries[node]!.helloDeadline = nil
         entries[node]!.lastHeard = nil
+        entries[node]!.pingAt = nil
         let delay = configuration.backoff.delay(failures: entries[node]!.failures, random: random)
         entries[node]!.retryAt = now + delay
         let retry = "\(cause); retry in \(delay.manifestText)"
@@ -170,7 +174,7 @@ public struct NodeSupervisor: Sendable {
         entries[node]!.failures = 0
         entries[node]!.helloDeadline = nil
         entries[node]!.lastHeard = now
-        entries[node]!.nextPing = configuration.keepalive.map { now + $0 }
+        entries[node]!.pingAt = configuration.pingInterval.map { now + $0 }
         entries[node]!.channelOpen = true
         move(node, to: .ready, cause: "agent said hello", into: &out)
         return out
@@ -202,16 +206,16 @@ public struct NodeSupervisor: Sendable {
             let e = entries[node]!
             switch e.state {
             case .ready:
-                if let at = e.nextPing, now >= at, let keepalive = configuration.keepalive {
-                    out.actions.append(.ping(node))
-                    entries[node]!.nextPing = now + keepalive
-                }
                 if let heard = e.lastHeard, now - heard >= configuration.heartbeat.lostAfter {
                     out.actions.append(.disconnect(node, reason: "heartbeats stopped"))
                     fail(
                         node, to: .lost,
                         cause: "no heartbeat for \((now - heard).manifestText) (limit \(configuration.heartbeat.lostAfter.manifestText))",
                         now: now, random: random, into: &out)
+                } else if let due = e.pingAt, now >= due, let interval = configuration.pingInterval {
+                    // One ping however late the tick: the next is due one interval after this one.
+                    out.actions.append(.ping(node))
+                    entries[node]!.pingAt = now + interval
                 }
             case .connecting:
                 if let d = e.helloDeadline, now >= d {
@@ -237,7 +241,7 @@ public struct NodeSupervisor: Sendable {
             switch e.state {
             case .ready:
                 consider(e.lastHeard.map { $0 + configuration.heartbeat.lostAfter })
-                consider(e.nextPing)
+                consider(e.pingAt)
             case .connecting: consider(e.helloDeadline)
             case .unreachable, .lost: consider(e.retryAt)
             default: break

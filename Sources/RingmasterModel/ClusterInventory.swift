@@ -91,4 +91,12 @@ public struct HeartbeatSettings: Hashable, Codable, Sendable {
 
     /// Silence after which a node counts as lost.
     public var lostAfter: Duration { interval * missed }
+
+    /// Silence from its controller after which an agent stops its ranks and exits: twice what the controller
+    /// waits for the agent (`lostAfter`), at least a second more. The controller, which pings every interval,
+    /// gives up on a partitioned node first; and a controller that is late with its pings — a loaded host, a
+    /// long pause — by as much again as it allows its agents does not fence them, which would stop every
+    /// job's ranks at once. A partitioned host's ranks are gone by this bound plus the agent's shutdown
+    /// grace, without the controller. 6 s with the default 1 s × 3.
+    public var agentSilenceLimit: Duration { max(lostAfter * 2, lostAfter + .seconds(1)) }
 }

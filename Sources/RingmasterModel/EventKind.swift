@@ -32,6 +32,11 @@ public struct EventKind: StringIdentifier {
     public static let rankExited = EventKind(rawValue: "rank.exited")
     public static let checkpointCommitted = EventKind(rawValue: "checkpoint.committed")
     public static let checkpointCorrupt = EventKind(rawValue: "checkpoint.corrupt")
+    /// A step that will not be committed: a rank could not write its shard (a full disk), or its commit failed.
+    public static let checkpointFailed = EventKind(rawValue: "checkpoint.failed")
+    /// The state database could not be written for a while (full disk, a lock held by another process):
+    /// recorded once it can be written again, with what was delayed or lost.
+    public static let storeWriteFailed = EventKind(rawValue: "store.write-failed")
 
     /// `subject.verb` in lower-case letters, digits and '-'.
     public var isWellFormed: Bool {

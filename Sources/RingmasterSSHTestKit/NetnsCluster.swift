@@ -126,6 +126,36 @@ public final class NetnsCluster: Sendable {
         await hosts[index - 1].sshd.stop()
     }
 
+    /// Delays and drops frames on host `index`'s link (1-based), both ways, until the line is removed: a
+    /// user-space `netem` (`DelayLine`), since this kernel has none. The loss is drawn from `seed`.
+    public func impair(_ index: Int, _ impairment: LinkImpairment, seed: UInt64 = 1) async throws -> DelayLine {
+        try await DelayLine.install(
+            switchNamespace: switchNamespace, hostPort: "vh\(index)", index: index, impairment: impairment, seed: seed)
+    }
+
+    /// Cuts host `index` (1-based) off the network: its port leaves the switch's bridge, so no frame passes
+    /// either way while the host's own link stays up (as when the switch or a link past the host fails) and
+    /// everything on the host keeps running. Open connections see silence, not a reset.
+    public func partition(_ index: Int) async throws {
+        try await ChildProcess.run(["ip", "-n", switchNamespace, "link", "set", "vh\(index)", "nomaster"], mergeStderr: true).check()
+    }
+
+    /// Ends `partition(index)`: the port is back on the bridge.
+    public func heal(_ index: Int) async throws {
+        try await ChildProcess.run(["ip", "-n", switchNamespace, "link", "set", "vh\(index)", "master", "br0"], mergeStderr: true).check()
+    }
+
+    /// Processes other than sshd in host `index`'s namespace (1-based): agents and ranks, by pid and name.
+    public func processesBesidesSSHD(_ index: Int) async -> [pid_t: String] {
+        var out: [pid_t: String] = [:]
+        for pid in await Self.pids(inNamespace: hosts[index - 1].namespace) {
+            guard let comm = POSIX.readText("/proc/\(pid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines), comm != "sshd"
+            else { continue }
+            out[pid] = comm
+        }
+        return out
+    }
+
     /// Pids of the processes running in a namespace.
     public static func pids(inNamespace ns: String) async -> [pid_t] {
         guard let r = try? await ChildProcess.run(["ip", "netns", "pids", ns], mergeStderr: true) else { return [] }

@@ -4,11 +4,11 @@ import Foundation
 
 extension ControllerProcess {
     /// Starts the built `ringmaster controller` (see `ControllerProcess.start(ringmaster:…)`).
-    public static func start(cluster: String, stateDirectory: String, launcher: [String] = [], extra: [String] = [])
-        async throws -> ControllerProcess
+    public static func start(cluster: String, stateDirectory: String, launcher: [String] = [], extra: [String] = [],
+                             logFile: String? = nil) async throws -> ControllerProcess
     {
         try await start(ringmaster: try BuiltProducts.executable("ringmaster"), cluster: cluster, stateDirectory: stateDirectory,
-                        launcher: launcher, extra: extra)
+                        launcher: launcher, extra: extra, logFile: logFile)
     }
 
     /// Submits the manifest file through the API.

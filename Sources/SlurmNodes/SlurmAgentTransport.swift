@@ -26,14 +26,16 @@ public struct SlurmAgentTransport: AgentTransport {
         node: NodeEntry, inventory: ClusterInventory, handler: @escaping @Sendable (AgentChannelEvent) -> Void
     ) async throws -> any AgentChannel {
         let binding = try await waitForBinding(node.id)
-        var options = AgentLaunchSettings.options(for: node, inventory: inventory, shutdownGraceMilliseconds: nil)
         // A step whose slurmd died cannot be cancelled and keeps the agent's stdin open: the agent stops its
-        // ranks when the controller's keepalive pings stop for twice as long as the controller waits for heartbeats.
-        options.controllerSilenceMilliseconds = max(1, Int((inventory.heartbeat.lostAfter.seconds * 2000).rounded()))
+        // ranks when the controller's pings stop (`--controller-silence-ms`, as on every node).
+        let options = AgentLaunchSettings.options(for: node, inventory: inventory, shutdownGraceMilliseconds: nil)
         let argv = SlurmCommands.agentStep(job: binding.job, host: binding.host, gres: allocation.settings.gresPerNode,
                                            agent: [agentExecutable] + options.arguments)
-        let channel = try PipeAgentChannel.spawn(argv, node: node.id, expectedBuildHash: agentBuildHash, stderrSink: stderrSink,
-                                                 handler: handler)
+        // srun ends once its step has (the agent stops its ranks within the grace, then exits); one that has not
+        // 12 s after that is killed, and with it the step.
+        let grace = Duration.milliseconds(options.shutdownGraceMilliseconds)
+        let channel = try PipeAgentChannel.spawn(argv, node: node.id, exitLimit: grace + .seconds(12), expectedBuildHash: agentBuildHash,
+                                                 stderrSink: stderrSink, handler: handler)
         allocation.attach(node.id) { reason in channel.end(reason: reason) }
         return channel
     }

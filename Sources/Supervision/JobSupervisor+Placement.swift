@@ -6,21 +6,37 @@ import RingmasterModel
 /// Where the job's attempts run: a fresh placement, a recovery's replacement, shrink and grow; and the
 /// two-step launch (prepare: the resume candidates checked; launch: the attempt ordered).
 extension JobSupervisor {
+    /// Whether `schedule` could place the job now: a recovery waiting for nodes, or a pending job whose
+    /// last try was on other free slots (a queue of a thousand jobs is not tried again on each submission).
+    func mayBePlaced(_ fleet: FleetState) -> Bool {
+        switch phase {
+        case .pending: unplacedAt != fleet.capacityVersion
+        case .waitingForNodes: true
+        default: false
+        }
+    }
+
     /// A pending job, or a recovery waiting for nodes, tries the free nodes.
     mutating func schedule(_ fleet: inout FleetState) {
         switch phase {
         case .pending:
+            if let at = launchRetryAt, at > fleet.now { return }
+            launchRetryAt = nil
+            // A placement depends only on the spec and the free slots: it fails again until they change.
+            guard unplacedAt != fleet.capacityVersion else { return }
             let slots = fleet.freeSlots(for: spec)
             do {
                 let placement = try Placer(job: spec).place(on: slots)
+                unplacedAt = nil
                 prepare(placement, recovery: nil, &fleet)
             } catch {
+                unplacedAt = fleet.capacityVersion
                 let ready = slots.count
                 let why = "waiting for nodes: \(error.message) (\(ready) free ready node\(ready == 1 ? "" : "s"))"
-                guard !fleet.settling else { return }
-                fleet.emit(.waiting(id, reason: why))
-                guard reason != why else { return }
+                // Said once per change: the note (a log line), the stored reason and its event.
+                guard !fleet.settling, reason != why else { return }
                 reason = why
+                fleet.emit(.waiting(id, reason: why))
                 fleet.emit(.setJobState(id, .pending, reason: why))
                 fleet.record(.waiting(reason: why), job: id)
             }
@@ -143,6 +159,47 @@ extension JobSupervisor {
             let node = a.placement.ranks[rank].node
             rankUnreachable(RankRef(job: id, attempt: number, rank: rank), node: node, &fleet)
         }
+    }
+
+    /// How long a launch deferred by a store that cannot be written waits before it is tried again.
+    static let launchRetry: TimeInterval = 5
+
+    /// The shell could not record the attempt because the store cannot be written now (a full disk, a lock
+    /// another process holds). Nothing was launched and no restart was spent: the nodes are free again,
+    /// and the same launch — a fresh start, or the recovery it was — is tried again after `launchRetry`.
+    /// A cancel that came meanwhile ends the job.
+    mutating func launchDeferred(attempt number: Int, error: String, _ fleet: inout FleetState) {
+        guard let a = attempt, a.number == number, !a.delivered else { return }
+        attempts = number - 1
+        if number > 1 { restarts -= 1 }
+        fleet.releaseNodes(of: id)
+        fleet.needsSchedule = true
+        guard a.cancelRequests.isEmpty else {
+            end(.cancelled, "cancelled by user", &fleet)
+            for request in a.cancelRequests { fleet.emit(.answerCancel(request: request, .success(id))) }
+            return
+        }
+        let retry = Self.launchRetry
+        fleet.record(.launchDeferred(error: error, retry: retry), job: id, attempt: number)
+        fleet.emit(.note(id, "launching attempt \(number) of \(id) deferred: \(error)"))
+        if var context = a.recovery {
+            context.relaunchedAt = nil
+            phase = .backoff(Recovery(context: context, previous: a.placement, exclude: a.lostNodes, avoid: []))
+        } else {
+            phase = .pending
+            launchRetryAt = fleet.now + retry
+        }
+        fleet.emit(.setTimer(.relaunch(id), at: fleet.now + retry))
+    }
+
+    /// The relaunch timer: a recovery's backoff passed, or a deferred fresh launch may be tried again.
+    mutating func relaunchTimer(_ fleet: inout FleetState) {
+        if case .pending = phase, launchRetryAt != nil {
+            launchRetryAt = nil
+            fleet.needsSchedule = true
+            return
+        }
+        relaunch(&fleet)
     }
 
     /// The shell could not create the attempt: the job fails with the reason.

@@ -44,9 +44,15 @@ public struct JobSupervisor: Sendable {
     var launchErrors = LaunchErrorDetector()
     /// Failures in a row without a committed checkpoint in between.
     public internal(set) var consecutiveFailures = 0
+    /// Checkpoints in a row that could not be saved or committed (reset by a commit).
+    public internal(set) var failedCheckpoints = 0
+    /// A launch deferred because the store could not be written is tried again at this time.
+    var launchRetryAt: Instant?
     var intervals = AdaptiveStallTimeout()
     /// The reason stored with the job while it waits (recorded only when it changes).
     var reason: String?
+    /// `FleetState.capacityVersion` when the pending job last failed to be placed.
+    var unplacedAt: Int?
     var injection: Injection?
 
     init(_ job: JobSnapshot) {
@@ -221,11 +227,31 @@ public struct JobSupervisor: Sendable {
         fleet.emit(.commitCheckpoint(id, attempt: a.number, step: complete, worldSize: a.placement.worldSize))
     }
 
+    /// A rank could not write its shard of `step` (a full disk): the step is never committed. That is no
+    /// failure of the job — its ranks train on, and its newest committed step stays the one to resume
+    /// from — but every such step is an event, with how far back a failure would now go.
+    mutating func checkpointFailed(_ rank: RankRef, step: Int, reason: String, _ fleet: inout FleetState) {
+        guard spec.checkpoint != nil, var a = attempt, a.owns(rank, job: id), rank.rank < a.placement.worldSize else { return }
+        let first = a.commits.fail(rank: rank.rank, step: step)
+        phase = .running(a)
+        guard first else { return }
+        let node = a.placement.ranks[rank.rank].node
+        notCommitted(step, cause: "rank \(rank.rank) on \(node) could not write its shard: \(reason)", node: node,
+                     rank: rank.rank, &fleet)
+    }
+
+    mutating func notCommitted(_ step: Int, cause: String, node: NodeID? = nil, rank: Int? = nil, _ fleet: inout FleetState) {
+        failedCheckpoints += 1
+        fleet.record(.checkpointFailed(step: step, cause: cause, newest: resumeCandidates.first, inARow: failedCheckpoints),
+                     job: id, attempt: attempt?.number, node: node, rank: rank)
+    }
+
     /// The step's marker and row are written: it is resumable; older steps beyond `keep` are pruned, and a
-    /// shrunken attempt stops here to grow back when the full layout fits again.
+    /// shrunken attempt stops here to grow back when the full layout fits again. A commit the shell could
+    /// not write (the marker's disk or the store is full) leaves the step uncommitted, like a failed save.
     mutating func checkpointCommitted(step: Int, error: String?, _ fleet: inout FleetState) {
         if let error {
-            fleet.emit(.note(id, "committing checkpoint step \(step) failed: \(error)"))
+            notCommitted(step, cause: "the controller could not commit it: \(error)", &fleet)
             return
         }
         // A step written again by a later attempt is a new checkpoint (the store's row is committed again).
@@ -233,6 +259,7 @@ public struct JobSupervisor: Sendable {
         corrupt.remove(step)
         importFrom = nil
         consecutiveFailures = 0
+        failedCheckpoints = 0
         let keep = spec.checkpoint?.keep ?? Int.max
         let stale = committed.sorted().dropLast(keep)
         let newest = committed.max() ?? step

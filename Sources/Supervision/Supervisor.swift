@@ -13,6 +13,8 @@ public struct Supervisor: Sendable {
     public private(set) var order: [JobID] = []
     /// Jobs already final when the controller started, for cancel's answer.
     private var finals: [JobID: JobState] = [:]
+    /// Jobs an input changed (only they can have finished), so that each input does not visit every job.
+    private var touched: [JobID] = []
     private var stoppedSent = false
 
     /// - Parameters:
@@ -37,11 +39,13 @@ public struct Supervisor: Sendable {
             fleet.emit(.stopped)
         }
         // Finished jobs leave the table (their state is in the store).
-        for (id, job) in jobs where job.isDone {
-            if case .done(let state) = job.phase { finals[id] = state }
+        for id in touched {
+            guard let job = jobs[id], case .done(let state) = job.phase else { continue }
+            finals[id] = state
             jobs[id] = nil
             order.removeAll { $0 == id }
         }
+        touched.removeAll(keepingCapacity: true)
         return fleet.actions
     }
 
@@ -49,6 +53,7 @@ public struct Supervisor: Sendable {
         guard var job = jobs[id] else { return }
         body(&job, &fleet)
         jobs[id] = job
+        touched.append(id)
     }
 
     private mutating func dispatch(_ input: SupervisorInput) {
@@ -73,6 +78,7 @@ public struct Supervisor: Sendable {
         case .release(let node, let request): release(node, request: request)
         case .prepared(let id, let attempt, let check): withJob(id) { $0.prepared(attempt: attempt, check, &$1) }
         case .launchFailed(let id, let attempt, let error): withJob(id) { $0.launchFailed(attempt: attempt, error: error, &$1) }
+        case .launchDeferred(let id, let attempt, let error): withJob(id) { $0.launchDeferred(attempt: attempt, error: error, &$1) }
         case .launched(let id, let attempt, let rendezvous, let undelivered):
             withJob(id) { $0.launched(attempt: attempt, rendezvous: rendezvous, undelivered: undelivered, &$1) }
         case .rankStarted(let rank): withJob(rank.job) { $0.rankStarted(rank, &$1) }
@@ -85,6 +91,8 @@ public struct Supervisor: Sendable {
             withJob(rank.job) { $0.rankUnreachable(rank, node: node, &$1) }
         case .step(let rank, let step): withJob(rank.job) { $0.stepped(rank, step: step, &$1) }
         case .checkpointReported(let rank, let step): withJob(rank.job) { $0.checkpointReported(rank, step: step, &$1) }
+        case .checkpointFailed(let rank, let step, let reason):
+            withJob(rank.job) { $0.checkpointFailed(rank, step: step, reason: reason, &$1) }
         case .checkpointCommitted(let id, let step, let error):
             withJob(id) { $0.checkpointCommitted(step: step, error: error, &$1) }
         case .sectionOpened(let rank, let name, let seconds):
@@ -119,7 +127,7 @@ public struct Supervisor: Sendable {
 
     private mutating func fire(_ timer: TimerID) {
         switch timer {
-        case .relaunch(let id): withJob(id) { $0.relaunch(&$1) }
+        case .relaunch(let id): withJob(id) { $0.relaunchTimer(&$1) }
         case .hang(let id, let attempt): withJob(id) { $0.hangTimer(attempt: attempt, &$1) }
         case .shrink: fleet.needsSchedule = true
         }
@@ -128,7 +136,7 @@ public struct Supervisor: Sendable {
     /// Places pending jobs and waiting recoveries, oldest first; younger jobs that fit the remaining nodes
     /// may start before an older one that does not (backfill).
     private mutating func schedule() {
-        for id in order { withJob(id) { $0.schedule(&$1) } }
+        for id in order where jobs[id]?.mayBePlaced(fleet) == true { withJob(id) { $0.schedule(&$1) } }
     }
 
     // MARK: Nodes

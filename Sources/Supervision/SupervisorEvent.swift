@@ -45,6 +45,11 @@ public struct SupervisorEvent: Hashable, Sendable {
         case quarantined(reason: String)
         case released(state: NodeState?)
         case waiting(reason: String)
+        /// `checkpoint.failed`: the step will not be committed (a rank could not write its shard, or the
+        /// controller could not commit it); training goes on and resumes from `newest` after a failure.
+        case checkpointFailed(step: Int, cause: String, newest: Int?, inARow: Int)
+        /// `job.waiting`: the attempt could not be recorded (the store cannot be written); it is tried again.
+        case launchDeferred(error: String, retry: TimeInterval)
     }
 
     public init(time: Instant, job: JobID? = nil, attempt: Int? = nil, node: NodeID? = nil, rank: Int? = nil, _ detail: Detail) {
@@ -68,7 +73,8 @@ public struct SupervisorEvent: Hashable, Sendable {
         case .stepping: .attemptStepping
         case .quarantined: .nodeQuarantined
         case .released: .nodeReleased
-        case .waiting: .jobWaiting
+        case .waiting, .launchDeferred: .jobWaiting
+        case .checkpointFailed: .checkpointFailed
         }
     }
 
@@ -112,6 +118,13 @@ public struct SupervisorEvent: Hashable, Sendable {
             return "\(nodeName) released from quarantine; it is \(state?.rawValue ?? "connecting")"
         case .waiting(let reason):
             return "\(jobName) \(reason)"
+        case .checkpointFailed(let step, let cause, let newest, let inARow):
+            let resume = newest.map { "a failure now resumes from step \($0)" } ?? "no step is committed yet: a failure now starts over"
+            return "step \(step) of \(jobName) was not committed: \(cause); training continues and \(resume)"
+                + (inARow > 1 ? " (\(inARow) checkpoints in a row failed)" : "")
+        case .launchDeferred(let error, let retry):
+            return "\(jobName) could not launch attempt \(attemptName): \(error); "
+                + String(format: "trying again in %.0f s", retry)
         }
     }
 
@@ -135,6 +148,11 @@ public struct SupervisorEvent: Hashable, Sendable {
         case .rootCause(let later, _): return ["kind": .text(later.kind.rawValue), "refines": .text("true")]
         case .teardown(_, let seconds): return ["teardownSeconds": .number(seconds)]
         case .decision(_, let delay, _, _): return ["delaySeconds": .number(delay)]
+        case .checkpointFailed(let step, _, let newest, let inARow):
+            var p: [String: PayloadValue] = ["step": .number(Double(step)), "failedInARow": .number(Double(inARow))]
+            if let newest { p["resumeStep"] = .number(Double(newest)) }
+            return p
+        case .launchDeferred(_, let retry): return ["retrySeconds": .number(retry)]
         case .recoveryComplete(_, let p):
             return ["recoverySeconds": .number(p.total), "teardownSeconds": .number(p.teardown),
                     "backoffSeconds": .number(p.backoff), "relaunchSeconds": .number(p.relaunch),

@@ -81,7 +81,7 @@ public struct LaunchCheck: Hashable, Sendable {
 
 /// The timers the supervisor sets; at most one of each is pending.
 public enum TimerID: Hashable, Sendable {
-    /// A recovering job's backoff passed: relaunch.
+    /// A recovering job's backoff passed: relaunch (or a deferred launch is tried again).
     case relaunch(JobID)
     /// Hang detection for the job's attempt is due.
     case hang(JobID, attempt: Int)
@@ -104,6 +104,9 @@ public enum SupervisorInput: Sendable {
     case prepared(JobID, attempt: Int, LaunchCheck)
     /// The shell could not create the attempt (the store, the rendezvous port).
     case launchFailed(JobID, attempt: Int, error: String)
+    /// The shell could not create the attempt because the store cannot be written for now (its disk is full,
+    /// another process holds its lock): nothing was launched, and the launch can be tried again.
+    case launchDeferred(JobID, attempt: Int, error: String)
     /// The attempt's rows and rendezvous exist and every rank's launch was sent; `undelivered` are the
     /// ranks whose node had no open channel.
     case launched(JobID, attempt: Int, rendezvous: String, undelivered: [Int])
@@ -115,6 +118,8 @@ public enum SupervisorInput: Sendable {
     case step(RankRef, step: Int)
     /// A rank finished writing its shard of `step`.
     case checkpointReported(RankRef, step: Int)
+    /// A rank could not write its shard of `step` (`checkpoint-failed N REASON`: a full disk, permissions).
+    case checkpointFailed(RankRef, step: Int, reason: String)
     /// The shell wrote the step's COMMITTED marker and store row (nil error) or could not.
     case checkpointCommitted(JobID, step: Int, error: String?)
     case sectionOpened(RankRef, name: String, seconds: Double)

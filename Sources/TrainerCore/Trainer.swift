@@ -81,8 +81,13 @@ public final class Trainer {
         optimizer = Adam(learningRate: options.learningRate)
         gradientSync = layout.data > 1 ? GradientSync(group: groups.data) : nil
         if let dir = options.checkpointDir, options.checkpointEvery != nil {
-            checkpointer = Checkpointer(.init(directory: dir, rank: rank, worldSize: layout.worldSize,
-                                              keep: options.keep, async: options.asyncCheckpoint, reporter: reporter))
+            // A save that cannot be written (a full disk) is reported and skipped: training goes on, and the
+            // controller decides what the uncommitted step means for the job.
+            checkpointer = Checkpointer(.init(
+                directory: dir, rank: rank, worldSize: layout.worldSize, keep: options.keep, async: options.asyncCheckpoint,
+                reporter: reporter, onWriteFailure: .reportAndContinue, onFailedSave: { step, error in
+                    FileHandle.standardError.write(Data("rank \(rank): checkpoint step \(step) not saved: \(error)\n".utf8))
+                }))
         } else {
             checkpointer = nil
         }

@@ -8,7 +8,7 @@ func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").ut
 let args = CommandLine.arguments
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: ringmaster-fixture store-writer DB BATCHES BATCH_SIZE | checkpoint-writer DIR | shard-writer DIR STEP RANKS\n".utf8))
+    FileHandle.standardError.write(Data("usage: ringmaster-fixture store-writer DB BATCHES BATCH_SIZE | store-locker DB | store-truncate-wal DB | checkpoint-writer DIR | shard-writer DIR STEP RANKS\n".utf8))
     exit(64)
 }
 
@@ -34,6 +34,20 @@ case "store-writer":
         say("holding")
         while true { pause() }
     }
+case "store-locker":
+    // Opens the database DB, takes its write lock (BEGIN EXCLUSIVE), prints "locked" and holds it until
+    // killed: another process holding the state database locked.
+    guard args.count == 3 else { usage() }
+    let store = try RingmasterStore.open(path: args[2])
+    try store.holdingWriteLock {
+        say("locked")
+        while true { pause() }
+    }
+case "store-truncate-wal":
+    // Checkpoints DB's WAL into the file and truncates it (the next write needs new space), then exits.
+    guard args.count == 3 else { usage() }
+    try RingmasterStore.open(path: args[2]).truncateWAL()
+    say("truncated")
 case "checkpoint-writer":
     // Commits step 1 of a world-size-1 run, then starts saving step 2 (async) and stops for good
     // after its first blob file is durable, printing "mid-write": the test kills it there.

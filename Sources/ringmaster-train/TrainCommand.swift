@@ -97,6 +97,10 @@ struct TrainCommand: ParsableCommand {
                 + "%.1f ms writing in the background", rank, stats.saves, Double(stats.bytes) / 1e6, stall * 1000,
                 stall / seconds * 100, seconds, stats.writeTime.seconds * 1000))
         }
+        if let stats = trainer.checkpointStatistics, stats.failedSaves > 0 {
+            print("rank \(rank): \(stats.failedSaves) checkpoint\(stats.failedSaves == 1 ? "" : "s") could not be written "
+                + "(the newest: step \(stats.lastFailedStep ?? 0)); see the lines above")
+        }
         if printHash { print("parameter-hash rank \(rank) \(trainer.model.params.hash())") }
     }
 

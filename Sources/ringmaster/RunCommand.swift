@@ -36,7 +36,9 @@ struct Run: AsyncParsableCommand {
             options: JobRunOptions(stateDirectory: state, agentExecutable: Nodes.defaultAgentPath(), binDirectory: bin),
             output: { Output.timestamped($0) })
         let outcome: JobOutcome
-        do { outcome = try await run.run() } catch let refused as ManifestErrors { throw Manifests.fail(refused.errors) }
+        do { outcome = try await StateDirectoryExit.map { try await run.run() } } catch let refused as ManifestErrors {
+            throw Manifests.fail(refused.errors)
+        }
         switch outcome {
         case .succeeded:
             Output.timestamped("job succeeded; state in \(state)/state.db")

@@ -74,3 +74,59 @@ import Testing
         #expect(h.core.shutdown?.reason == "poll failed" && h.core.shutdown?.killAt == .milliseconds(10_010))
     }
 }
+
+/// A host cut off from its controller by the network: the channel stays open, nothing arrives on it.
+@Suite struct ControllerSilenceTests {
+    static func configuration(limit: Duration?) -> AgentConfiguration {
+        var c = Harness.configuration(heartbeat: .seconds(1), grace: .milliseconds(500))
+        c.controllerSilenceLimit = limit
+        return c
+    }
+
+    @Test func silencePastTheLimitStopsEveryRankAndTheAgentExits() {
+        let h = Harness(Self.configuration(limit: .seconds(4)))
+        h.launch(0, pid: 100, at: 10)
+        h.launch(1, pid: 101, at: 10)
+        // The launches were the controller's last word: the limit counts from them.
+        #expect(h.core.controllerHeardAt == .milliseconds(10))
+        #expect(h.at(4009, .tick).signals.isEmpty)
+        let fence = h.at(4010, .tick)
+        #expect(fence.contains(.log("nothing from the controller for 4s (limit 4s): stopping 2 rank(s)")))
+        #expect(fence.signals == [Signalled(pid: 100, signal: SIGTERM), Signalled(pid: 101, signal: SIGTERM)])
+        #expect(h.core.shutdown?.killAt == .milliseconds(4510))
+        // SIGKILL at the end of the grace, exit once both are reaped.
+        #expect(h.at(4510, .tick).signals == [Signalled(pid: 100, signal: SIGKILL), Signalled(pid: 101, signal: SIGKILL)])
+        h.at(4520, .rankExited(rankRef(0), .signaled(SIGKILL), finalReports: []))
+        #expect(h.at(4530, .rankExited(rankRef(1), .signaled(SIGKILL), finalReports: [])).exitAction == [])
+    }
+
+    @Test func anyControllerBytePushesTheLimitBackAndAPingKeepsTheAgentAlive() {
+        let h = Harness(Self.configuration(limit: .seconds(4)))
+        h.launch(0, pid: 100)
+        #expect(h.core.nextWake == .seconds(1))  // the heartbeat first; the limit at 4 s
+        for t in stride(from: 1000, through: 20_000, by: 1000) {
+            h.at(t, .tick)
+            h.at(t + 1, controller: .ping(Ping(id: UInt64(t))))
+        }
+        #expect(h.core.shutdown == nil)
+        #expect(h.core.controllerHeardAt == .milliseconds(20_001))
+        // Half a line counts too: bytes are proof of life, whatever they are.
+        h.at(24_000, .controllerBytes(bytes("{\"type\":")))
+        #expect(h.at(27_999, .tick).signals.isEmpty)
+        #expect(h.at(28_000, .tick).signals == [Signalled(pid: 100, signal: SIGTERM)])
+    }
+
+    @Test func withoutALimitSilenceIsWaitedOut() {
+        let h = Harness(Self.configuration(limit: nil))
+        h.launch(0, pid: 100)
+        for t in stride(from: 1000, through: 600_000, by: 1000) { #expect(h.at(t, .tick).signals.isEmpty) }
+        #expect(h.core.shutdown == nil)
+    }
+
+    @Test func theLimitCountsFromHelloBeforeTheControllerSaysAnything() {
+        let h = Harness(Self.configuration(limit: .seconds(4)))
+        #expect(h.core.controllerHeardAt == .zero)
+        #expect(h.at(4000, .tick).contains(.log("nothing from the controller for 4s (limit 4s): stopping 0 rank(s)")))
+        #expect(h.core.nextWake == nil)
+    }
+}

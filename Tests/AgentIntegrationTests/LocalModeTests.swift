@@ -128,20 +128,25 @@ import Glibc
         await h.close()
     }
 
-    @Test func exitedArrivesWithin100msOfTheExit() async throws {
-        let h = try await Harness(nodes: 1)
+    /// The agent reports an exit when it happens, not with its next heartbeat: with heartbeats 60 s apart, an
+    /// exit that waited for one would take up to 60 s; the bound is half of that (the exits take milliseconds
+    /// here — printed — and the margin is for a loaded machine).
+    @Test func exitedArrivesWithoutWaitingForAHeartbeat() async throws {
+        let heartbeat = Duration.seconds(60)
+        let h = try await Harness(nodes: 1, heartbeat: heartbeat)
         var worst = Duration.zero
         for i in 0..<5 {
             let ref = h.launch(["sleep", "1000"], rank: i)
             let pid = try await h.started(ref)
             let t0 = ContinuousClock.now
             kill(pid, SIGKILL)
-            let exit = try await h.exited(ref)
+            let exit = try await h.exited(ref, within: heartbeat / 2)
             let latency = ContinuousClock.now - t0
             worst = max(worst, latency)
             #expect(exit.signal == SIGKILL)
         }
-        #expect(worst < .milliseconds(100), "worst exit notification latency \(worst)")
+        print("exit notifications: the slowest of 5 took \(worst)")
+        #expect(worst < heartbeat / 2, "worst exit notification latency \(worst)")
         await h.close()
     }
 
@@ -184,7 +189,7 @@ import Glibc
         #expect(pids.allSatisfy(processIsAlive))
         await h.close()  // the agent's stdin closes
         let rankPIDs = pids
-        try await eventually("ranks and agent gone", within: .seconds(5)) {
+        try await eventually("ranks and agent gone", within: .seconds(30)) {
             !rankPIDs.contains(where: processIsAlive) && !processIsAlive(agentPID)
         }
     }
@@ -195,8 +200,8 @@ import Glibc
         let ref = h.launch(["sleep", "1000"])
         let pid = try await h.started(ref)
         kill(agentPID, SIGKILL)
-        try await eventually("rank gone after the agent was killed", within: .seconds(5)) { !processIsAlive(pid) }
-        #expect(try await withTimeout(.seconds(5), "node lost") { await h.manager.waitUntil { $0["local-0"] == .lost } })
+        try await eventually("rank gone after the agent was killed", within: .seconds(30)) { !processIsAlive(pid) }
+        #expect(try await withTimeout(.seconds(30), "node lost") { await h.manager.waitUntil { $0["local-0"] == .lost } })
         await h.close()
     }
 
@@ -228,15 +233,21 @@ import Glibc
         await h.close()
     }
 
-    @Test func malformedAgentOutputEndsOnlyThatConnection() async throws {
+    /// The connection ends, and the process that broke the protocol (it would not stop when its stdin closed)
+    /// is killed once the agents' exit limit has passed (grace + exit bound + 10 s): nothing outlives it.
+    @Test func malformedAgentOutputEndsOnlyThatConnectionAndItsProcess() async throws {
         let dir = try TemporaryDirectory()
-        let fake = try dir.write("fake-agent", "#!/bin/sh\necho 'this is not json'\nexec sleep 1000\n", mode: 0o755)
-        let transport = try LocalAgentTransport(agentExecutable: fake)
+        defer { dir.remove() }
+        let pidFile = dir.file("fake.pid")
+        let fake = try dir.write("fake-agent", "#!/bin/sh\necho $$ > \(pidFile)\necho 'this is not json'\nexec sleep 1000\n", mode: 0o755)
+        let transport = try LocalAgentTransport(agentExecutable: fake, shutdownGraceMilliseconds: 100)
         let inventory = ClusterInventory(name: "bad", nodes: [NodeEntry(id: "bad", host: "localhost")], isLocal: true)
         let manager = NodeManager(inventory: inventory, transport: transport, backoff: BackoffPolicy(initial: .seconds(60)))
         manager.start()
         #expect(try await withTimeout(.seconds(10), "unreachable") { await manager.waitUntil { $0["bad"] == .unreachable } })
         #expect(manager.status(of: "bad")?.cause?.contains("protocol violation") == true)
+        let pid = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await eventually("the fake agent killed", within: .seconds(90), every: .milliseconds(100)) { !processIsAlive(pid) }
         await manager.shutdown()
     }
 }

@@ -39,6 +39,7 @@ import Testing
             .progress(RankProgress(rank: ref, step: 10)),
             .progress(RankProgress(rank: ref, metric: "loss", value: 0.25)),
             .checkpoint(CheckpointReport(rank: ref, step: 10)),
+            .checkpoint(CheckpointReport(rank: ref, step: 20, failure: "cannot write /c/step-20: No space left on device")),
             .error(ProtocolErrorReport(message: "bad")),
         ]
         for m in messages {
@@ -108,9 +109,27 @@ import Testing
         #expect(RankReport(line: "section save/async 0.25") == .section(name: "save/async", seconds: 0.25))
         #expect(RankReport(line: "section end") == .sectionEnd)
         #expect(RankReport(line: "section end 30") == .section(name: "end", seconds: 30))
+        #expect(RankReport(line: "checkpoint-failed 20 cannot write /c/step-20/x.bin: No space left on device\n")
+            == .checkpointFailed(20, reason: "cannot write /c/step-20/x.bin: No space left on device"))
+        #expect(RankReport(line: "checkpoint-failed 3") == .checkpointFailed(3, reason: "no reason given"))
+        let long = RankReport(line: "checkpoint-failed 4 " + String(repeating: "y", count: 3000))
+        #expect(long == .checkpointFailed(4, reason: String(repeating: "y", count: RankReport.maxReason)))
     }
 
-    @Test(arguments: ["", "step", "step -1", "step x", "step 1 2", "checkpoint", "metric loss", "metric loss nan", "metric a b c",
+    @Test func aFailedCheckpointIsACheckpointMessageWithItsFailure() throws {
+        let ref = RankRef(job: "demo-1", attempt: 2, rank: 3)
+        let line = try AgentWire.encodeLine(AgentMessage.checkpoint(CheckpointReport(rank: ref, step: 5, failure: "disk full")))
+        let json = try JSONSerialization.jsonObject(with: Data(line)) as! [String: Any]
+        #expect(json["failure"] as? String == "disk full")
+        // A report without the field (every successful one) decodes as a success.
+        let plainLine = try AgentWire.encodeLine(AgentMessage.checkpoint(CheckpointReport(rank: ref, step: 5)))
+        #expect(!String(decoding: plainLine, as: UTF8.self).contains("failure"))
+        let plain = try AgentWire.decodeAgentMessage(plainLine.dropLast())
+        #expect(plain == .checkpoint(CheckpointReport(rank: ref, step: 5, failure: nil)))
+    }
+
+    @Test(arguments: ["", "step", "step -1", "step x", "step 1 2", "checkpoint", "checkpoint-failed", "checkpoint-failed x y",
+                      "checkpoint-failed -2 full", "metric loss", "metric loss nan", "metric a b c",
                       "hello 1", "metric bad name! 1", "STEP 1", "section", "section eval", "section eval 0", "section eval -5",
                       "section eval inf", "section eval 1e9", "section bad! 5", "section end now"])
     func refusesMalformed(_ line: String) {
@@ -123,6 +142,15 @@ import Testing
         #expect(bad == 1)
         #expect(RankReport.parseDatagram(Array("".utf8)).malformed == 1)
         #expect(RankReport.parseDatagram([UInt8](repeating: 65, count: 5000)).malformed == 1)
+    }
+
+    /// Found by fuzz-rank-reports: "\r\n" is one Swift character, so a datagram of CRLF lines was one line of
+    /// malformed words and every report in it was dropped.
+    @Test func linesEndingInCRLFAreReports() {
+        let (r, bad) = RankReport.parseDatagram(Array("  step 7  \r\n\tmetric grad_norm -0.0\n".utf8))
+        #expect(r == [.step(7), .metric(name: "grad_norm", value: -0.0)])
+        #expect(bad == 0)
+        #expect(RankReport(line: "checkpoint 3\r\n") == .checkpoint(3))
     }
 }
 
@@ -187,6 +215,8 @@ import Testing
     @Test func roundTrips() throws {
         var o = AgentOptions(mode: .stdio, node: "n 1", heartbeatMilliseconds: 250, discoveryCommand: "echo '[]'", shutdownGraceMilliseconds: 500)
         o.simulateAccelerators = (4, "tpu")
+        o.controllerSilenceMilliseconds = 4000
+        #expect(o.arguments.suffix(2) == ["--controller-silence-ms", "4000"])
         let parsed = try AgentOptions.parse(o.arguments)
         #expect(parsed == o)
         #expect(parsed.simulateAccelerators?.count == 4)

@@ -46,6 +46,20 @@ import Testing
         #expect(RendezvousWire.answer(.failure(.joinTimedOut(missingRanks: [1, 3], attempt: 2))) == "MISSING 2 1,3\n")
     }
 
+    /// fuzz-rendezvous: the line is read before the token is checked, so anyone who reached the controller's
+    /// rendezvous port crashed it with a `timeoutms=` whose nanoseconds overflow 64 bits.
+    @Test func aJoinAskingForAnEndlessWaitWaitsTheLongestARankMayAsk() throws {
+        let now = Deadline(nanoseconds: 1 << 40)
+        let line = "RMJOIN 1 attempt=1 rank=2 world=3 host=10.0.token=0.2 port=41001 timeoutms=1221474836480000 token=fuzz-token"
+        let (request, deadline) = try #require(RendezvousWire.serverRequest(line, now: now))
+        #expect(request.host == "10.0.token=0.2")
+        #expect(deadline.nanoseconds == now.nanoseconds + UInt64(RendezvousWire.maxWaitMilliseconds) * 1_000_000)
+        let longest = "RMJOIN 1 attempt=1 rank=0 world=1 host=- port=1 timeoutms=\(Int.max) token=t"
+        #expect(RendezvousWire.serverRequest(longest, now: now)?.deadline == deadline)
+        let asked = "RMJOIN 1 attempt=1 rank=0 world=1 host=- port=1 timeoutms=900 token=t"
+        #expect(RendezvousWire.serverRequest(asked, now: now)?.deadline.nanoseconds == now.nanoseconds + 900_000_000)
+    }
+
     @Test func byteSizesParse() {
         #expect(ByteSize.parseList("8,4K,64K,1M,16M,64M,256M") == [8, 4096, 65536, 1 << 20, 16 << 20, 64 << 20, 256 << 20])
         #expect(ByteSize.parseList("8,x") == nil)

@@ -14,6 +14,9 @@ import Glibc
 /// detected, the job resumes from its newest committed checkpoint and ends with the parameters of an
 /// uninterrupted run.
 @Suite(.serialized, .timeLimit(.minutes(6))) struct FaultTests {
+    /// The stall timeout is 10 s: a micro step takes milliseconds and a checkpoint save tens of them, so only the
+    /// injected hang goes that long without a step, even with both cores loaded (with 3 s, a rank starved that
+    /// long would be one more restart than the count the tests expect).
     static func trainer(_ name: String, steps: Int = 600, dir: TemporaryDirectory, backoff: String = "200ms",
                         failure: String = "") throws -> String {
         try dir.write("\(name).yaml", """
@@ -21,7 +24,7 @@ import Glibc
             command: [ringmaster-train, --preset, micro, --steps, "\(steps)", --batch, "8", --checkpoint-every, "20", --log-every, "0", --print-hash]
             parallelism: {data: 2, pipeline: 2, tensor: 2}
             checkpoint: {every: 20, keep: 3, dir: \(dir.file("ckpt"))}
-            failure: {maxRestarts: 8, backoff: \(backoff), stallTimeout: 3s\(failure)}
+            failure: {maxRestarts: 8, backoff: \(backoff), stallTimeout: 10s\(failure)}
             """)
     }
 

@@ -71,20 +71,13 @@ struct NetnsWorkloadTests {
         #expect(await controller.stop() == 0)
         // Nothing but sshd is left on any host, once each agent has seen its channel close and stopped
         // (the controller's exit does not wait for remote agents: on a loaded machine they take a moment).
-        for host in cluster.hosts {
-            let namespace = host.namespace
-            let left: @Sendable () async -> [String] = {
-                await NetnsCluster.pids(inNamespace: namespace).compactMap { pid -> String? in
-                    let comm = POSIX.readText("/proc/\(pid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines)
-                    return comm == "sshd" ? nil : comm
-                }
-            }
+        for (i, host) in cluster.hosts.enumerated() {
             do {
                 try await eventually("nothing but sshd on \(host.name)", within: .seconds(30), every: .milliseconds(100)) {
-                    await left().isEmpty
+                    await cluster.processesBesidesSSHD(i + 1).isEmpty
                 }
             } catch {
-                Issue.record("left on \(host.name): \(await left())")
+                Issue.record("left on \(host.name): \(await cluster.processesBesidesSSHD(i + 1).values.sorted())")
             }
         }
     }

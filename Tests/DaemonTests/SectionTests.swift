@@ -26,7 +26,7 @@ import Testing
             env: {PYTHONPATH: \(BuiltProducts.packageRoot)/python}
             parallelism: {data: 2}
             resources: {acceleratorsPerRank: 1}
-            failure: {maxRestarts: 0, stallTimeout: 1s}
+            failure: {maxRestarts: 0, stallTimeout: 5s}
             """)
     }
 
@@ -35,9 +35,11 @@ import Testing
         defer { dir.remove() }
         let c = try await ControllerProcess.start(cluster: try localCluster(dir, nodes: 1), stateDirectory: dir.file("state"))
         try await c.waitForReadyNodes(1)
-        // Silent for 3 s (three stall timeouts) inside a 30 s section: no hang, no restart.
-        let quiet = try await c.submit(try Self.job(dir, name: "quiet", sectionTimeout: 30, silence: 3)).id
-        let done = try await c.waitForJob(quiet, within: .seconds(60))
+        // Silent for 12 s (more than two stall timeouts) inside a 60 s section: no hang, no restart. (The stall
+        // timeout is 5 s, not less: the ranks step every 50 ms, and a rank starved on a loaded machine for the
+        // timeout would fail this job, which has no restarts.)
+        let quiet = try await c.submit(try Self.job(dir, name: "quiet", sectionTimeout: 60, silence: 12)).id
+        let done = try await c.waitForJob(quiet, within: .seconds(120))
         #expect(done.state == .succeeded, "\(done.reason ?? "")")
         #expect(done.restarts == 0)
         #expect(try await c.events(job: quiet).allSatisfy { $0.kind != "failure.detected" })

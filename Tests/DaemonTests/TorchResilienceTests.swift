@@ -28,7 +28,7 @@ struct TorchResilienceTests {
 
     /// A job of `torch_resilient.py` on 2 nodes × 2 ranks; ranks import the repository's `python/`.
     static func manifest(_ name: String, python: String, dir: TemporaryDirectory, steps: Int = steps,
-                         flags: [String] = [], failure: String = "maxRestarts: 8, backoff: 1s, stallTimeout: 3s",
+                         flags: [String] = [], failure: String = "maxRestarts: 8, backoff: 1s, stallTimeout: 10s",
                          extraEnv: String = "", extra: String = "") throws -> String {
         let argv = [python, "\(manifests)/jobs/scripts/torch_resilient.py", "--steps", "\(steps)", "--checkpoint-every", "10",
                     "--print-hash", "--sample-log", dir.file("\(name).samples")] + flags
@@ -134,9 +134,9 @@ struct TorchResilienceTests {
         defer { dir.remove() }
         let c = try await ControllerProcess.start(cluster: try localCluster(dir, nodes: 2), stateDirectory: dir.file("state"))
         try await c.waitForReadyNodes(2)
-        // Every rank evaluates for 5 s after step 10 inside a 20 s section; the stall timeout is 3 s.
+        // Every rank evaluates for 15 s after step 10 inside a 60 s section; the stall timeout is 10 s.
         let job = try await c.submit(try Self.manifest("eval", python: python, dir: dir, steps: 20,
-                                                        flags: ["--eval-every", "10", "--eval-seconds", "5", "--eval-timeout", "20s"])).id
+                                                        flags: ["--eval-every", "10", "--eval-seconds", "15", "--eval-timeout", "60s"])).id
         let done = try await c.waitForJob(job, within: .seconds(180))
         #expect(done.state == .succeeded, "\(done.reason ?? "")")
         #expect(done.restarts == 0)
@@ -180,7 +180,7 @@ struct TorchResilienceTests {
         try handle.seek(toOffset: 100)
         try handle.write(contentsOf: Data(repeating: 0xA5, count: 64))
         try handle.close()
-        // 2. A hung rank (SIGSTOP): no step for the 3 s stall timeout.
+        // 2. A hung rank (SIGSTOP): no step for the 10 s stall timeout.
         _ = try await Self.commit(c, job, attempt: 3)
         let hungNode = try await Self.node(of: 2, c, job)
         try await c.chaos(["hang-rank", job, "--rank", "2"])

@@ -186,6 +186,19 @@ import Testing
         #expect(duplicate[0].contains("duplicate key name"))
     }
 
+    /// fuzz-api-bodies: a manifest path of one character (the submit request `{"manifest": …, "path": "l"}`) trapped
+    /// in NSString's deletingLastPathComponent on Linux, taking the controller down with it.
+    @Test func aManifestNamedByOneCharacterLoads() throws {
+        #expect(jobErrors("name: j\ncommand: [a]\nresozrces: {acceleratorsPerRank:0 }\n", file: "l") == [
+            "l:3: resozrces: unknown field — did you mean `resources`?",
+        ])
+        let relative = try JobManifestLoader.parse("name: j\ncommand: [a]\nworkdir: w\n", file: "j").value
+        #expect(relative.workdir == FileManager.default.currentDirectoryPath + "/w")
+        #expect(try JobManifestLoader.parse("name: j\ncommand: [a]\nworkdir: w\n", file: "/j").value.workdir == "/w")
+        #expect(try JobManifestLoader.parse("name: j\ncommand: [a]\nworkdir: w\n", file: "/m/j").value.workdir == "/m/w")
+        #expect(try ClusterInventoryLoader.parse("name: c\nlocal: 1\n", file: "c").value.nodes.count == 1)
+    }
+
     @Test func unreadableFileNamesThePath() {
         #expect(throws: ManifestErrors.self) { try JobManifestLoader.load(path: "/nonexistent/job.yaml") }
         do {
@@ -193,5 +206,27 @@ import Testing
         } catch {
             #expect(error.description == "/nonexistent/job.yaml: cannot read the file — check the path and its permissions")
         }
+    }
+}
+
+@Suite struct PathFolderBehaviour {
+    @Test func foldersAndNamesAsFoundationGivesThemWithoutItsTrapOnNonASCIINames() {
+        let cases: [(String, String, String)] = [
+            ("a/b", "a", "b"), ("/a", "/", "a"), ("a", "", "a"), ("a/b/", "a", "b"), ("/", "/", "/"), ("", "", ""),
+            ("/x//y", "/x", "y"), ("Ù", "", "Ù"), ("/tmp/é.yaml", "/tmp", "é.yaml"), ("~/jobs/demo.yaml", "~/jobs", "demo.yaml"),
+        ]
+        for (path, folder, name) in cases {
+            #expect(PathFolder.of(path) == folder, "\(path)")
+            #expect(PathFolder.lastComponent(of: path) == name, "\(path)")
+        }
+    }
+
+    @Test func aManifestWhosePathIsNotASCIIParses() throws {
+        // The API takes the path from the request: schemathesis sent "Ù", and the controller trapped.
+        for path in ["Ù", "/tmp/é.yaml", "\u{0088}"] {
+            #expect(throws: ManifestErrors.self) { try JobManifestLoader.parse("name: x\n", file: path) }
+        }
+        let ok = try JobManifestLoader.parse("name: x\ncommand: [\"true\"]\n", file: "/tmp/é/job.yaml")
+        #expect(ok.value.name == "x")
     }
 }

@@ -87,16 +87,53 @@ import Testing
         await manager.shutdown()
     }
 
-    @Test func silentNodeIsLostAfterMissedIntervalsThenReconnects() async throws {
+    /// The pings are what a node's agent hears from its controller: when they stop, it fences itself.
+    @Test func aReadyNodeIsPingedEachHeartbeatInterval() async throws {
+        let (_, clock, manager, channel) = await readyNode("a")
+        #expect(channel.sent.isEmpty)
+        clock.advance(by: .seconds(1))
+        try await eventually("the first ping") { channel.sent == [.ping(Ping(id: 1))] }
+        try await heartbeat(channel, manager, sequence: 1)
+        clock.advance(by: .seconds(1))
+        try await eventually("the second ping") { channel.sent == [.ping(Ping(id: 1)), .ping(Ping(id: 2))] }
+        await manager.shutdown()
+    }
+
+    @Test func agentsAreStartedWithTheSilenceLimitThatMatchesThePings() {
+        let inventory = ClusterInventory(
+            name: "t", nodes: [NodeEntry(id: "a", host: "a")], heartbeat: HeartbeatSettings(interval: .milliseconds(500), missed: 4),
+            isLocal: true)
+        let options = AgentLaunchSettings.options(for: inventory.nodes[0], inventory: inventory, shutdownGraceMilliseconds: nil)
+        #expect(options.heartbeatMilliseconds == 500 && options.controllerSilenceMilliseconds == 4000)
+        #expect(options.arguments.contains("--controller-silence-ms"))
+    }
+
+    /// A manager of one node on a manual clock, once the node's agent has said hello.
+    func readyNode(_ node: NodeID) async -> (FakeAgentTransport, ManualClock, NodeManager, FakeAgentChannel) {
         let transport = FakeAgentTransport()
         let clock = ManualClock()
-        let manager = makeManager(["a"], transport: transport, clock: clock)
+        let manager = makeManager([node.rawValue], transport: transport, clock: clock)
         manager.start()
-        let first = await transport.waitForChannel("a")
-        first.sayHello()
-        _ = await manager.waitUntil { $0["a"] == .ready }
+        let channel = await transport.waitForChannel(node)
+        channel.sayHello()
+        _ = await manager.waitUntil { $0[node] == .ready }
+        return (transport, clock, manager, channel)
+    }
+
+    /// Delivers a heartbeat and waits until the manager has taken it, before the test moves the clock: an
+    /// event that comes while the channel's held-back events are still being replayed (just after `ready`)
+    /// is queued behind them, and taken later it would be heard at a later time than the test means.
+    func heartbeat(_ channel: FakeAgentChannel, _ manager: NodeManager, sequence: UInt64) async throws {
+        channel.heartbeat(sequence)
+        try await eventually("heartbeat \(sequence) taken", within: Self.hangGuard) {
+            manager.status(of: channel.node)?.lastHeartbeat?.sequence == sequence
+        }
+    }
+
+    @Test func silentNodeIsLostAfterMissedIntervalsThenReconnects() async throws {
+        let (transport, clock, manager, first) = await readyNode("a")
         clock.advance(by: .seconds(2))
-        first.heartbeat()  // heard at t=2: lost at t=5
+        try await heartbeat(first, manager, sequence: 1)  // heard at t=2: lost at t=5
         clock.advance(by: .milliseconds(2900))
         #expect(manager.status(of: "a")?.state == .ready)
         clock.advance(by: .milliseconds(100))

@@ -90,4 +90,46 @@ import Testing
         let out = s.channelClosed("a", attempt: 1, reason: "agent exited", now: .zero, random: 0.5)
         #expect(out.transitions.map(\.to) == [.unreachable])
     }
+
+    @Test func aReadyNodeIsPingedEveryIntervalUntilItIsLost() {
+        var c = config
+        c.pingInterval = .seconds(1)
+        var s = NodeSupervisor(nodes: ["a", "b"], configuration: c)
+        _ = s.start(now: .zero)
+        _ = s.helloReceived("a", attempt: 1, protocolVersion: AgentProtocolVersion.current, now: .milliseconds(500), random: 0.5)
+        // "b" never says hello: it is never pinged.
+        #expect(s.nextDeadline == .milliseconds(1500))
+        #expect(s.tick(now: .milliseconds(1499), random: 0.5) == .init())
+        #expect(s.tick(now: .milliseconds(1500), random: 0.5).actions == [.ping("a")])
+        s.heard("a", attempt: 1, now: .milliseconds(1600))
+        // A late tick sends one ping, and the next is due one interval after it.
+        #expect(s.tick(now: .milliseconds(3200), random: 0.5).actions == [.ping("a")])
+        #expect(s.nextDeadline == .milliseconds(4200))
+        // The agent falls silent (a partition): pinged on until it is lost 3 s after its last word, then never.
+        #expect(s.tick(now: .milliseconds(4200), random: 0.5).actions == [.ping("a")])
+        let lost = s.tick(now: .milliseconds(4600), random: 0.5)
+        #expect(lost.actions == [.disconnect("a", reason: "heartbeats stopped")])
+        #expect(lost.transitions.map(\.to) == [.lost])
+        // Reconnected: a fresh agent's hello starts the pings again, one interval after it.
+        #expect(s.tick(now: .milliseconds(5100), random: 0.5).actions == [.connect("a", attempt: 2)])
+        #expect(s.tick(now: .seconds(8), random: 0.5).actions.allSatisfy { $0 != .ping("a") })
+        _ = s.helloReceived("a", attempt: 2, protocolVersion: AgentProtocolVersion.current, now: .seconds(8), random: 0.5)
+        #expect(s.tick(now: .seconds(9), random: 0.5).actions == [.ping("a")])
+    }
+
+    @Test func withoutAPingIntervalNothingIsPinged() {
+        var s = NodeSupervisor(nodes: ["a"], configuration: config)
+        _ = s.start(now: .zero)
+        _ = s.helloReceived("a", attempt: 1, protocolVersion: AgentProtocolVersion.current, now: .zero, random: 0.5)
+        for ms in stride(from: 100, through: 2900, by: 100) {
+            s.heard("a", attempt: 1, now: .milliseconds(ms))
+            #expect(s.tick(now: .milliseconds(ms), random: 0.5).actions.isEmpty)
+        }
+    }
+
+    @Test func anAgentIsToldToGiveUpAfterTwiceTheControllersLimitAndAtLeastASecondAfterIt() {
+        #expect(HeartbeatSettings(interval: .seconds(1), missed: 3).agentSilenceLimit == .seconds(6))
+        #expect(HeartbeatSettings(interval: .milliseconds(200), missed: 3).agentSilenceLimit == .milliseconds(1600))
+        #expect(HeartbeatSettings(interval: .seconds(5), missed: 2).agentSilenceLimit == .seconds(20))
+    }
 }

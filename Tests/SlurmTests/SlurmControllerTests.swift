@@ -154,7 +154,7 @@ struct SlurmControllerTests {
             let last = try await c.detail(job.id).ranks
             #expect(Set(last.map(\.node)) == ["slurm-0", "slurm-2"])
             // The step on n2 cannot be cancelled (its slurmd is gone) and keeps the old agent's stdin open: the
-            // agent stops its ranks and exits when the controller's keepalive pings stop. Nothing of it is left.
+            // agent stops its ranks and exits when the controller's pings stop. Nothing of it is left.
             try await eventually("nothing of attempt 1 left on n2", within: .seconds(120), every: .milliseconds(200)) {
                 Self.processes(environment: ["RINGMASTER_JOB_ID=\(job.id)"]).isEmpty
                     && cluster.stepProcesses(on: "n2").allSatisfy { !Self.commandLine($0).contains("ringmaster-agent") }

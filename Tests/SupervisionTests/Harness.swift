@@ -26,6 +26,11 @@ struct Harness {
     var inspectStopped: [Int] = []
     var checkpointRequests: [CheckpointOrder] = []
     var vacated: [[NodeID]] = []
+    /// Launches the fake shell answers `launchDeferred` (the store cannot be written), counted down.
+    var deferLaunches = 0
+    /// Steps whose commit the fake shell cannot write (the marker's disk or the store is full).
+    var failCommits = Set<Int>()
+    var commits: [Int] = []
 
     static let origin = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -77,6 +82,10 @@ struct Harness {
             return [.prepared(p.job, attempt: p.attempt, check)]
         case .launch(let order):
             launches.append(order)
+            if deferLaunches > 0 {
+                deferLaunches -= 1
+                return [.launchDeferred(order.job, attempt: order.attempt, error: "the state database is full")]
+            }
             let undelivered = order.placement.ranks.filter { unreachable.contains($0.node) }.map(\.rank)
             return [.launched(order.job, attempt: order.attempt, rendezvous: "127.0.0.1:4000", undelivered: undelivered)]
         case .signal(let order):
@@ -84,7 +93,9 @@ struct Harness {
             return order.ranks.filter { unreachable.contains($0.node) }
                 .map { .rankUnreachable(RankRef(job: order.job, attempt: order.attempt, rank: $0.rank)) }
         case .finishAttempt(let id, let number, let state, _): finishedAttempts.append((id, number, state))
-        case .commitCheckpoint(let id, _, let step, _): return [.checkpointCommitted(id, step: step, error: nil)]
+        case .commitCheckpoint(let id, _, let step, _):
+            commits.append(step)
+            return [.checkpointCommitted(id, step: step, error: failCommits.contains(step) ? "no space left" : nil)]
         case .markCheckpointCorrupt(let id, let step, _): corrupt[id, default: []].insert(step)
         case .inspectRanks(let id, let number, _): return [.inspected(id, attempt: number, stopped: inspectStopped)]
         case .setTimer(let id, let at): timers[id] = at

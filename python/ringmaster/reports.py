@@ -1,10 +1,11 @@
 """Rank reports: one datagram per line to the agent's Unix socket (``RINGMASTER_CONTROL``).
 
 ``step(n)`` (progress, and the liveness signal of hang detection), ``metric(name, value)``,
-``checkpoint(n)`` (this rank's shard of step n is durable) and the raw ``send(line)`` used by
-``section``. The controller's requests come back on the same socket (bound to an abstract address
-of its own, so the agent can answer it): ``checkpoint_requested(step)`` is True at the step a
-``checkpoint-now STEP`` request names (a Slurm time limit is near). Reports never block and never raise for delivery problems: the socket is
+``checkpoint(n)`` (this rank's shard of step n is durable), ``checkpoint_failed(n, reason)`` (it could not
+be written: the step is never committed) and the raw ``send(line)`` used by ``section``. The
+controller's requests come back on the same socket (bound to an abstract address of its own, so the
+agent can answer it): ``checkpoint_requested(step)`` is True at the step a ``checkpoint-now STEP``
+request names (a Slurm time limit is near). Reports never block and never raise for delivery problems: the socket is
 non-blocking, and a missing, refused or full socket drops the datagram and counts it in
 ``dropped()``. Without ``RINGMASTER_CONTROL`` (a plain local run) every report is a no-op that
 returns False; those are counted by ``stats()`` as ``unconfigured``, not as drops.
@@ -34,7 +35,8 @@ import threading
 import warnings
 from typing import Dict, Optional
 
-__all__ = ["step", "metric", "checkpoint", "checkpoint_requested", "send", "dropped", "stats", "validate_name", "EXIT_SECTION_SECONDS"]
+__all__ = ["step", "metric", "checkpoint", "checkpoint_failed", "checkpoint_requested", "send", "dropped", "stats",
+           "validate_name", "EXIT_SECTION_SECONDS"]
 
 #: How long a stepping rank announces it may stay silent while the interpreter exits.
 EXIT_SECTION_SECONDS = 60
@@ -158,6 +160,17 @@ def checkpoint_requested(step: int) -> bool:
         _requested = None
         return True
     return False
+
+
+def checkpoint_failed(n: int, reason: str) -> bool:
+    """Reports that this rank's shard of step N could not be written (a full disk): ``checkpoint-failed N
+    REASON``, the reason on one line and cut to fit a datagram. The controller records why the step is not
+    committed."""
+    words = " ".join(str(reason).split()) or "no reason given"
+    line = f"checkpoint-failed {_count_index(n, 'checkpoint step')} {words}"
+    while len(line.encode("utf-8")) > 2048:
+        line = line[:-1]
+    return send(line)
 
 
 def metric(name: str, value: float) -> bool:

@@ -185,10 +185,16 @@ def _make_directory(path: str) -> bool:
     """Creates ``path`` (and parents); True when it did not exist before."""
     if os.path.isdir(path):
         return False
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as e:
-        raise _write_failed(path, e) from e
+    for attempt in range(3):
+        try:
+            os.makedirs(path, exist_ok=True)
+            return True
+        except FileNotFoundError as e:
+            # A parent removed meanwhile (another rank's failed save removing the step folder it left empty).
+            if attempt == 2:
+                raise _write_failed(path, e) from e
+        except OSError as e:
+            raise _write_failed(path, e) from e
     return True
 
 
@@ -215,7 +221,8 @@ class ShardWriter:
 
     ``with ShardWriter(root, step, rank, world_size) as shard:`` then ``shard.add_bytes(name, data)``
     or ``with shard.add_stream(name) as f: …`` for each blob, and ``shard.finish(...)`` to publish.
-    Leaving the block without ``finish`` (an exception) removes the hidden partial folder."""
+    Leaving the block without ``finish`` (an exception: a full disk) removes the hidden partial folder, and
+    the step folder when it is left empty."""
 
     def __init__(self, root: str, step: int, rank: int, world_size: int,
                  after_file: Optional[Callable[[str], None]] = None):
@@ -228,16 +235,28 @@ class ShardWriter:
     def __enter__(self) -> "ShardWriter":
         folder = step_dir(self.root, self.step)
         created = _make_directory(folder)
-        if created:
-            sync_directory(os.path.dirname(os.path.abspath(folder)))
-        self.partial = f"{folder}/.rank-{self.rank}.partial-{uuid.uuid4().hex[:8].upper()}"
-        _make_directory(self.partial)
+        try:
+            if created:
+                sync_directory(os.path.dirname(os.path.abspath(folder)))
+            self.partial = f"{folder}/.rank-{self.rank}.partial-{uuid.uuid4().hex[:8].upper()}"
+            _make_directory(self.partial)
+        except BaseException:
+            self._discard()
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if not self.published and self.partial is not None:
-            shutil.rmtree(self.partial, ignore_errors=True)
+        if not self.published:
+            self._discard()
         return False
+
+    def _discard(self) -> None:
+        """Removes what an unfinished shard wrote: its partial folder, and the step folder when nothing else
+        is in it (other ranks' shards of the step stay)."""
+        if self.partial is not None:
+            shutil.rmtree(self.partial, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.rmdir(step_dir(self.root, self.step))
 
     def _record(self, name: str, size: int, digest: str) -> None:
         if any(f["name"] == name for f in self.files):

@@ -198,7 +198,57 @@ def test_background_failure_is_raised_by_close(tmp_path):
     ckpt.save(1, {"w": torch.ones(1)})
     with pytest.raises(OSError):
         ckpt.close()
-    assert sf.steps(str(tmp_path)) == [1] and os.listdir(f"{tmp_path}/step-1") == []
+    # The partial folder and the step folder it left empty are gone.
+    assert sf.steps(str(tmp_path)) == []
+
+
+def full_disk(monkeypatch):
+    """Every fsync fails as on a full disk (ENOSPC); returns a function that gives the space back."""
+    real = os.fsync
+
+    def fail(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    return lambda: monkeypatch.setattr(os, "fsync", real)
+
+
+@pytest.mark.parametrize("async_save", [False, True])
+def test_a_save_on_a_full_disk_is_reported_and_raised_or_skipped(tmp_path, control, monkeypatch, async_save):
+    state = {"w": torch.arange(10.0)}
+    ckpt = Checkpointer(str(tmp_path), async_save=async_save)
+    ckpt.save(1, state)
+    ckpt.wait()
+    assert control.receive() == "checkpoint 1"
+    space_back = full_disk(monkeypatch)
+    with pytest.raises(CheckpointError, match="No space left on device — check free space"):
+        ckpt.save(2, state)
+        ckpt.wait()  # an async save's failure is raised here
+    space_back()
+    line = control.receive()
+    assert line.startswith("checkpoint-failed 2 cannot write ") and "No space left on device" in line
+    # Nothing of step 2 is left; step 1 still restores.
+    assert sf.steps(str(tmp_path)) == [1]
+    assert ckpt.stats.failed_saves == 1 and ckpt.stats.last_failed_step == 2
+    restored = {"w": torch.zeros(10)}
+    assert ckpt.restore(restored, step=1) == 1 and restored["w"].equal(state["w"])
+
+
+def test_continue_on_write_failure_skips_the_save_and_trains_on(tmp_path, control, monkeypatch, capfd):
+    ckpt = Checkpointer(str(tmp_path), async_save=True, continue_on_write_failure=True)
+    space_back = full_disk(monkeypatch)
+    ckpt.save(5, {"w": torch.ones(3)})
+    ckpt.save(10, {"w": torch.ones(3)})
+    ckpt.wait()
+    space_back()
+    ckpt.save(15, {"w": torch.ones(3)})
+    ckpt.close()
+    lines = control.lines()
+    assert [line.split(" ")[:2] for line in lines] == [["checkpoint-failed", "5"], ["checkpoint-failed", "10"],
+                                                      ["checkpoint", "15"]]
+    assert ckpt.stats.failed_saves == 2 and ckpt.stats.saves == 1
+    assert "checkpoint step 10 not saved: cannot write" in capfd.readouterr().err
+    assert sf.steps(str(tmp_path)) == [15]
 
 
 def run_python(code, **kw):

@@ -1,5 +1,6 @@
 """The shard format without torch: names, manifests, verification, commit markers and pruning."""
 
+import errno
 import hashlib
 import json
 import os
@@ -9,6 +10,7 @@ import subprocess
 import pytest
 
 from ringmaster import shard_format as sf
+from ringmaster.errors import CheckpointError
 
 
 def test_file_names_escape_like_swift():
@@ -47,7 +49,26 @@ def test_a_failed_shard_leaves_nothing(tmp_path):
         with sf.ShardWriter(str(tmp_path), 5, 0, 1) as shard:
             shard.add_bytes("a", b"1")
             raise RuntimeError("disk on fire")
-    assert os.listdir(tmp_path / "step-5") == []
+    # The partial folder and the step folder it left empty are gone.
+    assert not os.path.exists(tmp_path / "step-5")
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_other_ranks_shards(tmp_path, monkeypatch):
+    write_shard(str(tmp_path), 6, rank=1)
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(CheckpointError) as failure:
+        with sf.ShardWriter(str(tmp_path), 6, 0, 2) as shard:
+            shard.add_bytes("a", b"1" * 100)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert "No space left on device — check free space and permissions" in str(failure.value)
+    assert "/step-6/.rank-0.partial-" in str(failure.value)
+    # Rank 1's shard of the step stays; nothing of rank 0's is left.
+    assert os.listdir(tmp_path / "step-6") == ["rank-1"]
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "remove", "manifest"])

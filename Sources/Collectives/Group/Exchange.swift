@@ -283,17 +283,14 @@ struct Exchange {
     /// it were already read into the link's scratch buffer (the start of an abort's reason).
     private func check(_ c: Int, _ item: RecvItem, prefetched: Int = 0) throws(CollectiveError) {
         let link = channels[c].link
-        guard let got = FrameHeader.decode(link.inHeader) else {
-            throw .mismatch("rank \(link.peerGlobal) sent bytes that are not a frame header during \(operation) (stream out of step)")
-        }
-        if got.kind == OpKind.abort.rawValue {
+        switch HeaderCheck.of(link.inHeader, expected: item.expected, length: item.length, peer: link.peerGlobal,
+                              operation: operation) {
+        case .expected:
+            return
+        case .abort(let got):
             throw AbortFrame.receive(got, on: link, prefix: Array(UnsafeRawBufferPointer(start: link.scratch, count: prefetched)))
-        }
-        guard got.sameOperation(as: item.expected) else {
-            throw .mismatch("this rank called \(item.expected.signature) but rank \(link.peerGlobal) called \(got.signature)")
-        }
-        guard Int(got.payloadBytes) == item.length else {
-            throw .mismatch("during \(item.expected.signature) rank \(link.peerGlobal) sent a \(got.payloadBytes)-byte frame where \(item.length) bytes were expected")
+        case .mismatch(let why):
+            throw .mismatch(why)
         }
     }
 

@@ -2,37 +2,37 @@
 /// what each join is answered. Rounds: gathering → complete (every rank joined; the table is
 /// the answer for all) or → failed (some waiter's deadline passed; everyone waiting is told the
 /// missing ranks, and a new round starts empty so the ranks can retry).
-struct RendezvousBook: Sendable {
-    enum Outcome: Sendable, Equatable {
+package struct RendezvousBook: Sendable {
+    package enum Outcome: Sendable, Equatable {
         case complete([PeerAddress])
         case missing([Int])
     }
 
-    enum Admission: Sendable, Equatable {
+    package enum Admission: Sendable, Equatable {
         case refused(String)
         /// Joined round `round`; wait for its outcome.
         case waiting(round: Int)
     }
 
-    let attempt: Int
-    let token: String
-    let worldSize: Int
-    private(set) var round = 0
-    private(set) var members: [Int: PeerAddress] = [:]
-    private(set) var outcomes: [Int: Outcome] = [:]
+    package let attempt: Int
+    package let token: String
+    package let worldSize: Int
+    package private(set) var round = 0
+    package private(set) var members: [Int: PeerAddress] = [:]
+    package private(set) var outcomes: [Int: Outcome] = [:]
 
-    init(attempt: Int, token: String, worldSize: Int) {
+    package init(attempt: Int, token: String, worldSize: Int) {
         self.attempt = attempt
         self.token = token
         self.worldSize = worldSize
     }
 
-    var isComplete: Bool {
+    package var isComplete: Bool {
         if case .complete = outcomes[round] { return true }
         return false
     }
 
-    mutating func admit(_ r: JoinRequest) -> Admission {
+    package mutating func admit(_ r: JoinRequest) -> Admission {
         if r.attempt < attempt {
             return .refused("rank \(r.rank) presented attempt \(r.attempt), but this rendezvous serves attempt \(attempt): it is a straggler of an older attempt and must stop")
         }
@@ -60,7 +60,7 @@ struct RendezvousBook: Sendable {
 
     /// A waiter of `round` reached its deadline: if that round is still gathering it fails for
     /// everyone with the ranks that never arrived, and a new empty round begins.
-    mutating func expire(round r: Int) {
+    package mutating func expire(round r: Int) {
         guard r == round, outcomes[r] == nil else { return }
         let missing = (0..<worldSize).filter { members[$0] == nil }
         outcomes[r] = .missing(missing)
@@ -68,5 +68,5 @@ struct RendezvousBook: Sendable {
         round += 1
     }
 
-    func outcome(of round: Int) -> Outcome? { outcomes[round] }
+    package func outcome(of round: Int) -> Outcome? { outcomes[round] }
 }

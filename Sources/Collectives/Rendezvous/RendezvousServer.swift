@@ -48,10 +48,9 @@ public final class RendezvousServer: @unchecked Sendable {
         defer { close(client) }
         guard let line = try? Socket.readLine(client, limit: 8192, deadline: .after(.seconds(10))) else { return }
         let reply: String
-        if let (request, timeoutMs) = RendezvousWire.parseRequest(line) {
+        if let (request, deadline) = RendezvousWire.serverRequest(line, now: .now()) {
             var r = request
             if r.host.isEmpty { r.host = Self.peerHost(client) }
-            let deadline = Deadline(nanoseconds: Deadline.now().nanoseconds + UInt64(max(0, timeoutMs)) * 1_000_000)
             reply = RendezvousWire.answer(Result { () throws(CollectiveError) in try coordinator.join(r, deadline: deadline) })
         } else {
             reply = "REFUSED not a Ringmaster rendezvous request\n"

@@ -38,23 +38,13 @@ public struct TCPRendezvous: Rendezvous {
         do {
             try Socket.writeAll(fd, Array(RendezvousWire.requestLine(r, timeoutMilliseconds: timeoutMs).utf8), deadline: deadline)
             let head = try Socket.readLine(fd, deadline: readDeadline)
-            if head.hasPrefix("REFUSED ") { throw CollectiveError.refused(String(head.dropFirst(8))) }
-            if head.hasPrefix("MISSING ") {
-                let parts = head.split(separator: " ")
-                let attempt = parts.count > 1 ? Int(parts[1]) ?? r.attempt : r.attempt
-                let missing = parts.count > 2 ? parts[2].split(separator: ",").compactMap { Int($0) } : []
-                throw CollectiveError.joinTimedOut(missingRanks: missing, attempt: attempt)
-            }
-            guard head.hasPrefix("OK "), let n = Int(head.dropFirst(3)), n == r.worldSize else {
-                throw CollectiveError.refused("unexpected rendezvous answer '\(head)'")
-            }
+            let count = try RendezvousWire.answerHead(head, request: r).get()
             var table: [PeerAddress] = []
-            for _ in 0..<n {
-                let parts = try Socket.readLine(fd, deadline: readDeadline).split(separator: " ")
-                guard parts.count == 3, let rank = Int(parts[0]), let port = UInt16(parts[2]) else {
+            for _ in 0..<count {
+                guard let address = RendezvousWire.address(try Socket.readLine(fd, deadline: readDeadline)) else {
                     throw CollectiveError.refused("malformed rendezvous address table")
                 }
-                table.append(PeerAddress(rank: rank, host: String(parts[1]), port: port))
+                table.append(address)
             }
             return table
         } catch let e as CollectiveError {

@@ -4,18 +4,18 @@
 ///
 /// answered by `OK` or `REFUSED <reason>`. The token is the attempt's secret; the attempt
 /// number lets a straggler of an older attempt be told exactly that. Pure parsing/validation.
-struct Handshake: Equatable, Sendable {
-    var attempt: Int
-    var from: Int
-    var to: Int
-    var group: String
-    var token: String
+package struct Handshake: Equatable, Sendable {
+    package var attempt: Int
+    package var from: Int
+    package var to: Int
+    package var group: String
+    package var token: String
 
-    var line: String {
+    package var line: String {
         "RMHELLO 1 attempt=\(attempt) from=\(from) to=\(to) group=\(group) token=\(token)\n"
     }
 
-    static func parse(_ line: String) -> Handshake? {
+    package static func parse(_ line: String) -> Handshake? {
         let parts = line.split(separator: " ")
         guard parts.count == 7, parts[0] == "RMHELLO", parts[1] == "1" else { return nil }
         var fields: [String: String] = [:]
@@ -31,7 +31,7 @@ struct Handshake: Equatable, Sendable {
 
     /// Why the acceptor (rank `me` of attempt `attempt` with `token`, world of `worldSize`)
     /// must refuse this connection, or nil to accept it.
-    func refusal(me: Int, worldSize: Int, attempt expectedAttempt: Int, token expectedToken: String) -> String? {
+    package func refusal(me: Int, worldSize: Int, attempt expectedAttempt: Int, token expectedToken: String) -> String? {
         if attempt < expectedAttempt {
             return "connection from attempt \(attempt) refused: this group belongs to attempt \(expectedAttempt). The connecting process is a straggler of an older attempt and should be stopped."
         }

@@ -20,6 +20,12 @@ thread writes it. At most one save is in flight: the next ``save`` first waits f
 snapshot is held besides the live state. A process killed mid-write leaves a hidden partial folder
 and nothing that looks complete. ``close()`` waits for the last save and raises its failure.
 
+A save that cannot be written (a full disk: ``CheckpointError`` naming the file) leaves no partial shard
+and reports ``checkpoint-failed N REASON``, so the controller records why the step is not committed. It
+is raised (by ``save``, or with ``async_save`` by the next ``save``/``wait``/``close``) unless
+``continue_on_write_failure=True``: then it is printed on stderr, counted in ``stats.failed_saves`` and
+training goes on (a failure then resumes from the newest committed step).
+
 ``restore(state)`` verifies every SHA-256 of the shard before touching ``state``; a shard that fails
 prints the bad file on stderr and exits with status 86, so the controller falls back to an older step.
 """
@@ -66,6 +72,9 @@ class CheckpointStats:
     copy_seconds: float = 0.0
     #: Everything ``save`` kept the training thread: wait + copy (+ write when synchronous).
     stall_seconds: float = 0.0
+    #: Saves that could not be written (a full disk), and the newest one's step.
+    failed_saves: int = 0
+    last_failed_step: Optional[int] = None
 
 
 def _unwrap(obj: Any) -> Any:
@@ -123,7 +132,8 @@ def _finish_saves_at_exit() -> None:
 class Checkpointer:
     def __init__(self, directory: Optional[str] = None, keep: int = 3, async_save: bool = False,
                  rank: Optional[int] = None, world_size: Optional[int] = None,
-                 commit_locally: Optional[bool] = None, weights_only: bool = True):
+                 commit_locally: Optional[bool] = None, weights_only: bool = True,
+                 continue_on_write_failure: bool = False):
         e = rank_env()
         directory = directory or e.checkpoint_dir
         if not directory:
@@ -142,6 +152,8 @@ class Checkpointer:
         self.commit_locally = (e.control is None and self.world_size == 1) if commit_locally is None else commit_locally
         #: torch.load(weights_only=...) at restore; False allows arbitrary pickled objects in ``state``.
         self.weights_only = weights_only
+        #: A save that cannot be written is dropped (reported, counted, printed) instead of raised.
+        self.continue_on_write_failure = continue_on_write_failure
         self.stats = CheckpointStats()
         self.last_stall_seconds = 0.0
         self.last_wait_seconds = 0.0
@@ -209,6 +221,19 @@ class Checkpointer:
             self.last_wait_seconds, self.last_stall_seconds = waited, stall
 
     def _persist(self, step: int, blobs: Dict[str, Any], kinds: Dict[str, str], position: int) -> None:
+        try:
+            self._write(step, blobs, kinds, position)
+        except CheckpointError as e:
+            # The partial shard is gone already; the controller is told why the step will not be committed.
+            reports.checkpoint_failed(step, str(e))
+            with self._lock:
+                self.stats.failed_saves += 1
+                self.stats.last_failed_step = step
+            if not self.continue_on_write_failure:
+                raise
+            print(f"ringmaster: rank {self.rank}: checkpoint step {step} not saved: {e}", file=sys.stderr, flush=True)
+
+    def _write(self, step: int, blobs: Dict[str, Any], kinds: Dict[str, str], position: int) -> None:
         start = time.monotonic()
         meta = {"format": FORMAT, "step": step, "entries": kinds, "torch": torch.__version__,
                 "dpSize": self.env.dp_size, "ppSize": self.env.pp_size, "tpSize": self.env.tp_size}
