@@ -15,10 +15,11 @@ import Glibc
 @Suite(.serialized, .timeLimit(.minutes(20)), .enabled(if: SlurmCluster.canRun, Comment(rawValue: SlurmCluster.skipMessage)))
 struct SlurmControllerTests {
     /// The reference trainer on 2 nodes × 4 accelerators (data 2 × pipeline 2 × tensor 2).
-    static func trainer(_ dir: TemporaryDirectory, _ name: String, steps: Int) throws -> String {
+    /// The test job; `minStepMilliseconds` paces its steps (the parameters are the same at any pace).
+    static func trainer(_ dir: TemporaryDirectory, _ name: String, steps: Int, minStepMilliseconds: Int = 0) throws -> String {
         try dir.write("\(name).yaml", """
             name: \(name)
-            command: [ringmaster-train, --preset, micro, --steps, "\(steps)", --batch, "8", --checkpoint-every, "20", --log-every, "0", --print-hash]
+            command: [ringmaster-train, --preset, micro, --steps, "\(steps)", --batch, "8", --checkpoint-every, "20", --log-every, "0", --print-hash, --min-step-ms, "\(minStepMilliseconds)"]
             parallelism: {data: 2, pipeline: 2, tensor: 2}
             resources: {acceleratorsPerRank: 1}
             checkpoint: {every: 20, keep: 3, dir: \(dir.file("ckpt-\(name)"))}
@@ -143,7 +144,10 @@ struct SlurmControllerTests {
             let c = try await Self.start(dir, cluster)
             try await c.waitForReadyNodes(3, within: .seconds(180))
             let holder = try #require(try await cluster.jobIDs().first)
-            let job = try await c.submit(try Self.trainer(dir, "lose-node", steps: 400))
+            // Only Slurm sees a killed slurmd (the step's agent and ranks keep running): it says n2 is not
+            // responding within SlurmdTimeout (6 s) + MessageTimeout (10 s) + a ping interval (2 s), 13–16 s
+            // here. Paced at 150 ms a step, the job takes at least 60 s: more than 3× that.
+            let job = try await c.submit(try Self.trainer(dir, "lose-node", steps: 400, minStepMilliseconds: 150))
             try await c.waitForStepping(job.id, attempt: 1, within: .seconds(300))
             // Slots are bound in the allocation's node order: slurm-1 is n2.
             await cluster.killNode("n2")
