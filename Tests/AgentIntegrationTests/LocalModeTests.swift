@@ -128,6 +128,37 @@ import Glibc
         await h.close()
     }
 
+    /// `checkpoint-now` through a real agent to a rank of the Python package: the agent relays it to the
+    /// address the rank reports from, `ringmaster.checkpoint_requested` answers it at the step it names, and
+    /// the rank's `checkpoint` report comes back. The rank stands at the end of step 2 until asked (it polls;
+    /// no timing is involved) and gives up after 60 s.
+    @Test func aCheckpointNowRequestReachesAPythonRankThroughTheAgent() async throws {
+        let h = try await Harness(nodes: 1, heartbeat: .milliseconds(100))
+        let script = """
+            import sys, time
+            import ringmaster
+            ringmaster.step(1)
+            assert not ringmaster.checkpoint_requested(1)
+            ringmaster.step(2)
+            deadline = time.monotonic() + 60
+            while not ringmaster.checkpoint_requested(2):
+                if time.monotonic() > deadline:
+                    sys.exit(3)
+                time.sleep(0.01)
+            ringmaster.checkpoint(2)
+            """
+        let ref = h.launch(["python3", "-c", script], env: ["PYTHONPATH": BuiltProducts.packageRoot + "/python"])
+        _ = try await h.inbox.first("step 2") { if case .progress(let p) = $0.message, p.rank == ref, p.step == 2 { return true } else { return nil } }
+        // A request for a step the rank has passed is ignored; the one for its step is answered.
+        #expect(h.manager.send(.checkpointNow(CheckpointNowRequest(rank: ref, step: 1)), to: "local-0"))
+        #expect(h.manager.send(.checkpointNow(CheckpointNowRequest(rank: ref, step: 2)), to: "local-0"))
+        let saved = try await h.inbox.first("checkpoint 2") { if case .checkpoint(let c) = $0.message, c.rank == ref { return c.step } else { return nil } }
+        #expect(saved == 2)
+        let exit = try await h.exited(ref, within: .seconds(60))
+        #expect(exit.status == 0)
+        await h.close()
+    }
+
     /// The agent reports an exit when it happens, not with its next heartbeat: with heartbeats 60 s apart, an
     /// exit that waited for one would take up to 60 s; the bound is half of that (the exits take milliseconds
     /// here — printed — and the margin is for a loaded machine).
