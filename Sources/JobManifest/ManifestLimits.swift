@@ -5,6 +5,8 @@ public enum ManifestLimits {
     public static let worldSize = 1 << 20
     /// Agents of a `local:` inventory, and spares among them: child processes of one machine.
     public static let localNodes = 1024
+    /// Nodes of a `slurm:` inventory, and spares among them: more than the largest Slurm clusters have.
+    public static let slurmNodes = 1 << 16
     /// Accelerators of one node, and CPU-only ranks one node takes (`ranksPerNode`).
     public static let perNode = 1024
 }

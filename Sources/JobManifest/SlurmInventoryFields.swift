@@ -13,14 +13,19 @@ struct SlurmInventoryFields {
 
     func read(_ field: YAMLField) -> SlurmSettings? {
         guard let map = field.map(allowed: Self.keys) else { return nil }
-        let nodes = map.required("nodes", hint: "how many Slurm nodes jobs run on, e.g. `nodes: 4`")?.int(min: 1)
-        let spares = map.field("spares").map { $0.int(min: 0, hint: "extra nodes held for recovery, e.g. `spares: 1`") } ?? 0
+        let nodes = map.required("nodes", hint: "how many Slurm nodes jobs run on, e.g. `nodes: 4`")?
+            .int(min: 1, max: ManifestLimits.slurmNodes)
+        let spares = map.field("spares").map {
+            $0.int(min: 0, max: ManifestLimits.slurmNodes, hint: "extra nodes held for recovery, e.g. `spares: 1`")
+        } ?? 0
         let partition = map.field("partition").map { $0.string() } ?? .some(nil)
         let time = readTime(map.field("time"))
         let account = map.field("account").map { $0.string() } ?? .some(nil)
         let constraint = map.field("constraint").map { $0.string() } ?? .some(nil)
         let gres = readGres(map.field("gresPerNode"))
-        let accelerators = map.field("accelerators").map { $0.int(min: 0, hint: "simulated accelerators per node (test clusters)") } ?? 0
+        let accelerators = map.field("accelerators").map {
+            $0.int(min: 0, max: ManifestLimits.perNode, hint: "simulated accelerators per node (test clusters)")
+        } ?? 0
         let kind = map.field("acceleratorKind")?.string().map { AcceleratorKind(rawValue: $0) } ?? .simulated
         let extra = readExtraArgs(map.field("extraArgs"))
         let warning = map.field("warning").map { $0.duration() } ?? .seconds(300)
@@ -57,10 +62,10 @@ struct SlurmInventoryFields {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         let wellFormed = (2...3).contains(parts.count) && parts.dropLast().allSatisfy { part in
             !part.isEmpty && part.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }
-        } && (Int(parts.last!) ?? 0) >= 1
+        } && (1...ManifestLimits.perNode).contains(Int(parts.last!) ?? 0)
         guard wellFormed else {
             reader.error(at: field.line, field.path, "`\(text)` is not a generic resource per node",
-                         hint: "NAME:COUNT or NAME:TYPE:COUNT, e.g. `gpu:8` or `gpu:a100:8`")
+                         hint: "NAME:COUNT or NAME:TYPE:COUNT with a count from 1 to \(ManifestLimits.perNode), e.g. `gpu:8` or `gpu:a100:8`")
             return nil
         }
         return .some(text)

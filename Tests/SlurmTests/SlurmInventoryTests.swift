@@ -48,7 +48,7 @@ struct SlurmInventoryTests {
             "/c/slurm.yaml:4: slurm.time: `soon` is not a Slurm time limit — minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. `2:00:00`), or UNLIMITED",
         ])
         #expect(errors("name: x\nslurm:\n  nodes: 2\n  gresPerNode: gpu\n") == [
-            "/c/slurm.yaml:4: slurm.gresPerNode: `gpu` is not a generic resource per node — NAME:COUNT or NAME:TYPE:COUNT, e.g. `gpu:8` or `gpu:a100:8`",
+            "/c/slurm.yaml:4: slurm.gresPerNode: `gpu` is not a generic resource per node — NAME:COUNT or NAME:TYPE:COUNT with a count from 1 to 1024, e.g. `gpu:8` or `gpu:a100:8`",
         ])
         #expect(errors("name: x\nslurm:\n  nodes: 2\n  extraArgs: [--qos=a, --nodes=9]\n") == [
             "/c/slurm.yaml:4: slurm.extraArgs[1]: `--nodes` is set by the controller — use the inventory's own fields (nodes, spares, partition, time, account, constraint, gresPerNode)",
@@ -60,6 +60,19 @@ struct SlurmInventoryTests {
             "/c/slurm.yaml:3: slurm: an inventory has one of `local:`, `nodes:` or `slurm:`, not `local:` and `slurm:` — keep `local:` for agents on this machine, `nodes:` for SSH hosts, or `slurm:` for a Slurm allocation",
         ])
         #expect(errors("name: x\nslurm: {nodes: 1, partiton: a}\n").first?.contains("slurm.partiton: unknown field") == true)
+    }
+
+    /// Counts that would make that many slots or accelerators at once (or overflow `nodes + spares`) are refused
+    /// before anything is allocated, as for `local:`.
+    @Test func countsAreBounded() {
+        #expect(errors("name: x\nslurm: {nodes: 9223372036854775807, spares: 1}\n").first?
+            .hasPrefix("/c/slurm.yaml:2: slurm.nodes: must be at most 65536, got 9223372036854775807") == true)
+        #expect(errors("name: x\nslurm: {nodes: 1, spares: 247483648}\n").first?
+            .hasPrefix("/c/slurm.yaml:2: slurm.spares: must be at most 65536") == true)
+        #expect(errors("name: x\nslurm: {nodes: 1, gresPerNode: gpu:99999999}\n").first?
+            .contains("`gpu:99999999` is not a generic resource per node") == true)
+        #expect(errors("name: x\nslurm: {nodes: 1, accelerators: 99999999}\n").first?
+            .hasPrefix("/c/slurm.yaml:2: slurm.accelerators: must be at most 1024") == true)
     }
 }
 
