@@ -23,7 +23,9 @@ extension SlurmControllerTests {
             let c = try await ControllerProcess.start(cluster: inventory, stateDirectory: dir.file("state"), launcher: cluster.launcher)
             try await c.waitForReadyNodes(2, within: .seconds(180))
             let first = try #require(try await cluster.jobIDs().first)
-            let job = try await c.submit(try Self.trainer(dir, "time-limit", steps: steps))
+            // The warning comes 10 s after the holder starts, or up to 30 s later (slurmctld's check): paced at
+            // 20 ms a step, the job takes at least 60 s, so it is still training then however fast the machine.
+            let job = try await c.submit(try Self.trainer(dir, "time-limit", steps: steps, minStepMilliseconds: 20))
             let done = try await c.waitForJob(job.id, within: .seconds(900))
             #expect(done.state == .succeeded, "\(done.reason ?? "")")
             #expect(try await Self.hashes(c, job.id) == expected)
