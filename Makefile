@@ -2,7 +2,8 @@
 # Both install what is missing first (Debian packages via apt-get, with sudo when not root).
 
 SHELL := /bin/bash
-APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config
+APT_PACKAGES := libsqlite3-dev libssh-dev openssh-server iproute2 pkg-config munge slurmctld slurmd slurm-client chromium \
+	chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release
 
@@ -30,7 +31,9 @@ build: deps
 # Swift's runtime dynamically and the controller refuses to upload it).
 test: deps agent
 	swift build --build-tests
-	RINGMASTER_SHIPPED_LIBRARY=$(CURDIR)/$(RELEASE)/libRingmasterC.so timeout --kill-after=30 600 scripts/python-tests.sh .build/debug
+	RINGMASTER_SHIPPED_LIBRARY=$(CURDIR)/$(RELEASE)/libRingmasterC.so timeout --kill-after=30 900 scripts/python-tests.sh .build/debug
+	timeout --kill-after=30 600 scripts/schemathesis-test.sh .build/debug
+	timeout --kill-after=30 900 scripts/console-test.sh .build/debug
 	RINGMASTER_AGENT=$(CURDIR)/$(RELEASE)/ringmaster-agent scripts/swift-tests.sh 2400
 	scripts/fuzz.sh 20
 

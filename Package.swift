@@ -94,6 +94,11 @@ let package = Package(
         .target(
             name: "SimulatedNodes", dependencies: ["RingmasterModel", "AgentProtocol", "AgentCore", "NodeManager", "SystemUtilities"],
             swiftSettings: strict),
+        // Slurm inventories: the holder job's pure state machine, Slurm commands as argument vectors with their
+        // `--parsable`/`--json` output parsed (no libslurm), and the agent transport over `srun --overlap`.
+        .target(
+            name: "SlurmNodes", dependencies: ["RingmasterModel", "AgentProtocol", "NodeManager", "SystemUtilities"],
+            swiftSettings: strict),
         // TCP ring collectives: rendezvous, process groups, all-reduce and friends.
         .target(name: "Collectives", dependencies: ["RingmasterModel", "SystemUtilities"], swiftSettings: strict),
         // @_cdecl functions over Collectives with opaque handles and error codes: the C ABI for other languages.
@@ -116,11 +121,14 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: ["RingmasterModel", "JobManifest", "Planning", "FaultPolicy", "Supervision", "StateStore", "AgentProtocol",
-                           "NodeManager", "SSHNodes", "SimulatedNodes", "Collectives", "Checkpointing", "ControllerAPI", "SystemUtilities",
+                           "NodeManager", "SSHNodes", "SimulatedNodes", "SlurmNodes", "Collectives", "Checkpointing", "ControllerAPI",
+                           "SystemUtilities",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")],
+            // The console's page, styles and script, and the API's OpenAPI document (no build step).
+            resources: [.copy("Resources/console"), .copy("Resources/openapi.json")],
             swiftSettings: strict),
         // A real `ringmaster controller` process on a state directory, with its API client and CLI: what the
         // daemon tests and the CLI's controller benchmarks drive.
@@ -156,7 +164,7 @@ let package = Package(
         // No SSH: pure modules' tests depend on it.
         .target(
             name: "RingmasterTestKit",
-            dependencies: ["RingmasterModel", "AgentProtocol", "NodeManager", "ControllerHarness", "SystemUtilities"],
+            dependencies: ["RingmasterModel", "AgentProtocol", "NodeManager", "ControllerAPI", "ControllerHarness", "SystemUtilities"],
             swiftSettings: strict),
         // Fixtures of the SSH, namespace-cluster and daemon suites: sshd, key pairs, network-namespace hosts.
         .target(
@@ -207,6 +215,11 @@ let package = Package(
             name: "DaemonTests",
             dependencies: ["ControllerAPI", "ControllerHarness", "RingmasterModel", "RingmasterTestKit", "RingmasterSSHTestKit",
                            "SystemUtilities"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SlurmTests",
+            dependencies: ["SlurmNodes", "NodeManager", "JobManifest", "ControllerAPI", "ControllerHarness", "RingmasterModel",
+                           "RingmasterTestKit", "SystemUtilities"],
             swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["RingmasterTestKit", "SystemUtilities"], swiftSettings: strict),
     ],

@@ -2,7 +2,8 @@
 # `make demo`: a controller for the local 4-node cluster on a fresh state directory; the smoke job; the
 # demo-3d training job once without failures (the reference) and once with a node killed mid-run, which
 # the fault manager detects and recovers from the newest checkpoint; a summary; a clean shutdown that
-# leaves no process behind.
+# leaves no process behind. The console's one-time sign-in URL is printed once the nodes are up;
+# DEMO_HOLD=60 keeps the controller up for 60 s at the end (with a fresh URL) to look at it.
 set -uo pipefail
 bin=${1:-.build/release}
 rm_=$bin/ringmaster
@@ -28,6 +29,8 @@ for _ in $(seq 1 300); do
 done
 "$rm_" nodes
 agents=$(pgrep -P "$controller" | tr '\n' ' ')
+echo
+echo "console: $("$rm_" console)   (one-time sign-in URL; \`ringmaster console\` prints a new one)"
 
 step "ringmaster submit Manifests/jobs/smoke.yaml --wait   (all-reduce over world, tensor, data and pipeline groups)"
 "$rm_" submit Manifests/jobs/smoke.yaml --wait | grep -v -e ' rank.started ' -e ' rank.exited ' || exit 1
@@ -122,6 +125,12 @@ PY
   [ $? = 0 ] || summary=1
 else
   step "PyTorch: skipped (no CPU PyTorch wheel in /opt/wheels for scripts/torch-venv.sh)"
+fi
+
+if [ "${DEMO_HOLD:-0}" -gt 0 ] 2>/dev/null; then
+  step "holding the controller for DEMO_HOLD=$DEMO_HOLD s: open the console"
+  echo "console: $("$rm_" console)"
+  sleep "$DEMO_HOLD"
 fi
 
 step "stopping the controller (SIGTERM): API, runner, then agents"

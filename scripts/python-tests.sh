@@ -2,7 +2,9 @@
 # Runs the `ringmaster` Python package's pytest suite against a build (make test calls it):
 #   scripts/python-tests.sh BUILD_DIR      (e.g. .build/debug: libRingmasterC.so, ringmaster, ringmaster-fixture)
 # Uses the torch venv (scripts/torch-venv.sh); where no torch wheel exists, a plain venv runs the
-# standard-library core and the torch tests skip, saying so.
+# standard-library core and the torch tests skip, saying so. Each test is named as it runs (-v), a test
+# still running after 300 s prints every thread's traceback (faulthandler), and the ten slowest are listed:
+# when make test's bound (15 min; ~3–4 idle) cuts a run off, the log says where it was.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=$(cd "${1:?usage: scripts/python-tests.sh BUILD_DIR}" && pwd)
@@ -19,4 +21,4 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps ./python
 cd python
 RINGMASTER_LIBRARY="$build/libRingmasterC.so" RINGMASTER_BIN="$build/ringmaster" \
-  exec "$venv/bin/python" -m pytest -q -rs tests
+  exec "$venv/bin/python" -m pytest -v -rs -o faulthandler_timeout=300 --durations=10 tests

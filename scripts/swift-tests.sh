@@ -22,7 +22,16 @@ while kill -0 "$runner" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
 done
 if ! kill -0 "$runner" 2>/dev/null; then
   wait "$runner"
-  exit $?
+  rc=$?
+  # What the tests left running in their session (a rank a test did not stop, an orphaned agent) is named
+  # and killed: it would hold the output open and outlive the run.
+  left=$(ps -e -o sid=,pid=,args= | awk -v s="$runner" '$1 == s { $1 = ""; print }')
+  if [ -n "$left" ]; then
+    echo "==> processes the tests left running (killed now):"
+    echo "$left"
+    pkill -KILL -s "$runner" 2>/dev/null
+  fi
+  exit $rc
 fi
 
 echo

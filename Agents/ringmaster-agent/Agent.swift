@@ -106,6 +106,8 @@ final class Agent {
                 }
             case .signalGroup(let pid, let signal):
                 kill(-pid, signal)
+            case .relay(let ref, let line):
+                if ranks[ref]?.relay(line) != true { agentLog("\(line) for \(ref) not delivered: the rank has no report address") }
             case .closeRank(let ref):
                 ranks.removeValue(forKey: ref)?.close()
             case .log(let line):

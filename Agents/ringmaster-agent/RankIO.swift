@@ -16,6 +16,8 @@ final class RankIO {
     var logFiles: [LogFile]
     var controlFD: Int32
     let controlPath: String
+    /// The address the rank's reports come from (a rank that binds its sending socket can be answered).
+    var peer: (address: sockaddr_un, length: socklen_t)?
 
     init(ref: RankRef, pid: pid_t, fds: [Int32], logFiles: [LogFile], controlFD: Int32, controlPath: String) {
         self.ref = ref
@@ -50,11 +52,31 @@ final class RankIO {
         guard controlFD >= 0 else { return [] }
         var datagrams: [[UInt8]] = []
         for _ in 0..<64 {
-            let n = recv(controlFD, buffer.baseAddress!, buffer.count, Int32(MSG_DONTWAIT))
+            var from = sockaddr_un()
+            var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+            let n = withUnsafeMutablePointer(to: &from) { ptr in
+                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(controlFD, buffer.baseAddress!, buffer.count, Int32(MSG_DONTWAIT), $0, &length)
+                }
+            }
             if n < 0 { break }
+            if length > socklen_t(MemoryLayout<sa_family_t>.size) { peer = (from, length) }
             datagrams.append(Array(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
         }
         return datagrams
+    }
+
+    /// Sends one request line to the rank's bound address; false when the rank has none (it never reported
+    /// from a bound socket) or its socket did not take it.
+    func relay(_ line: String) -> Bool {
+        guard controlFD >= 0, var to = peer?.address, let length = peer?.length else { return false }
+        let bytes = Array(line.utf8)
+        let sent = withUnsafePointer(to: &to) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(controlFD, bytes, bytes.count, Int32(MSG_DONTWAIT), $0, length)
+            }
+        }
+        return sent == bytes.count
     }
 
     func close() {

@@ -11,6 +11,9 @@ public enum AgentAction: Hashable, Sendable {
     case spawn(RankSpawn)
     /// `kill(-pid, signal)`: the signal goes to the rank's whole process group.
     case signalGroup(pid: Int32, signal: Int32)
+    /// One request line (`checkpoint-now STEP`) to the rank, sent from its report socket to the address the
+    /// rank's reports come from.
+    case relay(RankRef, line: String)
     /// The rank is gone: close its pipes, its log files and its report socket (and remove the socket file).
     case closeRank(RankRef)
     /// One diagnostic line on the agent's stderr (the protocol owns stdout).

@@ -1,7 +1,7 @@
 import AgentProtocol
 import RingmasterModel
 
-/// Controller messages: launch, signal, ping; and protocol violations.
+/// Controller messages: launch, signal, ping, requests relayed to ranks; and protocol violations.
 extension AgentCore {
     /// Acts on complete controller lines in order, pausing at a launch until the shell says how it went.
     mutating func readControllerMessages(now: Duration) {
@@ -20,6 +20,8 @@ extension AgentCore {
                 deliver(request, now: now)
             case .message(.ping(let ping)):
                 sendHeartbeat(ping: ping.id)
+            case .message(.checkpointNow(let request)):
+                relay(request)
             }
         }
     }
@@ -58,5 +60,17 @@ extension AgentCore {
                 kills.arm(rank.ref, at: now + .milliseconds(max(grace, 0)))
             }
         }
+    }
+}
+
+extension AgentCore {
+    /// `checkpoint-now STEP` to the rank's report socket; a rank that is gone (or never reported, so has no
+    /// address to answer) loses nothing but the request.
+    mutating func relay(_ request: CheckpointNowRequest) {
+        guard ranks[request.rank] != nil else {
+            actions.append(.log("checkpoint-now for \(request.rank): no such rank here"))
+            return
+        }
+        actions.append(.relay(request.rank, line: "checkpoint-now \(request.step)"))
     }
 }

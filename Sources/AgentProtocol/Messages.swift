@@ -57,10 +57,24 @@ public struct Ping: Hashable, Codable, Sendable {
     public init(id: UInt64) { self.id = id }
 }
 
+/// Asks one rank to write a checkpoint of `step` (the agent relays `checkpoint-now STEP` to the rank's
+/// report socket): the controller's answer to a Slurm time limit. A rank that ignores it loses nothing
+/// but the request.
+public struct CheckpointNowRequest: Hashable, Codable, Sendable {
+    public var rank: RankRef
+    public var step: Int
+
+    public init(rank: RankRef, step: Int) {
+        self.rank = rank
+        self.step = step
+    }
+}
+
 public enum ControllerMessage: Hashable, Sendable {
     case launch(LaunchRequest)
     case signal(SignalRequest)
     case ping(Ping)
+    case checkpointNow(CheckpointNowRequest)
 }
 
 // MARK: - Agent → controller
@@ -296,6 +310,7 @@ extension ControllerMessage: Codable {
         case "launch": self = .launch(try LaunchRequest(from: decoder))
         case "signal": self = .signal(try SignalRequest(from: decoder))
         case "ping": self = .ping(try Ping(from: decoder))
+        case "checkpoint-now": self = .checkpointNow(try CheckpointNowRequest(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: c, debugDescription: "unknown controller message type '\(type)'")
@@ -313,6 +328,9 @@ extension ControllerMessage: Codable {
             try m.encode(to: encoder)
         case .ping(let m):
             try c.encode("ping", forKey: .type)
+            try m.encode(to: encoder)
+        case .checkpointNow(let m):
+            try c.encode("checkpoint-now", forKey: .type)
             try m.encode(to: encoder)
         }
     }

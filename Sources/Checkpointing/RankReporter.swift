@@ -4,8 +4,10 @@ import Foundation
 import Glibc
 #endif
 
-/// Sends rank reports (`step N`, `checkpoint N`, `checkpoint-failed N REASON`, `metric NAME VALUE`) to the agent's Unix datagram
-/// socket named by `RINGMASTER_CONTROL`, one datagram per line.
+/// Sends rank reports (`step N`, `checkpoint N`, `checkpoint-failed N REASON`, `metric NAME VALUE`) to the
+/// agent's Unix datagram socket named by `RINGMASTER_CONTROL`, one datagram per line, and receives the
+/// controller's requests (`checkpoint-now STEP`) the agent sends back to it: the socket is bound to an
+/// abstract address of its own (Linux autobind) so that the agent can answer it.
 public final class RankReporter: @unchecked Sendable {
     private let fd: Int32
     private let address: sockaddr_un
@@ -31,6 +33,12 @@ public final class RankReporter: @unchecked Sendable {
         self.address = addr
         self.path = path
         self.fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // Autobind: a length of just the family gives the socket a unique abstract name.
+        var own = sockaddr_un()
+        own.sun_family = sa_family_t(AF_UNIX)
+        _ = withUnsafePointer(to: &own) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sa_family_t>.size)) }
+        }
         // A report must not stall training for long if the agent is gone: give up after a second.
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -55,6 +63,23 @@ public final class RankReporter: @unchecked Sendable {
     /// This rank will be silent up to `seconds` (hang detection waits that long); end it with `sectionEnd`.
     public func section(_ name: String, seconds: Double) { send("section \(name) \(seconds)") }
     public func sectionEnd() { send("section end") }
+
+    /// The newest `checkpoint-now STEP` the agent relayed since the last call (nil when none waits). Never blocks.
+    public func checkpointRequest() -> Int? {
+        var newest: Int?
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, Int32(MSG_DONTWAIT)) }
+            if n < 0 { break }
+            for line in String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n") {
+                let words = line.split(separator: " ")
+                if words.count == 2, words[0] == "checkpoint-now", let step = Int(words[1]), step >= 0 {
+                    newest = max(newest ?? step, step)
+                }
+            }
+        }
+        return newest
+    }
 
     /// Sends one line; returns false if the agent's socket did not take it.
     @discardableResult

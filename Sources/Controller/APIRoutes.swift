@@ -14,6 +14,7 @@ struct APIRoutes: Sendable {
     let events: EventFeed
     let metrics: ControllerMetrics
     let info: @Sendable () -> ControllerInfo
+    let sessions: ConsoleSessions
     /// Largest request body accepted (a manifest is a few KiB).
     static let maxBody = 1 << 20
 
@@ -22,45 +23,42 @@ struct APIRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in JSONBody.response(info()) }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render(store: store))))
+            let text = try await OffPool.run { metrics.render(store: store) }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         let v1 = router.group(RouterPath(APIVersion.prefix))
+        reads(on: v1)
+        // The console's mirror of the read routes, for its session cookie (AccessMiddleware): the same
+        // handlers and answers, never the bearer API itself.
+        reads(on: router.group(RouterPath("/console/api" + APIVersion.prefix)))
+        v1.get("/openapi.json") { _, _ in
+            // The document names this controller as its server, and the session cookie by this port.
+            let url = info().url
+            let port = URLComponents(string: url)?.port.map(String.init) ?? "7460"
+            let text = String(decoding: ControllerResources.openAPI, as: UTF8.self)
+                .replacingOccurrences(of: "\"http://127.0.0.1:7460\"", with: "\"\(url)\"")
+                .replacingOccurrences(of: "ringmaster_session_7460", with: "ringmaster_session_\(port)")
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
         v1.post("/jobs") { request, _ in try await submit(request) }
-        v1.get("/jobs") { _, _ in JSONBody.response(try store.jobs().map { Views.job($0, runner: runner) }) }
-        v1.get("/jobs/:id") { _, context in
-            JSONBody.response(try Views.detail(try job(context), runner: runner))
-        }
-        v1.get("/jobs/:id/ranks") { _, context in
-            JSONBody.response(try Views.detail(try job(context), runner: runner).ranks)
-        }
         v1.post("/jobs/:id/cancel") { _, context in
-            let id = try job(context).id
+            let id = try await job(context).id
             switch await runner.cancel(id) {
             case .success(let view): return JSONBody.response(view)
             case .failure(let body): return JSONBody.response(body, status: .conflict)
             }
         }
-        v1.get("/jobs/:id/logs") { request, context in try logs(request, try job(context)) }
-        v1.get("/nodes") { _, _ in
-            let busy = runner.busyRanks()
-            return JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: busy))
-        }
-        v1.get("/events") { request, _ in try eventsResponse(request) }
-        v1.post("/nodes/:id/release") { _, context in
-            let id = try context.parameters.require("id")
-            guard runner.nodes.status(of: NodeID(id)) != nil else {
-                throw APIError(.notFound, "no node \(id)", hint: "`ringmaster nodes` lists the cluster's nodes")
-            }
-            switch await runner.release(NodeID(id)) {
-            case .success(let text): return JSONBody.response(["released": id, "message": text])
-            case .failure(let body): return JSONBody.response(body, status: .conflict)
-            }
-        }
+        v1.post("/nodes/:id/release") { _, context in try await release(context) }
+        router.post("/console/api\(APIVersion.prefix)/nodes/:id/release") { _, context in try await release(context) }
         v1.post("/jobs/:id/chaos") { request, context in
-            let id = try job(context).id
+            let id = try await job(context).id
             var request = request
-            let buffer = try await request.collectBody(upTo: 64 * 1024)
+            let buffer: ByteBuffer
+            do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch {
+                throw APIError(.contentTooLarge, "request body larger than 64 KiB", hint: "send one chaos request")
+            }
             let chaos: ChaosRequest
             do { chaos = try ChaosRequest(body: buffer.readableBytesView) } catch {
                 throw APIError(.badRequest, "not a chaos request: \(error)",
@@ -71,10 +69,84 @@ struct APIRoutes: Sendable {
             case .failure(let body): return JSONBody.response(body, status: .conflict)
             }
         }
+        v1.post("/console/login") { _, _ in
+            let (code, expiry) = sessions.issueCode()
+            return JSONBody.response(ConsoleLogin(url: info().url + "/console/login?code=" + code, expiresAt: expiry),
+                                     status: .created)
+        }
     }
 
-    private func job(_ context: BasicRequestContext) throws -> JobRecord {
+    /// The routes that only read: under `/v1` (bearer) and under `/console/api/v1` (console session).
+    func reads<R: RouterMethods>(on group: R) where R.Context == BasicRequestContext {
+        group.get("/jobs") { _, _ in try await OffPool.run { JSONBody.response(try Views.jobs(runner: runner)) } }
+        group.get("/jobs/:id") { _, context in
+            let id = try context.parameters.require("id")
+            return try await OffPool.run { JSONBody.response(try Views.detail(try job(id), runner: runner)) }
+        }
+        group.get("/jobs/:id/ranks") { _, context in
+            let id = try context.parameters.require("id")
+            return try await OffPool.run { JSONBody.response(try Views.detail(try job(id), runner: runner).ranks) }
+        }
+        group.get("/jobs/:id/logs") { request, context in
+            let (id, q) = (try context.parameters.require("id"), QueryParameters(request))
+            return try await OffPool.run { try logs(q, try job(id)) }
+        }
+        group.get("/jobs/:id/series") { request, context in
+            let (id, q) = (try context.parameters.require("id"), QueryParameters(request))
+            return try await OffPool.run { JSONBody.response(try series(q, try job(id))) }
+        }
+        group.get("/nodes") { _, _ in
+            try await OffPool.run {
+                JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: runner.busyRanks(),
+                                                  host: runner.options.nodeHost))
+            }
+        }
+        group.get("/events") { request, _ in try await eventsResponse(request) }
+        group.get("/failures") { request, _ in
+            let q = QueryParameters(request)
+            return try await OffPool.run { JSONBody.response(try failures(q)) }
+        }
+    }
+
+    private func release(_ context: BasicRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
+        guard runner.nodes.status(of: NodeID(id)) != nil else {
+            throw APIError(.notFound, "no node \(id)", hint: "`ringmaster nodes` lists the cluster's nodes")
+        }
+        switch await runner.release(NodeID(id)) {
+        case .success(let text): return JSONBody.response(["released": id, "message": text])
+        case .failure(let body): return JSONBody.response(body, status: .conflict)
+        }
+    }
+
+    /// Every failure (or one job's) from the events, with the cluster's observed and planned MTBF.
+    /// Blocking (the store): off the pool.
+    func failures(_ q: QueryParameters) throws -> FailuresView {
+        let only = q.string("job").map { JobID($0) }
+        if let only, try store.job(only) == nil {
+            throw APIError(.notFound, "no job \(only)", hint: "`ringmaster jobs` lists the jobs this controller knows")
+        }
+        let events = try store.events(kinds: Self.failureKinds, job: only)
+        var attempts: [Int64: Int] = [:]
+        for job in Set(events.compactMap(\.jobId)) {
+            for a in try store.attempts(of: job) { if let id = a.id { attempts[id] = a.number } }
+        }
+        let list = FailureTimeline.failures(events, attempts: attempts)
+        let accelerators = try store.nodes().filter { !$0.spare }.map { max(1, $0.accelerators.count) }.reduce(0, +)
+        return FailureTimeline.summary(list, firstEvent: try store.events(after: 0, limit: 1).first?.time,
+                                       now: runner.clock.now().wall, accelerators: accelerators)
+    }
+
+    static let failureKinds: Set<EventKind> = [.failureDetected, .recoveryTeardown, .recoveryDecision, .recoveryRelaunch,
+                                               .recoveryComplete, .jobState]
+
+    private func job(_ context: BasicRequestContext) async throws -> JobRecord {
+        let id = try context.parameters.require("id")
+        return try await OffPool.run { try job(id) }
+    }
+
+    /// The stored job, or 404. Blocking (a store read).
+    private func job(_ id: String) throws -> JobRecord {
         guard let job = try store.job(JobID(id)) else {
             throw APIError(.notFound, "no job \(id)", hint: "`ringmaster jobs` lists the jobs this controller knows")
         }
@@ -88,6 +160,11 @@ struct APIRoutes: Sendable {
             throw APIError(.contentTooLarge, "request body larger than \(Self.maxBody) bytes",
                            hint: "send the manifest's YAML text, not its data")
         }
+        return try await OffPool.run { try accept(buffer) }
+    }
+
+    /// Validates and stores a submitted manifest. Blocking (parsing, the checkpoint folder, the store).
+    private func accept(_ buffer: ByteBuffer) throws -> Response {
         let body: SubmitRequest
         do { body = try SubmitRequest(body: buffer.readableBytesView) } catch {
             throw APIError(.badRequest, "request body is not a submit request: \(error)",
@@ -111,8 +188,22 @@ struct APIRoutes: Sendable {
         return JSONBody.response(Views.job(job, runner: runner), status: .created)
     }
 
-    private func logs(_ request: Request, _ job: JobRecord) throws -> Response {
-        let q = QueryParameters(request)
+    /// Blocking (the store): off the pool.
+    func series(_ q: QueryParameters, _ job: JobRecord) throws -> SeriesView {
+        let metric = q.string("metric") ?? "loss"
+        guard !metric.isEmpty else {
+            throw APIError(.badRequest, "query parameter metric= is empty", hint: "metric takes a metric name, e.g. loss")
+        }
+        let count = try q.int("points", in: 1...10_000, "a point count") ?? 500
+        let points = SeriesDownsampling.downsample(try store.series(job: job.id, metric: metric), to: count)
+        return SeriesView(
+            job: job.id.rawValue, metric: metric, metrics: try store.seriesMetrics(job: job.id),
+            width: try store.seriesWidth(job: job.id, metric: metric),
+            points: points.map { SeriesPointView(step: $0.step, time: $0.time, value: $0.value, min: $0.min, max: $0.max, count: $0.count) })
+    }
+
+    /// Blocking (the store, the log files): off the pool.
+    private func logs(_ q: QueryParameters, _ job: JobRecord) throws -> Response {
         let rank = try q.string("rank").map { text -> Int in
             guard let r = Int(text), r >= 0, r < job.spec.parallelism.worldSize else {
                 throw APIError(.badRequest, "rank \(text) is not a rank of \(job.id)",
@@ -134,25 +225,27 @@ struct APIRoutes: Sendable {
         })
     }
 
-    private func eventsResponse(_ request: Request) throws -> Response {
+    private func eventsResponse(_ request: Request) async throws -> Response {
         let q = QueryParameters(request)
         let after = try q.int("after", in: 0...Int64.max, "an event id") ?? 0
         let job = q.string("job").map { JobID($0) }
         let follow = try q.bool("follow") ?? false
         let limit = try q.int("limit", in: 1...10_000, "an event count") ?? 1000
         guard follow else {
-            return JSONBody.response(try store.events(after: after, job: job, limit: limit).map(Views.event))
+            return try await OffPool.run { JSONBody.response(try store.events(after: after, job: job, limit: limit).map(Views.event)) }
         }
         let stream = events.follow(store: store, after: after, job: job)
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
-            let encoder = APICoding.encoder()
             for try await batch in stream {
-                var buffer = ByteBuffer()
-                for e in batch {
-                    buffer.writeBytes(try encoder.encode(Views.event(e)))
-                    buffer.writeString("\n")
-                }
-                try await writer.write(buffer)
+                try await writer.write(try await OffPool.run {
+                    let encoder = APICoding.encoder()
+                    var buffer = ByteBuffer()
+                    for e in batch {
+                        buffer.writeBytes(try encoder.encode(Views.event(e)))
+                        buffer.writeString("\n")
+                    }
+                    return buffer
+                })
             }
             try await writer.finish(nil)
         })

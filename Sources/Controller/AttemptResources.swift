@@ -18,6 +18,10 @@ final class AttemptResources {
     /// Newest step per rank not yet written to the store.
     var unsavedSteps: [Int: Int] = [:]
     var step: Int?
+    /// Metric samples (and steps/s) not yet written to the job's series.
+    var unsavedSamples: [String: [SeriesSample]] = [:]
+    /// Each rank's newest step (a metric report follows its step report and is recorded at that step).
+    var newestSteps: [Int: Int] = [:]
     /// (time, step) of the progress rank a few seconds back, for steps/s.
     var rateSample: (Instant, Int)?
     var stepsPerSecond: Double = 0
@@ -34,16 +38,30 @@ final class AttemptResources {
 
     func owns(_ rank: RankRef) -> Bool { rank.job == job.id && rank.attempt == number }
 
-    /// Updates steps/s from the progress rank's newest step.
-    func sampleRate(now: Instant) {
-        guard let step else { return }
+    /// Updates steps/s from the progress rank's newest step; true when it did.
+    @discardableResult
+    func sampleRate(now: Instant) -> Bool {
+        guard let step else { return false }
         guard let (then, before) = rateSample else {
             rateSample = (now, step)
-            return
+            return false
         }
         let dt = now.timeIntervalSince(then)
-        guard dt >= 2 else { return }
+        guard dt >= 2 else { return false }
         stepsPerSecond = Double(step - before) / dt
         rateSample = (now, step)
+        return true
     }
+
+    /// Keeps a `metric NAME VALUE` report for the job's series when the progress rank made it: the rank
+    /// whose steps the job's progress is (the last pipeline stage's first tensor and data rank, where the
+    /// loss is computed; rank 0 without pipeline parallelism). Data-parallel replicas and other stages
+    /// report the same names for their own share; one series never mixes them.
+    func metric(_ name: String, _ value: Double, rank: Int, at time: Date) {
+        guard rank == progressRank else { return }
+        unsavedSamples[name, default: []].append(SeriesSample(time: time, step: newestSteps[rank], value: value))
+    }
+
+    /// The series name of the runner's own steps/s measurement.
+    static let stepsPerSecondSeries = "steps_per_second"
 }

@@ -46,7 +46,7 @@ public enum CheckpointFolder {
         let check = StepVerifier.verify(stepDirectory: source)
         guard let marker = check.marker else {
             return ("\(source) is not committed (no COMMITTED marker): some rank never finished writing it",
-                    "continue from an older committed step of that job (`ringmaster checkpoint verify \((source as NSString).deletingLastPathComponent)` lists them)")
+                    "continue from an older committed step of that job (`ringmaster checkpoint verify \(PathFolder.of(source))` lists them)")
         }
         guard check.isValid else {
             return ("\(source) does not verify: \(check.verdict)", "continue from an older committed step of that job")
@@ -79,7 +79,7 @@ public enum CheckpointFolder {
     /// else copies) and commits it there under the job's identity. Returns the step. Idempotent: a step
     /// already imported (its marker names this job) is reused.
     static func importStep(from source: String, into layout: CheckpointLayout, job: JobRecord, at now: Date) throws -> Int {
-        let name = (source as NSString).lastPathComponent
+        let name = PathFolder.lastComponent(of: source)
         guard name.hasPrefix("step-"), let step = Int(name.dropFirst(5)) else {
             throw ImportError(message: "\(source) is not a step folder")
         }

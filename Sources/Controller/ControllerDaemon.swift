@@ -8,6 +8,7 @@ import NodeManager
 import RingmasterModel
 import ServiceLifecycle
 import SimulatedNodes
+import SlurmNodes
 import SSHNodes
 import StateStore
 import Synchronization
@@ -52,34 +53,44 @@ public enum ControllerDaemon {
         let clock = SystemRunnerClock()
         for node in inventory.nodes { try store.registerNode(node, at: clock.now().wall) }
 
-        let transport: any AgentTransport
-        if inventory.simulation != nil {
-            transport = SimulatedAgentTransport(inventory: inventory)
+        let slurm = try await SlurmNodeSource.make(inventory, stateDirectory: dir, store: store, logger: logger)
+        let transport: any AgentTransport = if inventory.simulation != nil {
+            SimulatedAgentTransport(inventory: inventory)
+        } else if let slurm {
+            try SlurmAgentTransport(allocation: slurm.allocation, agentExecutable: settings.agentExecutable)
         } else if inventory.isLocal {
-            transport = try LocalAgentTransport(agentExecutable: settings.agentExecutable)
+            try LocalAgentTransport(agentExecutable: settings.agentExecutable)
         } else {
-            transport = try SSHAgentTransport(agentExecutable: settings.agentExecutable)
+            try SSHAgentTransport(agentExecutable: settings.agentExecutable)
         }
         let manager = NodeManager(inventory: inventory, transport: transport)
         let rendezvousHost = inventory.isLocal || inventory.simulation != nil
-            ? "127.0.0.1" : (inventory.nodes.first.flatMap { NetworkAddress.local(toward: $0.host) } ?? "0.0.0.0")
+            ? "127.0.0.1"
+            : slurm?.rendezvousHost ?? (inventory.nodes.first.flatMap { NetworkAddress.local(toward: $0.host) } ?? "0.0.0.0")
         let metrics = ControllerMetrics()
         let runner = JobRunner(
             store: store, nodes: manager,
             options: JobRunnerOptions(stateDirectory: dir, binDirectory: settings.binDirectory,
                                       gracePeriod: settings.gracePeriod, local: inventory.isLocal,
-                                      rendezvousHost: rendezvousHost),
+                                      rendezvousHost: rendezvousHost, nodeAddress: slurm?.nodeAddress, nodeHost: slurm?.nodeHost,
+                                      logsInStateDirectory: inventory.isLocal || slurm != nil,
+                                      vacated: slurm?.vacated, quarantined: slurm?.quarantined),
             metrics: metrics, clock: clock, note: { note in Self.log(note, logger) })
+        slurm?.allocation.onTimeLimit { [runner] slots, reason in runner.timeLimitApproaching(slots, cause: reason) }
         let events = try EventFeed(store: store)
         let startedAt = clock.now().wall
         let url = ManagedURL()
 
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: BearerTokenMiddleware(token: token))
+        let sessions = ConsoleSessions()
+        let port: @Sendable () -> Int? = { URLComponents(string: url.value)?.port }
+        router.add(middleware: ErrorBodyMiddleware(routes: OpenAPIRoutes(document: ControllerResources.openAPI)))
+        router.add(middleware: AccessMiddleware(token: token, sessions: sessions, port: port))
         router.add(middleware: StoreErrorMiddleware())
         APIRoutes(runner: runner, events: events, metrics: metrics, info: {
             ControllerInfo(pid: getpid(), url: url.value, cluster: inventory.name, startedAt: startedAt)
-        }).register(on: router)
+        }, sessions: sessions).register(on: router)
+        ConsoleRoutes(sessions: sessions, port: port, assets: ConsoleAssets.load()).register(on: router)
         let app = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(settings.listenHost, port: settings.listenPort),
@@ -94,7 +105,7 @@ public enum ControllerDaemon {
             logger: logger)
 
         let group = ServiceGroup(
-            services: [NodeService(manager: manager), runner, APIService(app: app, close: { events.close(); runner.logs.close() })],
+            services: (slurm.map { [$0.service] } ?? []) + [NodeService(manager: manager), runner, APIService(app: app, close: { events.close(); runner.logs.close() })],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         logger.info("controller for \(inventory.name) (\(inventory.nodes.count) nodes, \(settings.inventoryFile)) starting")
         defer { try? FileManager.default.removeItem(atPath: dir.infoFile) }

@@ -65,12 +65,11 @@ public final class ControllerMetrics: Sendable {
                 registry.makeGauge(descriptor: Self.name("nodes", "Nodes by state."), labels: [("state", state.rawValue)]).set(Double(nodes.filter { $0.state == state }.count))
             }
         }
-        if let jobs = try? store.jobs() {
+        if let jobs = try? store.jobCounts() {
             for state in JobState.allCases {
-                registry.makeGauge(descriptor: Self.name("jobs", "Jobs by state."), labels: [("state", state.rawValue)]).set(Double(jobs.filter { $0.state == state }.count))
+                registry.makeGauge(descriptor: Self.name("jobs", "Jobs by state."), labels: [("state", state.rawValue)]).set(Double(jobs.byState[state] ?? 0))
             }
-            registry.makeGauge(descriptor: Self.name("job_restarts", "Restarts of all jobs, from the store."))
-                .set(Double(jobs.map(\.restarts).reduce(0, +)))
+            registry.makeGauge(descriptor: Self.name("job_restarts", "Restarts of all jobs, from the store.")).set(Double(jobs.restarts))
         }
         registry.makeGauge(descriptor: Self.name("store_transactions_total", "Write transactions the state store committed."))
             .set(Double(store.transactionsCommitted))

@@ -58,7 +58,8 @@ public final class EventFeed: Sendable {
                 var last = after
                 var wakeIterator = wakeups.makeAsyncIterator()
                 while !Task.isCancelled {
-                    let batch = try store.events(after: last, job: job, limit: 1000)
+                    let from = last
+                    let batch = try await OffPool.run { try store.events(after: from, job: job, limit: 1000) }
                     if !batch.isEmpty {
                         last = batch.last!.id!
                         continuation.yield(batch)

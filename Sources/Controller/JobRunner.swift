@@ -117,6 +117,9 @@ public final class JobRunner: Service, Sendable {
     /// Stop every attempt and end `run()` (what SIGTERM does through the service group).
     public func requestShutdown() { inbox.post(.shutdown) }
 
+    /// The node source's time limit is near on `nodes`: their attempts checkpoint now and move.
+    public func timeLimitApproaching(_ nodes: [NodeID], cause: String) { inbox.post(.timeLimit(nodes, cause: cause)) }
+
     /// The loop runs on a thread of its own (its store writes and file work never block the cooperative
     /// pool); node events and agent messages are forwarded to it from two tasks.
     public func run() async throws {

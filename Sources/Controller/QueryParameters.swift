@@ -2,7 +2,7 @@ import Hummingbird
 
 /// A request's query parameters, read with their types: a value that does not parse, or lies outside
 /// its range, is a 400 naming the parameter and what it takes — never silently ignored.
-struct QueryParameters {
+struct QueryParameters: Sendable {
     let parameters: Parameters
 
     init(_ request: Request) { parameters = request.uri.queryParameters }

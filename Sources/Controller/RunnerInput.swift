@@ -16,6 +16,8 @@ enum RunnerInput: Sendable {
     case chaos(JobID, ChaosRequest, CheckedContinuation<Result<ChaosReport, APIErrorBody>, Never>)
     /// Pruning finished on the disk queue (a line for the operator).
     case pruned(JobID, [Int])
+    /// The node source's time limit is near on these nodes (a Slurm holder job's warning).
+    case timeLimit([NodeID], cause: String)
     /// Stop every attempt (ranks told to stop), then end the loop.
     case shutdown
 }

@@ -24,9 +24,19 @@ extension RunnerLoop {
         case .waiting(let id, let reason): runner.note(.waiting(id, reason))
         case .setNodeState(let node, let state, let reason):
             write("recording \(node) \(state.rawValue)") { [store] at in try store.setNodeState(node, to: state, reason: reason, at: at) }
+            // A quarantined node keeps that state until released: any other state of it is a release.
+            runner.options.quarantined?(node, state == .quarantined)
         case .prepareLaunch(let preparation): prepare(preparation)
         case .launch(let order): launch(order)
         case .signal(let order): signal(order)
+        case .requestCheckpoint(let order):
+            for r in order.ranks {
+                let ref = RankRef(job: order.job, attempt: order.attempt, rank: r.rank)
+                if !runner.nodes.send(.checkpointNow(CheckpointNowRequest(rank: ref, step: order.step)), to: r.node) {
+                    runner.note(.text(order.job, "checkpoint-now for rank \(r.rank) not sent: \(r.node) has no open channel"))
+                }
+            }
+        case .vacated(let nodes): runner.options.vacated?(nodes)
         case .finishAttempt(let id, let number, let state, let reason): finishAttempt(id, number, state, reason)
         case .closeStaleAttempt(let id, let number, let reason):
             write("ending attempt \(number) of \(id)", job: id) { [store] at in

@@ -66,7 +66,8 @@ extension RunnerLoop {
             let statuses = Dictionary(uniqueKeysWithValues: runner.nodes.statuses().map { ($0.entry.id, $0) })
             let kinds = statuses.mapValues { $0.hello?.accelerators.first?.kind ?? .simulated }
             let rank0Node = placement.ranks[0].node
-            let masterAddress = options.local ? "127.0.0.1" : (statuses[rank0Node]?.entry.host ?? "127.0.0.1")
+            let masterAddress = options.local
+                ? "127.0.0.1" : (options.nodeAddress?(rank0Node) ?? statuses[rank0Node]?.entry.host ?? "127.0.0.1")
             let masterPort = options.local ? POSIX.freeLoopbackPort() : order.masterPort
             let environment = RankEnvironment(
                 job: job.id, spec: job.spec, attempt: record.number, placement: placement, token: order.token,
@@ -90,10 +91,10 @@ extension RunnerLoop {
         }
     }
 
-    /// Where the node's agent keeps the ranks' raw stdout/stderr: the state directory on a local cluster,
-    /// the login directory's `.ringmaster/logs` on SSH nodes.
+    /// Where the node's agent keeps the ranks' raw stdout/stderr: the state directory on a local or Slurm
+    /// cluster, the login directory's `.ringmaster/logs` on SSH nodes.
     func agentLogDirectory(job: JobID, attempt: Int, node: NodeID) -> String {
-        runner.options.local
+        runner.options.logsInStateDirectory
             ? "\(runner.options.stateDirectory.logDirectory(job: job.rawValue, attempt: attempt))/agent-\(node)"
             : ".ringmaster/logs/\(job)/attempt-\(attempt)"
     }

@@ -101,6 +101,7 @@ final class RunnerLoop {
         case .chaos(let id, let request, let reply): chaos(id, request, reply: reply)
         case .pruned(let id, let steps):
             runner.note(.text(id, "pruned checkpoint steps \(steps.map(String.init).joined(separator: ", "))"))
+        case .timeLimit(let nodes, let cause): supervise(.timeLimit(nodes, cause: cause))
         case .shutdown: supervise(.shutdown)
         }
     }
@@ -171,9 +172,13 @@ final class RunnerLoop {
                                         "(\(batch.droppedBytes) bytes not streamed; see the agent's log file)"))
             }
         case .progress(let p):
+            if let name = p.metric, let value = p.value, let r = attempt(for: p.rank) {
+                r.metric(name, value, rank: p.rank.rank, at: now.wall)
+            }
             guard let step = p.step else { return }
             if let r = attempt(for: p.rank) {
                 r.unsavedSteps[p.rank.rank] = max(r.unsavedSteps[p.rank.rank] ?? step, step)
+                r.newestSteps[p.rank.rank] = step
                 if p.rank.rank == r.progressRank {
                     r.step = max(r.step ?? step, step)
                     publish(r)
@@ -210,17 +215,30 @@ final class RunnerLoop {
     /// Once a second: the ranks' newest steps to the store, steps/s.
     func flushProgress(now: Instant) {
         for r in resources.values {
+            if r.sampleRate(now: now) {
+                r.unsavedSamples[AttemptResources.stepsPerSecondSeries, default: []]
+                    .append(SeriesSample(time: now.wall, step: r.step, value: r.stepsPerSecond))
+            }
             flushSteps(r, now: now)
-            r.sampleRate(now: now)
             publish(r)
             runner.metrics?.stepsPerSecond(job: r.job.id, r.stepsPerSecond)
         }
     }
 
-    /// The ranks' newest steps to the store. While the store cannot be written they stay unsaved (the next
-    /// flush supersedes them) — except when the attempt ends (`keep`): then they wait with the other writes.
+    /// The ranks' newest steps (and metric samples) to the store. While the store cannot be written the steps
+    /// stay unsaved (the next flush supersedes them) — except when the attempt ends (`keep`): then they wait
+    /// with the other writes. Metric samples that cannot be written are dropped (the series is downsampled
+    /// anyway); a failure to write them starts the journal's outage like any other write.
     func flushSteps(_ r: AttemptResources, now: Instant, keep: Bool = false) {
         flushStarts()
+        if !r.unsavedSamples.isEmpty {
+            let samples = r.unsavedSamples
+            r.unsavedSamples = [:]
+            let store = self.store
+            journal.perform("recording metric series", job: r.job.id, now: now, keep: false) {
+                try store.appendSeries(job: r.job.id, samples)
+            }
+        }
         guard !r.unsavedSteps.isEmpty else { return }
         let steps = r.unsavedSteps
         let (store, attemptID, at) = (self.store, r.attemptID, now.wall)

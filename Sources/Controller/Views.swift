@@ -7,40 +7,46 @@ import StateStore
 /// Store records (and the runner's live numbers) → the API's wire types.
 enum Views {
     static func job(_ job: JobRecord, runner: JobRunner) -> JobView {
+        Self.job(job, facts: (try? runner.store.facts(of: job.id)) ?? JobFacts(), runner: runner)
+    }
+
+    /// Every job, newest first (the store's facts of all of them in one read).
+    static func jobs(runner: JobRunner) throws -> [JobView] {
+        try runner.store.jobsWithFacts().map { Self.job($0.job, facts: $0.facts, runner: runner) }
+    }
+
+    static func job(_ job: JobRecord, facts: JobFacts, runner: JobRunner) -> JobView {
         let p = job.spec.parallelism
-        let attempts = (try? runner.store.attempts(of: job.id)) ?? []
+        let attempts = facts.attempts
         let live = runner.progress(of: job.id)
-        var step = live?.step
-        if step == nil, let newest = attempts.last?.id {
-            step = ((try? runner.store.ranks(of: newest)) ?? []).compactMap(\.lastStep).max()
-        }
-        let checkpoint = (try? runner.store.newestCommittedCheckpoint(of: job.id))??.step
-        let goodput = Self.goodput(attempts: attempts, step: step, runner: runner)
+        let step = live?.step ?? attempts.last.flatMap { facts.reached[$0.id] }
+        let goodput = Self.goodput(attempts: attempts, reached: facts.reached, step: step, now: runner.clock.now().wall)
         return JobView(
             id: job.id.rawValue, name: job.name, state: job.state, reason: job.reason, submittedAt: job.submittedAt,
             updatedAt: job.updatedAt, restarts: job.restarts, data: p.data, pipeline: p.pipeline, tensor: p.tensor,
             worldSize: p.worldSize, command: job.spec.command, attempt: attempts.last?.number, step: step,
-            checkpoint: checkpoint, goodput: goodput, checkpointDir: CheckpointFolder.layout(of: job)?.directory)
+            checkpoint: facts.newestCommittedStep, goodput: goodput, checkpointDir: CheckpointFolder.layout(of: job)?.directory)
     }
 
     /// Newest step × the fastest attempt's seconds per step ÷ the time since the first attempt started.
-    static func goodput(attempts: [AttemptRecord], step: Int?, runner: JobRunner) -> Double? {
+    static func goodput(attempts: [AttemptSummary], reached: [Int64: Int], step: Int?, now: Date) -> Double? {
         guard let step, step > 0, let first = attempts.first else { return nil }
         var fastest: Double?
         for a in attempts {
-            guard let id = a.id, let reached = ((try? runner.store.ranks(of: id)) ?? []).compactMap(\.lastStep).max() else { continue }
+            guard let reached = reached[a.id] else { continue }
             let done = reached - (a.resumeStep ?? 0)
-            let seconds = (a.endedAt ?? runner.clock.now().wall).timeIntervalSince(a.startedAt)
+            let seconds = (a.endedAt ?? now).timeIntervalSince(a.startedAt)
             guard done > 0, seconds > 0 else { continue }
             fastest = min(fastest ?? .infinity, seconds / Double(done))
         }
         guard let fastest else { return nil }
-        let end = attempts.last?.endedAt ?? runner.clock.now().wall
+        let end = attempts.last?.endedAt ?? now
         let wall = end.timeIntervalSince(first.startedAt)
         return wall > 0 ? min(1, Double(step) * fastest / wall) : nil
     }
 
     static func detail(_ job: JobRecord, runner: JobRunner) throws -> JobDetail {
+        let facts = try runner.store.facts(of: job.id)
         let attempts = try runner.store.attempts(of: job.id)
         var ranks: [RankView] = []
         if let newest = attempts.last {
@@ -53,7 +59,7 @@ enum Views {
             }
         }
         return JobDetail(
-            job: Self.job(job, runner: runner),
+            job: Self.job(job, facts: facts, runner: runner),
             attempts: attempts.map {
                 AttemptView(number: $0.number, state: $0.state, startedAt: $0.startedAt, endedAt: $0.endedAt,
                             endReason: $0.endReason, resumeStep: $0.resumeStep, nodes: $0.placement.nodes.map(\.rawValue))
@@ -61,11 +67,12 @@ enum Views {
             ranks: ranks)
     }
 
-    static func nodes(store: RingmasterStore, manager: NodeManager, busy: [NodeID: Int]) throws -> [NodeView] {
+    static func nodes(store: RingmasterStore, manager: NodeManager, busy: [NodeID: Int],
+                      host: (@Sendable (NodeID) -> String?)? = nil) throws -> [NodeView] {
         let statuses = Dictionary(uniqueKeysWithValues: manager.statuses().map { ($0.entry.id, $0) })
         return try store.nodes().map { n in
             let hello = statuses[n.id]?.hello
-            return NodeView(id: n.id.rawValue, host: n.host, spare: n.spare, state: n.state, reason: n.stateReason,
+            return NodeView(id: n.id.rawValue, host: host?(n.id) ?? n.host, spare: n.spare, state: n.state, reason: n.stateReason,
                             since: n.stateChangedAt, accelerators: n.accelerators, cpus: hello?.host.cpuCount,
                             memoryBytes: hello?.host.memoryBytes, ranks: busy[n.id] ?? 0,
                             agentPID: statuses[n.id]?.state == .ready ? hello?.agentPID : nil)

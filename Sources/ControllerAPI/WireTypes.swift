@@ -282,3 +282,171 @@ public struct ChaosReport: Codable, Sendable {
         self.message = message
     }
 }
+
+/// One point of a metric series: the mean of `count` samples, their range, the newest one's step and time.
+public struct SeriesPointView: Codable, Sendable, Equatable {
+    public var step: Int?
+    public var time: Date
+    public var value: Double
+    public var min: Double
+    public var max: Double
+    public var count: Int
+
+    public init(step: Int?, time: Date, value: Double, min: Double, max: Double, count: Int) {
+        self.step = step
+        self.time = time
+        self.value = value
+        self.min = min
+        self.max = max
+        self.count = count
+    }
+}
+
+/// `GET /v1/jobs/{id}/series?metric=M&points=N`: a job's metric series downsampled to at most N points,
+/// oldest first, and the names of every series the job has (`loss`, `steps_per_second`, …).
+public struct SeriesView: Codable, Sendable, Equatable {
+    public var job: String
+    public var metric: String
+    public var metrics: [String]
+    /// Samples the controller averaged into each stored point (1 until the series outgrew its capacity).
+    public var width: Int?
+    public var points: [SeriesPointView]
+
+    public init(job: String, metric: String, metrics: [String], width: Int?, points: [SeriesPointView]) {
+        self.job = job
+        self.metric = metric
+        self.metrics = metrics
+        self.width = width
+        self.points = points
+    }
+}
+
+/// A one-line chart of a series in block characters (`ringmaster status`): each column is the mean of
+/// its share of the values, scaled between their minimum and maximum.
+public enum Sparkline {
+    static let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+
+    public static func render(_ values: [Double], width: Int = 40) -> String {
+        let values = values.filter(\.isFinite)
+        guard !values.isEmpty, width > 0 else { return "" }
+        let columns = Swift.min(width, values.count)
+        let means: [Double] = (0..<columns).map { c in
+            let from = c * values.count / columns
+            let to = Swift.max(from + 1, (c + 1) * values.count / columns)
+            return values[from..<to].reduce(0, +) / Double(to - from)
+        }
+        let lo = means.min()!, hi = means.max()!
+        guard hi > lo else { return String(repeating: blocks[3], count: columns) }
+        return String(means.map { v in blocks[Swift.min(7, Int(((v - lo) / (hi - lo) * 8).rounded(.down)))] })
+    }
+}
+
+/// One phase of a failure's recovery: its name, when it started and how long it took.
+public struct FailurePhase: Codable, Sendable, Equatable {
+    /// `detection` (injection → detection, injected failures only), `teardown`, `decision`, `backoff`,
+    /// `relaunch`, `first-step` (rendezvous + restore + first step).
+    public var name: String
+    public var start: Date
+    public var seconds: Double
+
+    public init(name: String, start: Date, seconds: Double) {
+        self.name = name
+        self.start = start
+        self.seconds = seconds
+    }
+}
+
+/// One failure of a job, read back from its events: what failed where, and each recovery phase.
+public struct FailureView: Codable, Sendable, Equatable {
+    public var job: String
+    /// The attempt that failed.
+    public var attempt: Int?
+    public var kind: String
+    public var node: String?
+    public var rank: Int?
+    public var detectedAt: Date
+    /// The failure.detected message (cause; the failing rank's last lines are also in `lastLines`).
+    public var message: String
+    public var step: Int?
+    public var exitStatus: Int?
+    public var signal: Int?
+    public var injected: String?
+    public var injectedAt: Date?
+    /// Injection → detection, for injected failures.
+    public var detectionSeconds: Double?
+    public var lastLines: [String]
+    public var decision: String?
+    /// Detection → the new attempt's first step, once recovered.
+    public var recoverySeconds: Double?
+    public var lostSteps: Int?
+    public var resumeStep: Int?
+    /// `recovering`, `recovered`, or how the job ended instead (`failed`, `cancelled`), or `superseded`
+    /// (a newer failure came first).
+    public var outcome: String
+    public var phases: [FailurePhase]
+    /// Event ids of the failure.detected row and of the rows that describe its recovery.
+    public var events: [Int64]
+
+    public init(job: String, attempt: Int?, kind: String, node: String?, rank: Int?, detectedAt: Date, message: String,
+                step: Int?, exitStatus: Int?, signal: Int?, injected: String?, injectedAt: Date?, detectionSeconds: Double?,
+                lastLines: [String], decision: String?, recoverySeconds: Double?, lostSteps: Int?, resumeStep: Int?,
+                outcome: String, phases: [FailurePhase], events: [Int64]) {
+        self.job = job
+        self.attempt = attempt
+        self.kind = kind
+        self.node = node
+        self.rank = rank
+        self.detectedAt = detectedAt
+        self.message = message
+        self.step = step
+        self.exitStatus = exitStatus
+        self.signal = signal
+        self.injected = injected
+        self.injectedAt = injectedAt
+        self.detectionSeconds = detectionSeconds
+        self.lastLines = lastLines
+        self.decision = decision
+        self.recoverySeconds = recoverySeconds
+        self.lostSteps = lostSteps
+        self.resumeStep = resumeStep
+        self.outcome = outcome
+        self.phases = phases
+        self.events = events
+    }
+}
+
+/// `GET /v1/failures?job=J`: every failure (oldest first), counts per node and per kind, and the cluster's
+/// observed mean time between failures beside the capacity planner's model for its accelerators.
+public struct FailuresView: Codable, Sendable, Equatable {
+    public var failures: [FailureView]
+    public var byNode: [String: Int]
+    public var byKind: [String: Int]
+    /// Seconds from the first event to now, over the number of failures (nil without failures).
+    public var observedMTBFSeconds: Double?
+    /// The planner's default per-accelerator MTBF (50,000 h) over the cluster's accelerators.
+    public var plannerMTBFSeconds: Double?
+    public var accelerators: Int
+    /// Seconds the events cover (first event → now).
+    public var windowSeconds: Double
+
+    public init(failures: [FailureView], byNode: [String: Int], byKind: [String: Int], observedMTBFSeconds: Double?,
+                plannerMTBFSeconds: Double?, accelerators: Int, windowSeconds: Double) {
+        self.failures = failures
+        self.byNode = byNode
+        self.byKind = byKind
+        self.observedMTBFSeconds = observedMTBFSeconds
+        self.plannerMTBFSeconds = plannerMTBFSeconds
+        self.accelerators = accelerators
+        self.windowSeconds = windowSeconds
+    }
+}
+
+/// `POST /v1/console/login`: a one-time URL that opens the console (it exchanges for a session cookie).
+public struct ConsoleLogin: Codable, Sendable, Equatable {
+    public var url: String
+    public var expiresAt: Date
+    public init(url: String, expiresAt: Date) {
+        self.url = url
+        self.expiresAt = expiresAt
+    }
+}

@@ -3,7 +3,7 @@ import RingmasterModel
 
 /// Reads and validates a cluster inventory (`Manifests/clusters/*.yaml`).
 public enum ClusterInventoryLoader {
-    static let topLevel = ["name", "local", "ssh", "nodes", "heartbeat", "discoveryCommand", "simulated"]
+    static let topLevel = ["name", "local", "ssh", "nodes", "slurm", "heartbeat", "discoveryCommand", "simulated"]
 
     public static func load(path: String) throws(ManifestErrors) -> LoadedManifest<ClusterInventory> {
         try parse(try ManifestSource.read(path), file: path)
@@ -27,33 +27,38 @@ struct InventoryFields {
         let heartbeat = readHeartbeat(root.field("heartbeat"))
         let discovery = root.field("discoveryCommand")?.string()
         if let simulated = root.field("simulated") {
-            if root.has("local") || root.has("nodes") {
-                reader.error(at: simulated.line, "simulated", "an inventory has one of `local:`, `nodes:` or `simulated:`",
-                             hint: "remove `local:` and `nodes:` to simulate the cluster")
+            if root.has("local") || root.has("nodes") || root.has("slurm") {
+                reader.error(at: simulated.line, "simulated", "an inventory has one of `local:`, `nodes:`, `slurm:` or `simulated:`",
+                             hint: "remove `local:`, `nodes:` and `slurm:` to simulate the cluster")
                 return nil
             }
             guard let sim = readSimulated(simulated), let name, let heartbeat else { return nil }
             return ClusterInventory(name: name, nodes: sim.nodes, heartbeat: heartbeat, isLocal: false, simulation: sim.settings)
         }
         let nodes: [NodeEntry]?
+        var slurm: SlurmSettings?
         let isLocal = root.has("local")
-        switch (root.field("local"), root.field("nodes")) {
-        case (.some, .some):
-            reader.error(at: root.field("nodes")?.line, "nodes", "an inventory has either `local:` or `nodes:`, not both",
-                         hint: "remove `local:` to use SSH hosts, or `nodes:` for agents on this machine")
+        let sources = ["local", "nodes", "slurm"].filter { root.has($0) }
+        if sources.count > 1 {
+            reader.error(at: root.field(sources[1])?.line, sources[1],
+                         "an inventory has one of `local:`, `nodes:` or `slurm:`, not \(sources.map { "`\($0):`" }.joined(separator: " and "))",
+                         hint: "keep `local:` for agents on this machine, `nodes:` for SSH hosts, or `slurm:` for a Slurm allocation")
             nodes = nil
-        case (.some(let local), nil):
+        } else if let local = root.field("local") {
             nodes = readLocal(local)
-        case (nil, .some(let list)):
+        } else if let list = root.field("nodes") {
             nodes = readNodes(list, defaults: readSSH(root.field("ssh"), path: "ssh", base: nil))
-        case (nil, nil):
+        } else if let field = root.field("slurm") {
+            slurm = SlurmInventoryFields(reader: reader).read(field)
+            nodes = slurm?.slots(line: field.line)
+        } else {
             reader.error(at: root.line, "nodes", "the inventory lists no hosts",
-                         hint: "add `nodes:` with SSH hosts, or `local: 4` for agents on this machine")
+                         hint: "add `nodes:` with SSH hosts, `local: 4` for agents on this machine, or `slurm: {nodes: 4}`")
             nodes = nil
         }
         guard let name, let heartbeat, let nodes else { return nil }
         return ClusterInventory(name: name, nodes: nodes, heartbeat: heartbeat, isLocal: isLocal,
-                                discoveryCommand: discovery)
+                                discoveryCommand: discovery, slurm: slurm)
     }
 
     private func readHeartbeat(_ field: YAMLField?) -> HeartbeatSettings? {

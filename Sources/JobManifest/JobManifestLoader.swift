@@ -151,7 +151,7 @@ struct JobFields {
         let async = map.field("async").map { $0.bool() } ?? true
         let resumeFrom = map.field("resumeFrom").flatMap { f -> String? in
             guard let path = f.string().map(reader.absolutePath) else { return nil }
-            guard (path as NSString).lastPathComponent.hasPrefix("step-"), Int((path as NSString).lastPathComponent.dropFirst(5)) != nil else {
+            guard PathFolder.lastComponent(of: path).hasPrefix("step-"), Int(PathFolder.lastComponent(of: path).dropFirst(5)) != nil else {
                 reader.error(at: f.line, f.path, "`\(path)` is not a step folder",
                              hint: "name a committed step of the earlier job, e.g. `<checkpoint.dir>/<job folder>/step-100`")
                 return nil
@@ -180,7 +180,7 @@ struct JobFields {
                 }
                 return access(path, W_OK | X_OK) == 0 ? nil : "`\(path)` is not writable"
             }
-            let parent = (path as NSString).deletingLastPathComponent
+            let parent = PathFolder.of(path)
             if parent == path || parent.isEmpty { return "no existing parent directory" }
             path = parent
         }

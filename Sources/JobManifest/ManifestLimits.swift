@@ -7,6 +7,8 @@ public enum ManifestLimits {
     public static let localNodes = 1024
     /// Nodes of a `simulated:` inventory, spares included: simulated agents in the controller's process.
     public static let simulatedNodes = 16_384
+    /// Nodes of a `slurm:` inventory, and spares among them: more than the largest Slurm clusters have.
+    public static let slurmNodes = 1 << 16
     /// Accelerators of one node, and CPU-only ranks one node takes (`ranksPerNode`).
     public static let perNode = 1024
 }

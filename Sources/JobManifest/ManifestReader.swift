@@ -14,15 +14,7 @@ final class ManifestReader {
 
     init(file: String) {
         self.file = file
-        self.baseDirectory = Self.folder(of: file)
-    }
-
-    /// What comes before the last "/" of `file` ("/" for a file at the root, "" for a bare name). Not NSString's
-    /// deletingLastPathComponent, which traps on Linux for a one-character name such as `j` (a manifest path
-    /// the API takes from the request: found by fuzz-api-bodies).
-    static func folder(of file: String) -> String {
-        guard let slash = file.lastIndex(of: "/") else { return "" }
-        return slash == file.startIndex ? "/" : String(file[..<slash])
+        self.baseDirectory = PathFolder.of(file)
     }
 
     func error(at line: Int?, _ field: String, _ message: String, hint: String? = nil) {

@@ -29,15 +29,32 @@ public struct LocalAgentTransport: AgentTransport {
     public func open(
         node: NodeEntry, inventory: ClusterInventory, handler: @escaping @Sendable (AgentChannelEvent) -> Void
     ) async throws -> any AgentChannel {
-        POSIX.ignoreSIGPIPE()
         let options = AgentLaunchSettings.options(for: node, inventory: inventory, shutdownGraceMilliseconds: shutdownGraceMilliseconds)
+        // An agent whose stdin closes stops its ranks (SIGTERM, SIGKILL after the grace) and exits within its
+        // exit bound (2 s); one that has not after that and 10 s more (a loaded host) is killed.
+        let grace = Duration.milliseconds(options.shutdownGraceMilliseconds)
+        return try PipeAgentChannel.spawn(
+            [agentExecutable] + options.arguments, node: node.id, exitLimit: grace + .seconds(12), expectedBuildHash: agentBuildHash,
+            stderrSink: stderrSink, handler: handler)
+    }
+}
+
+extension PipeAgentChannel {
+    /// Starts `argv` — the agent, or a launcher that runs it elsewhere with stdin/stdout carried (`srun`) —
+    /// in a process group of its own, and speaks the agent protocol over its stdin/stdout. Once the channel has
+    /// closed, `argv` may take `exitLimit` to exit before its process group is killed.
+    package static func spawn(
+        _ argv: [String], node: NodeID, exitLimit: Duration, expectedBuildHash: String?,
+        stderrSink: (@Sendable (NodeID, String) -> Void)?, handler: @escaping @Sendable (AgentChannelEvent) -> Void
+    ) throws -> PipeAgentChannel {
+        POSIX.ignoreSIGPIPE()
         let stdinPipe = try POSIX.makePipe()
         let stdoutPipe = try POSIX.makePipe()
         let stderrPipe = try POSIX.makePipe()
         let pid: pid_t
         do {
             pid = try POSIX.spawn(
-                [agentExecutable] + options.arguments, stdin: .fd(stdinPipe.read), stdout: .fd(stdoutPipe.write),
+                argv, stdin: .fd(stdinPipe.read), stdout: .fd(stdoutPipe.write),
                 stderr: .fd(stderrPipe.write), newProcessGroup: true)
         } catch {
             for fd in [stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write, stderrPipe.read, stderrPipe.write] {
@@ -48,35 +65,38 @@ public struct LocalAgentTransport: AgentTransport {
         Glibc.close(stdinPipe.read)
         Glibc.close(stdoutPipe.write)
         Glibc.close(stderrPipe.write)
-        let channel = PipeAgentChannel(pid: pid, stdin: stdinPipe.write, node: node.id)
+        let channel = PipeAgentChannel(pid: pid, stdin: stdinPipe.write, node: node, exitLimit: exitLimit)
         channel.startIO(
-            stdout: stdoutPipe.read, stderr: stderrPipe.read, expectedBuildHash: agentBuildHash, stderrSink: stderrSink,
+            stdout: stdoutPipe.read, stderr: stderrPipe.read, expectedBuildHash: expectedBuildHash, stderrSink: stderrSink,
             handler: handler)
         return channel
     }
 }
 
 /// A channel over the pipes of a local agent process: one writer thread, one reader thread, one stderr thread.
-final class PipeAgentChannel: AgentChannel {
+package final class PipeAgentChannel: AgentChannel {
     private struct WriterState {
         var queue: [[UInt8]] = []
         var closed = false
         var ended = false
     }
 
-    let pid: pid_t
+    package let pid: pid_t
     let node: NodeID
+    /// How long the agent may take to exit once its channel has closed before it is killed.
+    let exitLimit: Duration
     private let stdinFD: Int32
     private let writer = Mutex(WriterState())
     private let writerWake = DispatchSemaphore(value: 0)
 
-    init(pid: pid_t, stdin: Int32, node: NodeID) {
+    init(pid: pid_t, stdin: Int32, node: NodeID, exitLimit: Duration) {
         self.pid = pid
         stdinFD = stdin
         self.node = node
+        self.exitLimit = exitLimit
     }
 
-    func send(_ message: ControllerMessage) -> Bool {
+    package func send(_ message: ControllerMessage) -> Bool {
         guard let line = try? AgentWire.encodeLine(message) else { return false }
         let ok = writer.withLock { w -> Bool in
             guard !w.closed, !w.ended else { return false }
@@ -87,12 +107,27 @@ final class PipeAgentChannel: AgentChannel {
         return ok
     }
 
-    func close() {
+    package func close() {
         requestedByController.withLock { $0 = true }
         shutdownWriter()
     }
 
     private let requestedByController = Mutex(false)
+    private let endReason = Mutex<String?>(nil)
+
+    /// Ends the channel from outside the protocol (its node is known to be gone): kills the process group
+    /// (SIGKILL); the channel then closes with `reason`.
+    package func end(reason: String) {
+        endReason.withLock { $0 = $0 ?? reason }
+        killUnlessReaped()
+    }
+
+    /// Set once the agent has been reaped: its pid may then be another process's.
+    private let reaped = Mutex(false)
+
+    private func killUnlessReaped() {
+        reaped.withLock { if !$0 { _ = kill(-pid, SIGKILL) } }
+    }
 
     private func shutdownWriter() {
         writer.withLock { $0.closed = true }
@@ -148,6 +183,8 @@ final class PipeAgentChannel: AgentChannel {
             let reason: ChannelCloseReason
             if let v = decoder.violation {
                 reason = .protocolViolation(v)
+            } else if let ended = endReason.withLock({ $0 }) {
+                reason = .endOfStream(ended)
             } else if let readError {
                 reason = .transportError(readError)
             } else if requestedByController.withLock({ $0 }) {
@@ -158,6 +195,24 @@ final class PipeAgentChannel: AgentChannel {
                 reason = .endOfStream(tail.withLock { $0.summary })
             }
             handler(.closed(reason))
+            reap()
+        }
+    }
+
+    /// Reaps the agent the moment it ends. One that has not ended `exitLimit` after its channel closed (it broke
+    /// the protocol, or hangs) is killed with its process group: no agent process outlives its channel. The
+    /// agent is waited for without reaping first (`waitUntilEnded`), so the kill never reaches a reused pid.
+    private func reap() {
+        let limit = exitLimit.seconds
+        runOnDedicatedThread(name: "agent \(node) exit limit") { [self] in
+            let now = { Double(POSIX.monotonicNanoseconds()) / 1e9 }
+            let deadline = now() + limit
+            while now() < deadline, !reaped.withLock({ $0 }) { usleep(100_000) }
+            killUnlessReaped()
+        }
+        _ = POSIX.waitUntilEnded(pid)
+        reaped.withLock {
+            $0 = true
             _ = POSIX.wait(pid)
         }
     }

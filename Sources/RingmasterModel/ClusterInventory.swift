@@ -1,4 +1,5 @@
-/// The operator's list of hosts: SSH nodes, `local: N` agents on this machine, or `simulated:` agents.
+/// The operator's list of hosts: SSH nodes, `local: N` agents on this machine, slots of a `slurm:` allocation, or
+/// `simulated:` agents.
 public struct ClusterInventory: Hashable, Codable, Sendable {
     public var name: String
     public var nodes: [NodeEntry]
@@ -9,11 +10,14 @@ public struct ClusterInventory: Hashable, Codable, Sendable {
     public var discoveryCommand: String?
     /// Set for `simulated:` inventories: every node is a simulated agent in the controller's process.
     public var simulation: SimulationSettings?
+    /// Set for `slurm:` inventories: the nodes are slots of a Slurm allocation, agents started with `srun`.
+    public var slurm: SlurmSettings?
 
     public init(
         name: String, nodes: [NodeEntry], heartbeat: HeartbeatSettings = HeartbeatSettings(), isLocal: Bool,
-        discoveryCommand: String? = nil, simulation: SimulationSettings? = nil
+        discoveryCommand: String? = nil, simulation: SimulationSettings? = nil, slurm: SlurmSettings? = nil
     ) {
+        self.slurm = slurm
         self.name = name
         self.nodes = nodes
         self.heartbeat = heartbeat

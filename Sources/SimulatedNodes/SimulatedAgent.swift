@@ -149,6 +149,8 @@ public struct SimulatedAgent: Sendable {
             let ended = rank.signal(signal, now: now)
             ranks[ref] = rank
             if ended, let how = rank.termination { inputs.append(.rankExited(ref, how, finalReports: [])) }
+        case .relay(let ref, let line):
+            ranks[ref]?.relayed(line)
         case .closeRank(let ref):
             if let rank = ranks.removeValue(forKey: ref) { byPID[rank.pid] = nil }
         case .log(let line):

@@ -22,6 +22,8 @@ public struct VirtualRank: Hashable, Sendable {
     public private(set) var termination: POSIX.Termination?
     /// A terminating signal that arrived while stopped: it ends the rank at SIGCONT.
     private var pendingSignal: Int32?
+    /// The step a `checkpoint-now` asked for (a rank saves it as a periodic one, if it has not passed it).
+    private var requestedCheckpoint: Int?
     private var rng: SplitMix64
 
     public init(ref: RankRef, pid: Int32, program: VirtualRankProgram, seed: UInt64, now: Duration) {
@@ -51,6 +53,14 @@ public struct VirtualRank: Hashable, Sendable {
 
     public var ended: Bool { termination != nil }
 
+    /// A line the agent relayed from the controller: `checkpoint-now STEP` makes the rank checkpoint that step
+    /// (when it checkpoints at all and has not passed it); anything else is ignored, as a real rank would.
+    public mutating func relayed(_ line: String) {
+        let words = line.split(separator: " ")
+        guard words.count == 2, words[0] == "checkpoint-now", let asked = Int(words[1]), asked > step else { return }
+        requestedCheckpoint = max(requestedCheckpoint ?? asked, asked)
+    }
+
     /// What the rank reports between its last advance and `now`: each due step (and checkpoint) as one datagram
     /// line, in order; the rank ends after its last step.
     public mutating func advance(to now: Duration) -> [String] {
@@ -63,7 +73,9 @@ public struct VirtualRank: Hashable, Sendable {
             }
             step += 1
             lines.append("step \(step)")
-            if let every = program.checkpointEvery, step % every == 0 { lines.append("checkpoint \(step)") }
+            let requested = requestedCheckpoint == step
+            if requested { requestedCheckpoint = nil }
+            if let every = program.checkpointEvery, step % every == 0 || requested { lines.append("checkpoint \(step)") }
             if let steps = program.steps, step >= steps {
                 nextStepAt = nil
                 termination = .exited(program.exitCode)

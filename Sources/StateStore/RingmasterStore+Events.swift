@@ -25,6 +25,15 @@ extension RingmasterStore {
         }
     }
 
+    /// Every event of these kinds (and for `job`), oldest first: what the failure timeline reads.
+    public func events(kinds: Set<EventKind>, job: JobID? = nil) throws -> [EventRecord] {
+        try read { db in
+            var request = EventRecord.filter(kinds.map(\.rawValue).contains(Column("kind")))
+            if let job { request = request.filter(Column("jobId") == job.rawValue) }
+            return try request.order(Column("id")).fetchAll(db)
+        }
+    }
+
     public func eventCount() throws -> Int {
         try read { db in try EventRecord.fetchCount(db) }
     }

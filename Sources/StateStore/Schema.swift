@@ -10,6 +10,9 @@ enum Schema {
         migrator.registerMigration("v2: job uid (the job's identity across controllers)") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3: metric series (downsampled per job and metric)") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
 
@@ -18,6 +21,32 @@ enum Schema {
     static let v2 = """
         ALTER TABLE job ADD COLUMN uid TEXT NOT NULL DEFAULT '' CHECK (uid GLOB '[0-9a-f]*');
         CREATE UNIQUE INDEX job_uid ON job(uid) WHERE uid <> '';
+        """
+
+    /// Per job and metric, the bucket width and the points (`SeriesDownsampling`): `seq` orders a series'
+    /// points, `count` samples are averaged in each; `step` and `time` are its newest sample's.
+    static let v3 = """
+        CREATE TABLE series (
+            jobId TEXT NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+            metric TEXT NOT NULL CHECK (metric <> ''),
+            width INTEGER NOT NULL CHECK (width >= 1),
+            points INTEGER NOT NULL CHECK (points >= 0),
+            PRIMARY KEY (jobId, metric)
+        );
+
+        CREATE TABLE seriesPoint (
+            jobId TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            seq INTEGER NOT NULL CHECK (seq >= 0),
+            step INTEGER,
+            time TEXT NOT NULL,
+            value REAL NOT NULL,
+            min REAL NOT NULL,
+            max REAL NOT NULL,
+            count INTEGER NOT NULL CHECK (count >= 1),
+            PRIMARY KEY (jobId, metric, seq),
+            FOREIGN KEY (jobId, metric) REFERENCES series(jobId, metric) ON DELETE CASCADE
+        );
         """
 
     static let v1 = """

@@ -10,6 +10,8 @@ public enum StopReason: Hashable, Sendable {
     case controllerShutdown
     /// A shrunken attempt stops at a committed checkpoint so the job can grow back to its full layout.
     case grow(step: Int)
+    /// Its nodes' time limit is near: it stopped at the committed checkpoint `step` and resumes elsewhere.
+    case move(step: Int)
 }
 
 /// A failure being recovered from, carried from detection to the new attempt's first step.
@@ -51,6 +53,8 @@ public struct AttemptRun: Sendable {
     /// The hang timer's deadline, when armed.
     public var hangDeadline: Instant?
     public var inspecting = false
+    /// The `checkpoint-now` asked before its nodes' time limit.
+    public var timeLimit: TimeLimitRequest?
 
     public var hang: HangDetector
 

@@ -7,13 +7,21 @@ import RingmasterModel
 /// being handled and the actions it produced so far. Owned by `Supervisor`.
 public struct FleetState: Sendable {
     /// The inventory's nodes, in inventory order.
-    public private(set) var nodes: [NodeSnapshot] = []
+    public private(set) var nodes: [NodeSnapshot] = [] { didSet { capacityVersion &+= 1 } }
     private var index: [NodeID: Int] = [:]
     public var quarantine = QuarantineTracker(threshold: 3)
     /// Nodes held by a job's launching or live attempt.
-    public var reserved: [NodeID: JobID] = [:]
+    public var reserved: [NodeID: JobID] = [:] { didSet { capacityVersion &+= 1 } }
+    /// Changes with every change of the nodes (state, accelerators, quarantine) or of their reservations:
+    /// the free slots, and so a placement that failed, stay the same until it changes.
+    public private(set) var capacityVersion = 0
     public var random: any RandomNumberGenerator & Sendable
     public var shuttingDown = false
+    /// Nodes whose time limit is near (with why): nothing new is placed on them until they are lost and
+    /// come back (on another allocation).
+    public var expiring: [NodeID: String] = [:]
+    /// Expiring nodes already reported free of attempts.
+    var vacated = Set<NodeID>()
     /// Whether ranks can be inspected (stopped processes told from silent ones: local clusters).
     public let inspectsRanks: Bool
     public let gracePeriod: Duration
@@ -69,7 +77,7 @@ public struct FleetState: Sendable {
     /// Nodes that are ready, not quarantined and not held by another job, as slots for `spec`.
     func freeSlots(for spec: JobSpec, besides job: JobID? = nil) -> [NodeSlots] {
         nodes.filter { n in
-            n.state == .ready && n.quarantine == nil && (reserved[n.entry.id] == nil || reserved[n.entry.id] == job)
+            n.state == .ready && n.quarantine == nil && expiring[n.entry.id] == nil && (reserved[n.entry.id] == nil || reserved[n.entry.id] == job)
         }.map { NodeSlots(node: $0.entry, resources: spec.resources) }
     }
 

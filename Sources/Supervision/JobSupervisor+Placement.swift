@@ -6,23 +6,37 @@ import RingmasterModel
 /// Where the job's attempts run: a fresh placement, a recovery's replacement, shrink and grow; and the
 /// two-step launch (prepare: the resume candidates checked; launch: the attempt ordered).
 extension JobSupervisor {
+    /// Whether `schedule` could place the job now: a recovery waiting for nodes, or a pending job whose
+    /// last try was on other free slots (a queue of a thousand jobs is not tried again on each submission).
+    func mayBePlaced(_ fleet: FleetState) -> Bool {
+        switch phase {
+        case .pending: unplacedAt != fleet.capacityVersion
+        case .waitingForNodes: true
+        default: false
+        }
+    }
+
     /// A pending job, or a recovery waiting for nodes, tries the free nodes.
     mutating func schedule(_ fleet: inout FleetState) {
         switch phase {
         case .pending:
             if let at = launchRetryAt, at > fleet.now { return }
             launchRetryAt = nil
+            // A placement depends only on the spec and the free slots: it fails again until they change.
+            guard unplacedAt != fleet.capacityVersion else { return }
             let slots = fleet.freeSlots(for: spec)
             do {
                 let placement = try Placer(job: spec).place(on: slots)
+                unplacedAt = nil
                 prepare(placement, recovery: nil, &fleet)
             } catch {
+                unplacedAt = fleet.capacityVersion
                 let ready = slots.count
                 let why = "waiting for nodes: \(error.message) (\(ready) free ready node\(ready == 1 ? "" : "s"))"
-                guard !fleet.settling else { return }
-                fleet.emit(.waiting(id, reason: why))
-                guard reason != why else { return }
+                // Said once per change: the note (a log line), the stored reason and its event.
+                guard !fleet.settling, reason != why else { return }
                 reason = why
+                fleet.emit(.waiting(id, reason: why))
                 fleet.emit(.setJobState(id, .pending, reason: why))
                 fleet.record(.waiting(reason: why), job: id)
             }

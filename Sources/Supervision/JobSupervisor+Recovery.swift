@@ -77,6 +77,13 @@ extension JobSupervisor {
                                       reason: "stopped at step \(step) to grow back to data \(spec.parallelism.data)"))
             phase = .pending
             if !fleet.shuttingDown { growBack(&fleet) }
+        case (.move(let step)?, _):
+            fleet.emit(.finishAttempt(id, attempt: a.number, .stopped,
+                                      reason: "stopped at checkpoint step \(step) before its nodes' time limit"))
+            let why = "moving off nodes near their time limit; resumes from step \(step)"
+            fleet.emit(.setJobState(id, .pending, reason: why))
+            reason = why
+            phase = .pending
         case (.controllerShutdown?, _):
             fleet.emit(.finishAttempt(id, attempt: a.number, .stopped, reason: "controller shut down"))
             fleet.emit(.setJobState(id, .pending, reason: "controller shut down; resumes when a controller starts again"))

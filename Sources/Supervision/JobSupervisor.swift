@@ -51,6 +51,8 @@ public struct JobSupervisor: Sendable {
     var intervals = AdaptiveStallTimeout()
     /// The reason stored with the job while it waits (recorded only when it changes).
     var reason: String?
+    /// `FleetState.capacityVersion` when the pending job last failed to be placed.
+    var unplacedAt: Int?
     var injection: Injection?
 
     init(_ job: JobSnapshot) {
@@ -157,6 +159,7 @@ public struct JobSupervisor: Sendable {
         // timeout itself shrank (auto) or a section is open: only then is the deadline (a scan of every rank)
         // worked out again. The timer re-arms itself at the true deadline when it fires.
         if a.hangDeadline == nil || a.hang.stallTimeout < timeoutBefore || a.hang.hasOpenSection { armHangTimer(&fleet) }
+        checkTimeLimitRequest(&fleet)
     }
 
     mutating func section(_ rank: RankRef, opened: (name: String, seconds: Double)?, _ fleet: inout FleetState) {
@@ -277,6 +280,7 @@ public struct JobSupervisor: Sendable {
         committed.subtract(stale)
         fleet.emit(.note(id, "checkpoint step \(step) committed"
             + (stale.isEmpty ? "" : "; pruning steps \(stale.map(String.init).joined(separator: ", "))")))
+        timeLimitCommitted(step: step, &fleet)
         if let a = attempt, a.placement.parallelism.data < spec.parallelism.data, !a.stopping, canGrow(fleet) {
             startGrowing(at: step, &fleet)
         }

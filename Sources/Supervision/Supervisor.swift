@@ -13,6 +13,8 @@ public struct Supervisor: Sendable {
     public private(set) var order: [JobID] = []
     /// Jobs already final when the controller started, for cancel's answer.
     private var finals: [JobID: JobState] = [:]
+    /// Jobs an input changed (only they can have finished), so that each input does not visit every job.
+    private var touched: [JobID] = []
     private var stoppedSent = false
 
     /// - Parameters:
@@ -31,16 +33,19 @@ public struct Supervisor: Sendable {
         fleet.needsSchedule = false
         dispatch(input)
         if fleet.needsSchedule, !fleet.shuttingDown { schedule() }
+        reportVacated()
         if fleet.shuttingDown, !stoppedSent, !jobs.values.contains(where: { $0.attempt != nil }) {
             stoppedSent = true
             fleet.emit(.stopped)
         }
         // Finished jobs leave the table (their state is in the store).
-        for (id, job) in jobs where job.isDone {
-            if case .done(let state) = job.phase { finals[id] = state }
+        for id in touched {
+            guard let job = jobs[id], case .done(let state) = job.phase else { continue }
+            finals[id] = state
             jobs[id] = nil
             order.removeAll { $0 == id }
         }
+        touched.removeAll(keepingCapacity: true)
         return fleet.actions
     }
 
@@ -49,6 +54,7 @@ public struct Supervisor: Sendable {
     private mutating func withJob(_ id: JobID, _ body: (inout JobSupervisor, inout FleetState) -> Void) {
         guard jobs[id] != nil else { return }
         body(&jobs[id]!, &fleet)
+        touched.append(id)
     }
 
     private mutating func dispatch(_ input: SupervisorInput) {
@@ -98,6 +104,11 @@ public struct Supervisor: Sendable {
             let at = fleet.now
             withJob(id) { job, _ in job.injection = Injection(what: what, at: at) }
         case .timer(let timer): fire(timer)
+        case .timeLimit(let nodes, let cause):
+            let known = nodes.filter { fleet.node($0) != nil }
+            for node in known where fleet.expiring[node] == nil { fleet.expiring[node] = cause }
+            fleet.emit(.note(nil, "time limit near on \(known.map(\.rawValue).joined(separator: ", ")): \(cause)"))
+            for id in order { withJob(id) { $0.timeLimitApproaching(Set(known), cause: cause, &$1) } }
         case .shutdown:
             guard !fleet.shuttingDown else { return }
             fleet.shuttingDown = true
@@ -105,6 +116,14 @@ public struct Supervisor: Sendable {
             fleet.emit(.note(nil, "shutting down: stopping \(running) running attempt(s)"))
             for id in order { withJob(id) { $0.shutdown(&$1) } }
         }
+    }
+
+    /// Expiring nodes no attempt holds any more, once each.
+    private mutating func reportVacated() {
+        let free = fleet.expiring.keys.filter { fleet.reserved[$0] == nil && !fleet.vacated.contains($0) }
+        guard !free.isEmpty else { return }
+        fleet.vacated.formUnion(free)
+        fleet.emit(.vacated(free.sorted { $0.rawValue < $1.rawValue }))
     }
 
     private mutating func fire(_ timer: TimerID) {
@@ -118,7 +137,7 @@ public struct Supervisor: Sendable {
     /// Places pending jobs and waiting recoveries, oldest first; younger jobs that fit the remaining nodes
     /// may start before an older one that does not (backfill).
     private mutating func schedule() {
-        for id in order { withJob(id) { $0.schedule(&$1) } }
+        for id in order where jobs[id]?.mayBePlaced(fleet) == true { withJob(id) { $0.schedule(&$1) } }
     }
 
     // MARK: Nodes
@@ -133,6 +152,9 @@ public struct Supervisor: Sendable {
         if before.quarantine == nil { fleet.emit(.setNodeState(id, state, reason: cause)) }
         fleet.emit(.note(nil, "node \(id): \(before.state?.rawValue ?? "-") → \(state.rawValue) (\(cause))"))
         if state == .lost || state == .unreachable {
+            // An expiring node that is lost comes back elsewhere (a new allocation): placeable again.
+            fleet.expiring[id] = nil
+            fleet.vacated.remove(id)
             // Ranks of the node that may outlive its agent: every live one, and every one that ever started.
             var ranks: [RankRef] = []
             for job in order {

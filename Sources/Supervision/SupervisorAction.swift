@@ -37,6 +37,14 @@ public struct SignalOrder: Hashable, Sendable {
     public var grace: Duration
 }
 
+/// `checkpoint-now STEP` to each rank, through its node's agent (a time limit is near).
+public struct CheckpointOrder: Hashable, Sendable {
+    public var job: JobID
+    public var attempt: Int
+    public var ranks: [RankAssignment]
+    public var step: Int
+}
+
 /// What the supervisor tells the shell to do, in order.
 public enum SupervisorAction: Sendable {
     /// An event row (and the line the controller prints for it).
@@ -52,6 +60,9 @@ public enum SupervisorAction: Sendable {
     case prepareLaunch(LaunchPreparation)
     case launch(LaunchOrder)
     case signal(SignalOrder)
+    case requestCheckpoint(CheckpointOrder)
+    /// Nodes whose time limit is near hold no attempt any more: their node source may move them.
+    case vacated([NodeID])
     /// The attempt's final state; its resources (rendezvous, log files) can go.
     case finishAttempt(JobID, attempt: Int, AttemptState, reason: String)
     /// An attempt the previous controller left open, ended as failed at start-up.

@@ -129,6 +129,9 @@ public enum SupervisorInput: Sendable {
     /// `ringmaster chaos` injected a failure (for detection latency).
     case injected(JobID, what: String)
     case timer(TimerID)
+    /// The node source says these nodes' time is nearly up (a Slurm holder job's warning): attempts on them
+    /// checkpoint now and move; nothing new is placed on them.
+    case timeLimit([NodeID], cause: String)
     /// The controller stops: attempts stopped, jobs back to pending.
     case shutdown
 }

@@ -157,14 +157,21 @@ public final class Trainer {
         return mean[0] / Float(layout.data)
     }
 
-    /// Trains to `options.steps`, reporting every step and checkpointing every `checkpointEvery` steps.
+    /// Trains to `options.steps`, reporting every step and checkpointing every `checkpointEvery` steps and at
+    /// the step a `checkpoint-now` request names.
     public func run(onStep: (Int, Float?) -> Void = { _, _ in }) throws {
+        // A controller's `checkpoint-now STEP` (a Slurm time limit): every rank saves that step; one that
+        // arrives after the step passed is ignored (the controller asks again for a later one).
+        var requested: Int?
         while step < options.steps {
             let loss = try trainStep()
             reporter?.step(step)
             if let loss, coordinates.tp == 0 { reporter?.metric("loss", Double(loss)) }
             onStep(step, loss)
-            if let every = options.checkpointEvery, step % every == 0 {
+            if let asked = reporter?.checkpointRequest(), asked >= step { requested = asked }
+            let now = requested == step
+            if now { requested = nil }
+            if let every = options.checkpointEvery, step % every == 0 || now {
                 let start = ContinuousClock.now
                 try saveCheckpoint()
                 checkpointStall += ContinuousClock.now - start

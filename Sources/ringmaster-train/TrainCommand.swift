@@ -56,6 +56,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Print the loss every N steps (0 = never).")
     var logEvery = 10
 
+    @Option(help: "Take at least this many milliseconds per step, as a slower accelerator would (0 = as fast as it can). The parameters do not change.")
+    var minStepMs = 0
+
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
         let env = ProcessInfo.processInfo.environment
@@ -82,7 +85,14 @@ struct TrainCommand: ParsableCommand {
         let start = clock.now
         // A failed step (a peer died) still lets an in-flight checkpoint write finish: its snapshot is good.
         defer { try? trainer.flushCheckpoints() }
+        let minStep = Duration.milliseconds(max(0, minStepMs))
+        var stepStart = clock.now
         try trainer.run { step, loss in
+            if minStep > .zero {
+                let due = stepStart + minStep
+                if clock.now < due { Thread.sleep(forTimeInterval: (due - clock.now).seconds) }
+                stepStart = clock.now
+            }
             if let loss, logEvery > 0, step % logEvery == 0 || step == steps, rank == layout.worldSize - layout.tensor * layout.data {
                 print(String(format: "step %d loss %.4f", step, loss))
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ControllerHarness
 import Foundation
 
 struct BenchGoodput: AsyncParsableCommand {
@@ -16,6 +17,9 @@ struct BenchGoodput: AsyncParsableCommand {
             The job's stall timeout is `auto` (5 × the longest recent step interval, at least 1 s).
             Targets: ETTR ≥ 0.97; time to recover p50 ≤ 0.3 s; hang detection p50 ≤ 1.5 s; detection p99
             rank-exit < 1 s, node-lost < 3 s.
+            The controller's RSS (VmRSS) and open file descriptors are sampled every --sample-every seconds from
+            the baseline's submit to the chaos run's end: start, quartiles, end, maxima, growth after the first
+            quarter and the slope over the second half (JSON: every sample).
             """)
 
     @Option(help: "Failure-free minutes of training in the chaos run.")
@@ -27,12 +31,15 @@ struct BenchGoodput: AsyncParsableCommand {
     @Option(help: "Seed of the failure schedule.")
     var seed: UInt64 = 7
 
+    @Option(help: "Seconds between samples of the controller's RSS and open file descriptors.")
+    var sampleEvery: Double = 10
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() async throws {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let bench = GoodputBenchmark(minutes: minutes, meanInterval: every, seed: seed,
+        let bench = GoodputBenchmark(minutes: minutes, meanInterval: every, seed: seed, sampleEvery: sampleEvery,
                                      progress: { [json] in if !json { Output.line(Human.time(Date()) + "  " + $0) } })
         let r = try await bench.run(ringmaster: exe)
         if json { return try Output.json(r) }
@@ -40,8 +47,7 @@ struct BenchGoodput: AsyncParsableCommand {
             guard let x, x.count > 0 else { return "-" }
             return String(format: "%.2f / %.2f s (n=%d)", x.p50, x.p99, x.count)
         }
-        print("")
-        print(Output.table(["MEASURE", "VALUE", "TARGET"], [
+        let rows: [[String]] = [
             ["ETTR (measured)", String(format: "%.3f", r.ettr), "≥ 0.97"],
             ["ETTR (model: 1 − (τ/2 + R)/MTBF)", String(format: "%.3f", r.expectedETTR), "-"],
             ["failures / wall time", String(format: "%d in %.0f s (%@)", r.failures, r.wallSeconds,
@@ -58,6 +64,33 @@ struct BenchGoodput: AsyncParsableCommand {
             ["  relaunch (launch → all started)", q(r.phases["relaunch"]), "-"],
             ["  rendezvous + restore + first step", q(r.phases["rendezvousRestoreFirstStep"]), "-"],
             ["lost steps", "\(r.lostSteps)", "-"],
-        ]))
+        ]
+        print("")
+        print(Output.table(["MEASURE", "VALUE", "TARGET"], rows + Self.resourceRows(r.controller)))
+    }
+
+    /// The bounds this benchmark states for the controller over a run (README "Measured"): RSS after
+    /// start-up grows by at most 8 MiB and stays under 64 MiB; open descriptors stay under 70 (36 at rest, the
+    /// SQLite pool's 6 connections × 2, the API's and rendezvous' sockets, 8 rank logs) and end at most 16 above
+    /// the start (the pool's readers open as reads overlap).
+    static let rssGrowthBoundMiB = 8.0
+    static let rssBoundMiB = 64.0
+    static let fdBound = 70
+    static let fdGrowthBound = 16
+
+    /// The controller's RSS and fd curve: start, quartiles, end, maxima, growth, with the bounds.
+    static func resourceRows(_ c: ResourceCurve) -> [[String]] {
+        let labels = c.points.map(\.label).joined(separator: " / ")
+        let rss = c.points.map { String(format: "%.1f", $0.rssMiB) }.joined(separator: " / ")
+        let fds = c.points.map { "\($0.fds)" }.joined(separator: " / ")
+        return [
+            ["controller RSS \(labels)", rss + String(format: " MiB (max %.1f, %d samples over %.0f s)", c.maxRSSMiB, c.samples,
+                                                        c.points.last?.seconds ?? 0), String(format: "max < %.0f MiB", Self.rssBoundMiB)],
+            ["controller RSS growth after 25% / slope, 2nd half",
+             String(format: "%+.1f MiB / %+.1f MiB/h", c.rssGrowthAfterWarmUpMiB, c.rssSlopeMiBPerHour),
+             String(format: "≤ %.0f MiB / -", Self.rssGrowthBoundMiB)],
+            ["controller open fds \(labels)", fds + " (max \(c.maxFDs))",
+             "max < \(Self.fdBound), end ≤ start + \(Self.fdGrowthBound)"],
+        ]
     }
 }

@@ -53,6 +53,11 @@ enum ClientFailure {
         }
     }
 
+    /// Runs a blocking client call on a thread of its own, its errors unprinted (optional extras).
+    static func quiet<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await onDedicatedThread(name: "ringmaster-client", body)
+    }
+
     /// Runs a blocking client call on a thread of its own, mapping its errors.
     static func call<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         do { return try await onDedicatedThread(name: "ringmaster-client", body) } catch { throw report(error) }

@@ -121,12 +121,6 @@ struct ControllerBenchmark: Sendable {
             return pid_t(fields[1]) == pid
         }
     }
-
-    /// utime + stime of a process, in seconds.
-    private func cpuSeconds(_ pid: pid_t) -> Double {
-        guard let fields = POSIX.statFields(pid), fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
 }
 
 /// Follows the event stream on a thread of its own and records commit → receipt delays.

@@ -18,7 +18,7 @@ struct ControllerCommand: AsyncParsableCommand {
             that were running resume from their newest checkpoint when a controller starts again.
             """)
 
-    @Option(name: .long, help: "Cluster inventory (YAML).")
+    @Option(name: .long, help: "Cluster inventory (YAML), or `slurm-here` for the Slurm allocation this runs inside.")
     var cluster: String
 
     @Option(name: .long, help: "State directory (default: $RINGMASTER_STATE_DIR or ~/.ringmaster).")

@@ -1,5 +1,7 @@
+import ControllerAPI
 import ControllerHarness
 import Foundation
+import SystemUtilities
 
 #if canImport(Glibc)
 import Glibc
@@ -38,6 +40,24 @@ extension ControllerProcess {
     func stopBenchmark() async {
         await stop()
         try? FileManager.default.removeItem(atPath: benchmarkFolder)
+    }
+}
+
+/// utime + stime of a process, in seconds.
+func cpuSeconds(_ pid: pid_t) -> Double {
+    guard let fields = POSIX.statFields(pid), fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+extension ControllerClient {
+    /// The slowest rank's own `ms/step` of a `ringmaster-train` job that ended (its last log line
+    /// `rank R: N steps in S s (X ms/step)`); nil when no rank printed one.
+    func trainerMillisecondsPerStep(job: String) throws -> Double? {
+        let lines = String(decoding: try call("GET", "/v1/jobs/\(job)/logs?tail=50"), as: UTF8.self)
+        return lines.split(separator: "\n").compactMap { line -> Double? in
+            guard let open = line.range(of: "s ("), let close = line.range(of: " ms/step)") else { return nil }
+            return Double(line[open.upperBound..<close.lowerBound])
+        }.max()
     }
 }
 

@@ -13,6 +13,8 @@ struct GoodputBenchmark: Sendable {
     var minutes: Double
     var meanInterval: Double
     var seed: UInt64
+    /// Seconds between samples of the controller's RSS and open file descriptors.
+    var sampleEvery: Double = 10
     var progress: @Sendable (String) -> Void
 
     struct Result: Codable, Sendable {
@@ -32,6 +34,9 @@ struct GoodputBenchmark: Sendable {
         var lostSteps: Int
         var phases: [String: Quantiles]
         var injected: [String: Int]
+        /// The controller's RSS and open file descriptors from the baseline run's submit to the chaos run's end.
+        var controller: ResourceCurve
+        var controllerSamples: [ResourceSampler.Sample]
     }
 
     /// The demo job (tiny model, data 2 × pipeline 2 × tensor 2), checkpointing every 6 steps (≈ 0.7 s: Young/Daly's
@@ -56,7 +61,10 @@ struct GoodputBenchmark: Sendable {
         let folder = controller.benchmarkFolder
         do {
             let client = try controller.client()
-            let result = try await onDedicatedThread(name: "bench goodput") { try measure(client: client, folder: folder) }
+            let sampler = ResourceSampler(pid: controller.pid, every: sampleEvery)
+            var result = try await onDedicatedThread(name: "bench goodput") { try measure(client: client, folder: folder) }
+            let samples = sampler.stop()
+            (result.controller, result.controllerSamples) = (ResourceCurve(samples), samples)
             await controller.stopBenchmark()
             return result
         } catch {
@@ -85,11 +93,7 @@ struct GoodputBenchmark: Sendable {
         progress("baseline: 150 failure-free steps")
         let baseline = try submitAndFollow(client, Self.manifest(name: "baseline", steps: 150, checkpoints: checkpoints),
                                            path: folder + "/baseline.yaml")
-        let lines = String(decoding: try client.call("GET", "/v1/jobs/\(baseline.id)/logs?tail=50"), as: UTF8.self)
-        let msPerStep = lines.split(separator: "\n").compactMap { line -> Double? in
-            guard let open = line.range(of: "s ("), let close = line.range(of: " ms/step)") else { return nil }
-            return Double(line[open.upperBound..<close.lowerBound])
-        }.max() ?? 0
+        let msPerStep = try client.trainerMillisecondsPerStep(job: baseline.id) ?? 0
         guard baseline.state == .succeeded, msPerStep > 0 else {
             throw BenchmarkFailure(description: "the baseline run did not succeed: \(baseline.reason ?? "")")
         }
@@ -192,6 +196,6 @@ struct GoodputBenchmark: Sendable {
             baselineStepSeconds: stepSeconds,
             checkpointIntervalSeconds: interval, detectionSeconds: detection.mapValues(Quantiles.init),
             recoverySeconds: Quantiles(recovery), lostSteps: lost, phases: phases.mapValues(Quantiles.init),
-            injected: injected.withLock { $0 })
+            injected: injected.withLock { $0 }, controller: ResourceCurve([]), controllerSamples: [])
     }
 }

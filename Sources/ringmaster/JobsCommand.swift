@@ -46,6 +46,14 @@ struct Status: AsyncParsableCommand {
             + "\(j.attempt ?? 0) attempt(s), \(j.restarts) restart(s)"
             + (j.goodput.map { String(format: ", goodput %.1f%%", $0 * 100) } ?? ""))
         if let folder = j.checkpointDir { print("  checkpoints \(folder)") }
+        // The loss at a glance; a controller without series (older, or none reported yet) shows nothing.
+        if let loss = try? await ClientFailure.quiet({ [job] in
+            try client.get("\(APIVersion.prefix)/jobs/\(job)/series?metric=loss&points=200", as: SeriesView.self)
+        }), let first = loss.points.first, let last = loss.points.last {
+            print("  loss       \(Sparkline.render(loss.points.map(\.value), width: 40)) "
+                + String(format: "%.4g → %.4g", first.value, last.value)
+                + " (step \(first.step.map(String.init) ?? "-") → \(last.step.map(String.init) ?? "-"))")
+        }
         if !d.attempts.isEmpty {
             print("")
             print(Output.table(["ATTEMPT", "STATE", "STARTED", "ENDED", "RESUME", "NODES", "END REASON"], d.attempts.map { a in

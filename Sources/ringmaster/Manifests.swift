@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import JobManifest
 import RingmasterModel
 
@@ -9,6 +10,11 @@ enum Manifests {
     }
 
     static func cluster(_ path: String) -> Result<LoadedManifest<ClusterInventory>, ManifestErrors> {
+        if path == ClusterInventoryLoader.slurmHere, !FileManager.default.fileExists(atPath: path) {
+            do { return .success(try ClusterInventoryLoader.slurmHere(environment: ProcessInfo.processInfo.environment)) } catch {
+                return .failure(error)
+            }
+        }
         do { return .success(try ClusterInventoryLoader.load(path: path)) } catch { return .failure(error) }
     }
 

@@ -16,7 +16,7 @@ struct Ringmaster: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [ControllerCommand.self, Submit.self, Jobs.self, Status.self, Logs.self, Cancel.self, Events.self, Chaos.self,
-                      Nodes.self, Run.self, Place.self, Plan.self, Bench.self, CheckpointCommand.self])
+                      Nodes.self, Console.self, Run.self, Place.self, Plan.self, Bench.self, CheckpointCommand.self])
 
     /// ArgumentParser's own `main`, with one addition: every way out first closes the SSH sessions and
     /// waits for their threads (`SSHLibrary.shutdown`), so `exit()` never runs OpenSSL's cleanup under a

@@ -128,6 +128,37 @@ import Glibc
         await h.close()
     }
 
+    /// `checkpoint-now` through a real agent to a rank of the Python package: the agent relays it to the
+    /// address the rank reports from, `ringmaster.checkpoint_requested` answers it at the step it names, and
+    /// the rank's `checkpoint` report comes back. The rank stands at the end of step 2 until asked (it polls;
+    /// no timing is involved) and gives up after 60 s.
+    @Test func aCheckpointNowRequestReachesAPythonRankThroughTheAgent() async throws {
+        let h = try await Harness(nodes: 1, heartbeat: .milliseconds(100))
+        let script = """
+            import sys, time
+            import ringmaster
+            ringmaster.step(1)
+            assert not ringmaster.checkpoint_requested(1)
+            ringmaster.step(2)
+            deadline = time.monotonic() + 60
+            while not ringmaster.checkpoint_requested(2):
+                if time.monotonic() > deadline:
+                    sys.exit(3)
+                time.sleep(0.01)
+            ringmaster.checkpoint(2)
+            """
+        let ref = h.launch(["python3", "-c", script], env: ["PYTHONPATH": BuiltProducts.packageRoot + "/python"])
+        _ = try await h.inbox.first("step 2") { if case .progress(let p) = $0.message, p.rank == ref, p.step == 2 { return true } else { return nil } }
+        // A request for a step the rank has passed is ignored; the one for its step is answered.
+        #expect(h.manager.send(.checkpointNow(CheckpointNowRequest(rank: ref, step: 1)), to: "local-0"))
+        #expect(h.manager.send(.checkpointNow(CheckpointNowRequest(rank: ref, step: 2)), to: "local-0"))
+        let saved = try await h.inbox.first("checkpoint 2") { if case .checkpoint(let c) = $0.message, c.rank == ref { return c.step } else { return nil } }
+        #expect(saved == 2)
+        let exit = try await h.exited(ref, within: .seconds(60))
+        #expect(exit.status == 0)
+        await h.close()
+    }
+
     /// The agent reports an exit when it happens, not with its next heartbeat: with heartbeats 60 s apart, an
     /// exit that waited for one would take up to 60 s; the bound is half of that (the exits take milliseconds
     /// here — printed — and the margin is for a loaded machine).
@@ -233,15 +264,21 @@ import Glibc
         await h.close()
     }
 
-    @Test func malformedAgentOutputEndsOnlyThatConnection() async throws {
+    /// The connection ends, and the process that broke the protocol (it would not stop when its stdin closed)
+    /// is killed once the agents' exit limit has passed (grace + exit bound + 10 s): nothing outlives it.
+    @Test func malformedAgentOutputEndsOnlyThatConnectionAndItsProcess() async throws {
         let dir = try TemporaryDirectory()
-        let fake = try dir.write("fake-agent", "#!/bin/sh\necho 'this is not json'\nexec sleep 1000\n", mode: 0o755)
-        let transport = try LocalAgentTransport(agentExecutable: fake)
+        defer { dir.remove() }
+        let pidFile = dir.file("fake.pid")
+        let fake = try dir.write("fake-agent", "#!/bin/sh\necho $$ > \(pidFile)\necho 'this is not json'\nexec sleep 1000\n", mode: 0o755)
+        let transport = try LocalAgentTransport(agentExecutable: fake, shutdownGraceMilliseconds: 100)
         let inventory = ClusterInventory(name: "bad", nodes: [NodeEntry(id: "bad", host: "localhost")], isLocal: true)
         let manager = NodeManager(inventory: inventory, transport: transport, backoff: BackoffPolicy(initial: .seconds(60)))
         manager.start()
         #expect(try await withTimeout(.seconds(10), "unreachable") { await manager.waitUntil { $0["bad"] == .unreachable } })
         #expect(manager.status(of: "bad")?.cause?.contains("protocol violation") == true)
+        let pid = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await eventually("the fake agent killed", within: .seconds(90), every: .milliseconds(100)) { !processIsAlive(pid) }
         await manager.shutdown()
     }
 }

@@ -14,19 +14,6 @@ func localCluster(_ dir: TemporaryDirectory, nodes: Int = 4) throws -> String {
 var manifests: String { BuiltProducts.packageRoot + "/Manifests" }
 
 extension ControllerProcess {
-    /// Submits the manifest file through the API.
-    func submit(_ path: String) async throws -> JobView {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        return try await call { try $0.post("\(APIVersion.prefix)/jobs", body: SubmitRequest(manifest: text, path: path), as: JobView.self) }
-    }
-
-    /// Waits until attempt `n` of the job reports its first step.
-    func waitForStepping(_ job: String, attempt n: Int) async throws {
-        _ = try await waitForEvent(job: job, within: .seconds(120)) {
-            $0.kind == "attempt.stepping" && $0.message.hasPrefix("attempt \(n) of")
-        }
-    }
-
     /// Stops every rank of the job's attempt (SIGSTOP), kills `rank` through chaos and waits for the
     /// failure. The first restart is immediate, but the stopped survivors end only at the SIGKILL after the
     /// grace period (3 s): until then the job is between attempts and its checkpoints are still.
@@ -40,10 +27,6 @@ extension ControllerProcess {
     func chaos(_ args: [String]) async throws {
         let r = try await cli(["chaos"] + args)
         #expect(r.succeeded, "\(r.output)")
-    }
-
-    func detail(_ id: String) async throws -> JobDetail {
-        try await call { try $0.get("\(APIVersion.prefix)/jobs/\(id)", as: JobDetail.self) }
     }
 
     func events(job: String) async throws -> [EventView] {

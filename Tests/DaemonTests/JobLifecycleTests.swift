@@ -31,6 +31,22 @@ import Testing
         #expect(kinds.first == "job.submitted")
         #expect(kinds.filter { $0 == "rank.started" }.count == 8 && kinds.filter { $0 == "rank.exited" }.count == 8)
         #expect(kinds.contains("attempt.stepping") && kinds.last == "job.state")
+        // The loss series: the progress rank's reports (loss = 1/step) to the last step, downsampled on request;
+        // `status` draws it on one line.
+        let series = try await controller.call { try $0.get("/v1/jobs/\(smoke.id)/series?metric=loss", as: SeriesView.self) }
+        #expect(series.metrics.contains("loss"))
+        #expect(series.points.last?.step == 20 && series.points.last?.value == 1.0 / 20, "\(series.points)")
+        #expect(series.points.count >= 10 && zip(series.points, series.points.dropFirst()).allSatisfy { $0.value > $1.value })
+        let five = try await controller.call { try $0.get("/v1/jobs/\(smoke.id)/series?metric=loss&points=5", as: SeriesView.self) }
+        #expect(five.points.count == 5 && five.points.last?.step == 20)
+        #expect(five.points.map(\.count).reduce(0, +) == series.points.map(\.count).reduce(0, +))
+        let shown = try await controller.cli(["status", smoke.id])
+        #expect(shown.output.contains("  loss       █"), "\(shown.output)")
+        #expect(shown.output.contains("→ 0.05 (step "), "\(shown.output)")
+        for (path, code) in [("/v1/jobs/\(smoke.id)/series?points=0", 400), ("/v1/jobs/\(smoke.id)/series?points=x", 400),
+                             ("/v1/jobs/nope-1/series", 404)] {
+            #expect(await status { _ = try await controller.call { try $0.call("GET", path) } } == code, "\(path)")
+        }
 
         // The Python script (standard library only), through the CLI with --wait: exit 0, events printed.
         let python = try await controller.cli(["submit", manifests + "/jobs/python-steps.yaml", "--wait"])

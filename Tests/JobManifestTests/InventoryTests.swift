@@ -42,7 +42,7 @@ import Testing
 
     @Test func reportsBadInventories() {
         #expect(inventoryErrors("name: c\n") == [
-            "/manifests/cluster.yaml:1: nodes: the inventory lists no hosts — add `nodes:` with SSH hosts, or `local: 4` for agents on this machine",
+            "/manifests/cluster.yaml:1: nodes: the inventory lists no hosts — add `nodes:` with SSH hosts, `local: 4` for agents on this machine, or `slurm: {nodes: 4}`",
         ])
         #expect(inventoryErrors("name: c\nlocal: 0\n") == [
             "/manifests/cluster.yaml:2: local: must be at least 1, got 0 — the number of local agents, e.g. `local: 4`",

@@ -208,3 +208,25 @@ import Testing
         }
     }
 }
+
+@Suite struct PathFolderBehaviour {
+    @Test func foldersAndNamesAsFoundationGivesThemWithoutItsTrapOnNonASCIINames() {
+        let cases: [(String, String, String)] = [
+            ("a/b", "a", "b"), ("/a", "/", "a"), ("a", "", "a"), ("a/b/", "a", "b"), ("/", "/", "/"), ("", "", ""),
+            ("/x//y", "/x", "y"), ("Ù", "", "Ù"), ("/tmp/é.yaml", "/tmp", "é.yaml"), ("~/jobs/demo.yaml", "~/jobs", "demo.yaml"),
+        ]
+        for (path, folder, name) in cases {
+            #expect(PathFolder.of(path) == folder, "\(path)")
+            #expect(PathFolder.lastComponent(of: path) == name, "\(path)")
+        }
+    }
+
+    @Test func aManifestWhosePathIsNotASCIIParses() throws {
+        // The API takes the path from the request: schemathesis sent "Ù", and the controller trapped.
+        for path in ["Ù", "/tmp/é.yaml", "\u{0088}"] {
+            #expect(throws: ManifestErrors.self) { try JobManifestLoader.parse("name: x\n", file: path) }
+        }
+        let ok = try JobManifestLoader.parse("name: x\ncommand: [\"true\"]\n", file: "/tmp/é/job.yaml")
+        #expect(ok.value.name == "x")
+    }
+}

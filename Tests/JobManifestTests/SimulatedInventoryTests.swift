@@ -39,7 +39,7 @@ import Testing
             "/manifests/cluster.yaml:6: simulated.spare: unknown field — did you mean `spares`?",
         ])
         #expect(inventoryErrors("name: c\nlocal: 2\nsimulated: {nodes: 2}\n") == [
-            "/manifests/cluster.yaml:3: simulated: an inventory has one of `local:`, `nodes:` or `simulated:` — remove `local:` and `nodes:` to simulate the cluster",
+            "/manifests/cluster.yaml:3: simulated: an inventory has one of `local:`, `nodes:`, `slurm:` or `simulated:` — remove `local:`, `nodes:` and `slurm:` to simulate the cluster",
         ])
         #expect(inventoryErrors("name: c\nsimulated: {nodes: 16000, spares: 1000}\n") == [
             "/manifests/cluster.yaml:2: simulated.spares: 16000 nodes and 1000 spares are more than 16384 — at most 16384 simulated nodes in one controller",

@@ -93,7 +93,7 @@ import Testing
         #expect(channel.sent.isEmpty)
         clock.advance(by: .seconds(1))
         try await eventually("the first ping") { channel.sent == [.ping(Ping(id: 1))] }
-        channel.heartbeat()
+        try await heartbeat(channel, manager, sequence: 1)
         clock.advance(by: .seconds(1))
         try await eventually("the second ping") { channel.sent == [.ping(Ping(id: 1)), .ping(Ping(id: 2))] }
         await manager.shutdown()
@@ -120,10 +120,20 @@ import Testing
         return (transport, clock, manager, channel)
     }
 
+    /// Delivers a heartbeat and waits until the manager has taken it, before the test moves the clock: an
+    /// event that comes while the channel's held-back events are still being replayed (just after `ready`)
+    /// is queued behind them, and taken later it would be heard at a later time than the test means.
+    func heartbeat(_ channel: FakeAgentChannel, _ manager: NodeManager, sequence: UInt64) async throws {
+        channel.heartbeat(sequence)
+        try await eventually("heartbeat \(sequence) taken", within: Self.hangGuard) {
+            manager.status(of: channel.node)?.lastHeartbeat?.sequence == sequence
+        }
+    }
+
     @Test func silentNodeIsLostAfterMissedIntervalsThenReconnects() async throws {
         let (transport, clock, manager, first) = await readyNode("a")
         clock.advance(by: .seconds(2))
-        first.heartbeat()  // heard at t=2: lost at t=5
+        try await heartbeat(first, manager, sequence: 1)  // heard at t=2: lost at t=5
         clock.advance(by: .milliseconds(2900))
         #expect(manager.status(of: "a")?.state == .ready)
         clock.advance(by: .milliseconds(100))

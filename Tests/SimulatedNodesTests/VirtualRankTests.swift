@@ -28,6 +28,18 @@ import Testing
         #expect(!rank.ended)
     }
 
+    /// `checkpoint-now STEP` relayed by the agent: the rank checkpoints that step besides its periodic ones; a
+    /// request for a step it has passed, or a line it does not know, changes nothing.
+    @Test func aCheckpointNowRequestIsSavedAtTheStepItNames() {
+        var rank = VirtualRank(ref: Self.ref, pid: 9, program: program(), seed: 1, now: .zero)
+        #expect(rank.advance(to: .seconds(1)) == ["step 1"])
+        rank.relayed("checkpoint-now 1")
+        rank.relayed("checkpoint-now 2")
+        rank.relayed("something else")
+        #expect(rank.advance(to: .seconds(3)) == ["step 2", "checkpoint 2", "step 3"])
+        #expect(rank.advance(to: .seconds(4)) == ["step 4", "checkpoint 4"])
+    }
+
     @Test func exitsWithItsExitCodeAfterItsLastStep() {
         var rank = VirtualRank(ref: Self.ref, pid: 9, program: program(["sim", "--steps", "2", "--exit-code", "3"]), seed: 1, now: .zero)
         let r5 = rank.advance(to: .seconds(10))

@@ -144,4 +144,36 @@ func demoPlacement() -> Placement {
         #expect(try store.newestCommittedCheckpoint(of: job.id)?.step == 10)
         #expect(try store.checkpoints(of: job.id).map(\.state) == [.corrupt, .committed])
     }
+
+    /// The job list's one read gives each job the same facts as reading it alone (the per-job queries it replaced).
+    @Test func theListOfEveryJobHasEachJobsOwnFactsAndTheCountsAddUp() throws {
+        let store = try RingmasterStore.inMemory()
+        for n in demoNodes() { try store.registerNode(n, at: t0) }
+        var ids: [JobID] = []
+        for k in 0..<5 {
+            let job = try store.submitJob(demoSpec(name: "j\(k)"), manifest: "", manifestPath: "/m", uid: JobRecord.newUID(), at: t0)
+            ids.append(job.id)
+            // Job k has k attempts; attempt a reaches step 10·a on rank 1 (rank 0 none); every other job commits step 5.
+            for a in 0..<k {
+                let attempt = try store.startAttempt(job.id, placement: demoPlacement(), token: .generate(), resumeStep: nil, at: t0)
+                if a > 0 { try store.recordRankSteps(attempt: attempt.id!, steps: [1: 10 * a], at: t0 + 1) }
+                if k % 2 == 0 { try store.commitCheckpoint(job: job.id, attempt: attempt.id!, step: 5 + a, dir: "/c/\(a)", at: t0 + 2) }
+                _ = try store.finishAttempt(attempt.id!, as: .failed, reason: "test", at: t0 + 3)
+            }
+        }
+        try store.setJobState(ids[0], to: .cancelled, reason: "test", at: t0 + 4)
+        let listed = try store.jobsWithFacts()
+        #expect(listed.map(\.job.id) == ids.reversed())
+        for (job, facts) in listed { #expect(facts == (try store.facts(of: job.id)), "\(job.id)") }
+        let four = try #require(listed.first { $0.job.id == ids[4] }?.facts)
+        #expect(four.attempts.map(\.number) == [1, 2, 3, 4])
+        #expect(four.attempts.map { four.reached[$0.id] } == [nil, 10, 20, 30])
+        #expect(four.newestCommittedStep == 8)
+        #expect(listed.first { $0.job.id == ids[3] }?.facts.newestCommittedStep == nil)
+        #expect(listed.first { $0.job.id == ids[0] }?.facts == JobFacts())
+        let counts = try store.jobCounts()
+        #expect(counts.byState == Dictionary(grouping: listed, by: \.job.state).mapValues(\.count))
+        #expect(counts.byState[.cancelled] == 1 && counts.byState.values.reduce(0, +) == 5)
+        #expect(counts.restarts == listed.map(\.job.restarts).reduce(0, +) && counts.restarts > 0)
+    }
 }

@@ -24,6 +24,8 @@ struct Harness {
     var foreignMarkers: [JobID: Set<Int>] = [:]
     var unreachable = Set<NodeID>()
     var inspectStopped: [Int] = []
+    var checkpointRequests: [CheckpointOrder] = []
+    var vacated: [[NodeID]] = []
     /// Launches the fake shell answers `launchDeferred` (the store cannot be written), counted down.
     var deferLaunches = 0
     /// Steps whose commit the fake shell cannot write (the marker's disk or the store is full).
@@ -99,6 +101,8 @@ struct Harness {
         case .setTimer(let id, let at): timers[id] = at
         case .cancelTimer(let id): timers[id] = nil
         case .stopped: stopped = true
+        case .requestCheckpoint(let order): checkpointRequests.append(order)
+        case .vacated(let nodes): vacated.append(nodes)
         case .finished, .waiting, .closeStaleAttempt, .pruneCheckpoints, .cleanUpNode, .answerCancel, .answerRelease: break
         }
         return []

@@ -49,7 +49,8 @@ def main() -> int:
         ringmaster.step(step + 1)
         if e.dp_rank == 0:
             ringmaster.metric("loss", loss.item())
-        if (step + 1) % every == 0:
+        # Periodic, or the step a controller's checkpoint-now names (a Slurm time limit is near).
+        if (step + 1) % every == 0 or ringmaster.checkpoint_requested(step + 1):
             checkpointer.save(step + 1, state)
     checkpointer.close()
     dist.destroy_process_group()

@@ -2,8 +2,10 @@
 
 ``step(n)`` (progress, and the liveness signal of hang detection), ``metric(name, value)``,
 ``checkpoint(n)`` (this rank's shard of step n is durable), ``checkpoint_failed(n, reason)`` (it could not
-be written: the step is never committed) and the raw ``send(line)`` used by
-``section``. Reports never block and never raise for delivery problems: the socket is
+be written: the step is never committed) and the raw ``send(line)`` used by ``section``. The
+controller's requests come back on the same socket (bound to an abstract address of its own, so the
+agent can answer it): ``checkpoint_requested(step)`` is True at the step a ``checkpoint-now STEP``
+request names (a Slurm time limit is near). Reports never block and never raise for delivery problems: the socket is
 non-blocking, and a missing, refused or full socket drops the datagram and counts it in
 ``dropped()``. Without ``RINGMASTER_CONTROL`` (a plain local run) every report is a no-op that
 returns False; those are counted by ``stats()`` as ``unconfigured``, not as drops.
@@ -33,8 +35,8 @@ import threading
 import warnings
 from typing import Dict, Optional
 
-__all__ = ["step", "metric", "checkpoint", "checkpoint_failed", "send", "dropped", "stats", "validate_name",
-           "EXIT_SECTION_SECONDS"]
+__all__ = ["step", "metric", "checkpoint", "checkpoint_failed", "checkpoint_requested", "send", "dropped", "stats",
+           "validate_name", "EXIT_SECTION_SECONDS"]
 
 #: How long a stepping rank announces it may stay silent while the interpreter exits.
 EXIT_SECTION_SECONDS = 60
@@ -48,6 +50,7 @@ _socket_pid: Optional[int] = None
 _counts = {"sent": 0, "dropped": 0, "unconfigured": 0}
 _warned_non_finite = False
 _stepped_pid: Optional[int] = None  # the process that reported a step (a forked child is not it)
+_requested: Optional[int] = None  # the step a checkpoint-now request names, not reached yet
 
 
 @atexit.register
@@ -77,6 +80,10 @@ def _get_socket() -> socket.socket:
         if _socket is None or _socket_pid != os.getpid():
             _socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # non-inheritable (PEP 446)
             _socket.setblocking(False)
+            try:
+                _socket.bind("")  # Linux autobind: an abstract address the agent answers requests to
+            except OSError:
+                pass  # reports still work; requests cannot reach this rank
             _socket_pid = os.getpid()
         return _socket
 
@@ -123,6 +130,38 @@ def checkpoint(n: int) -> bool:
     return send(f"checkpoint {_count_index(n, 'checkpoint step')}")
 
 
+def checkpoint_requested(step: int) -> bool:
+    """True when the controller asked for a checkpoint of ``step`` (``checkpoint-now STEP``, relayed by
+    the agent before a Slurm time limit): save it as a periodic one and report ``checkpoint(step)``.
+
+    Call it once per step, after ``step(n)`` (the agent answers the address reports come from). A
+    request for a step already passed is ignored: the controller then asks for a later one, so that
+    every rank saves the same step. Never blocks; False outside Ringmaster.
+    """
+    global _requested
+    current = _count_index(step, "step")
+    if not os.environ.get("RINGMASTER_CONTROL"):
+        return False
+    sock = _get_socket()
+    while True:
+        try:
+            data = sock.recv(512)
+        except OSError:  # nothing waiting (EAGAIN), or the socket is unusable
+            break
+        for line in data.decode("utf-8", "replace").splitlines():
+            words = line.split()
+            if len(words) == 2 and words[0] == "checkpoint-now" and words[1].isdigit():
+                asked = int(words[1])
+                if asked >= current:
+                    _requested = asked if _requested is None else max(_requested, asked)
+    if _requested is not None and _requested < current:
+        _requested = None
+    if _requested == current:
+        _requested = None
+        return True
+    return False
+
+
 def checkpoint_failed(n: int, reason: str) -> bool:
     """Reports that this rank's shard of step N could not be written (a full disk): ``checkpoint-failed N
     REASON``, the reason on one line and cut to fit a datagram. The controller records why the step is not
@@ -162,8 +201,9 @@ def stats() -> Dict[str, int]:
 
 
 def _reset_for_tests() -> None:
-    global _socket, _warned_non_finite, _stepped_pid
+    global _socket, _warned_non_finite, _stepped_pid, _requested
     with _lock:
+        _requested = None
         for key in _counts:
             _counts[key] = 0
         if _socket is not None:

@@ -107,3 +107,37 @@ def test_a_stepping_process_announces_its_exit_as_a_section(control):
     subprocess.run([sys.executable, "-c", "import ringmaster; ringmaster.metric('loss', 1.0)"],
                    env=child_environment(), check=True)
     assert control.lines() == ["metric loss 1.0"]
+
+
+def _answer(control, line):
+    """What the agent does with a controller request: one datagram to the address the reports came from."""
+    control.sock.setblocking(False)
+    data, sender = control.sock.recvfrom(4096)
+    control.sock.settimeout(2)
+    assert sender, "the rank's report socket is bound, so the agent can answer it"
+    control.sock.sendto(line.encode(), sender)
+    return data.decode()
+
+
+def test_checkpoint_now_request_names_the_step_to_save(control):
+    assert ringmaster.step(5)
+    assert _answer(control, "checkpoint-now 7") == "step 5"
+    assert not ringmaster.checkpoint_requested(5)
+    assert not ringmaster.checkpoint_requested(6)
+    assert ringmaster.checkpoint_requested(7)
+    assert not ringmaster.checkpoint_requested(8), "a request is answered once"
+
+
+def test_checkpoint_now_for_a_passed_step_is_ignored(control):
+    assert ringmaster.step(9)
+    _answer(control, "checkpoint-now 3")
+    assert not ringmaster.checkpoint_requested(9)
+    assert ringmaster.step(10)
+    _answer(control, "checkpoint-now 11\nnonsense line")
+    assert not ringmaster.checkpoint_requested(10)
+    assert ringmaster.checkpoint_requested(11)
+
+
+def test_checkpoint_requested_outside_ringmaster_is_false(monkeypatch):
+    monkeypatch.delenv("RINGMASTER_CONTROL", raising=False)
+    assert not ringmaster.checkpoint_requested(0)

@@ -164,7 +164,8 @@ def main() -> int:
         ringmaster.step(step + 1)
         ringmaster.metric("loss", loss.item())
         done = step + 1
-        if args.checkpoint_every and done % args.checkpoint_every == 0:
+        # Periodic, or the step a controller's checkpoint-now names (a Slurm time limit is near).
+        if args.checkpoint_every and (done % args.checkpoint_every == 0 or ringmaster.checkpoint_requested(done)):
             ckpt.save(done, state)
         if args.eval_every and done % args.eval_every == 0 and done < args.steps:
             with ringmaster.section("eval", args.eval_timeout):
