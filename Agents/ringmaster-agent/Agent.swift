@@ -64,7 +64,8 @@ final class Agent {
                 shutdownGrace: .milliseconds(options.shutdownGraceMilliseconds),
                 defaultPath: POSIX.currentEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
                 collectivesLibrary: Self.collectivesLibrary, stateDirectory: stateDirectory, agentPID: myPID,
-                controllerSilenceLimit: options.controllerSilenceMilliseconds.map { .milliseconds($0) }))
+                controllerSilenceLimit: options.controllerSilenceMilliseconds.map { .milliseconds($0) },
+                reportBatchInterval: options.reportBatchMilliseconds.map { .milliseconds($0) }))
     }
 
     static func now() -> Duration { .nanoseconds(Int64(POSIX.monotonicNanoseconds())) }

@@ -24,5 +24,8 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         Fuzzer.require(hello.buildHash == AgentDrive.hello.buildHash, "a hello of another build was accepted")
     }
     for message in messages { WireCheck.requireSurvives(message) }
+    var framer = LineFramer()
+    framer.append(bytes)
+    while let line = try? framer.nextLine() { WireCheck.requireFastPathAgrees(line) }
     return 0
 }

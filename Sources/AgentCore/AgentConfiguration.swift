@@ -9,6 +9,10 @@ public struct AgentConfiguration: Hashable, Sendable {
     /// With a controller that pings every heartbeat interval: this long without a byte from it and the agent shuts
     /// down as if the channel had closed (a partitioned host stops its ranks by itself). nil: silence is waited out.
     public var controllerSilenceLimit: Duration?
+    /// With a window set, `step N` reports are held this long and leave together, one `steps` message per
+    /// attempt (a rank's newest step only): a large cluster's controller reads a message per node and window
+    /// rather than per rank and step. nil: each step report leaves at once as a `progress`.
+    public var reportBatchInterval: Duration?
     /// Log batches leave on this timer only (so a flooding rank costs the agent a disk write and a count).
     public var logFlushInterval: Duration
     /// Log batches wait while this much output is queued for the controller (their batchers then drop).
@@ -32,8 +36,10 @@ public struct AgentConfiguration: Hashable, Sendable {
         logFlushInterval: Duration = .milliseconds(100), logBackpressureBytes: Int = 1 << 20,
         hardBacklogBytes: Int = 8 << 20, maxPendingLogBytes: Int = 128 * 1024, maxLogLineBytes: Int = 16 * 1024,
         defaultPath: String = "/usr/local/bin:/usr/bin:/bin", collectivesLibrary: String? = nil,
-        stateDirectory: String = "/tmp", agentPID: Int32 = 0, controllerSilenceLimit: Duration? = nil
+        stateDirectory: String = "/tmp", agentPID: Int32 = 0, controllerSilenceLimit: Duration? = nil,
+        reportBatchInterval: Duration? = nil
     ) {
+        self.reportBatchInterval = reportBatchInterval
         self.controllerSilenceLimit = controllerSilenceLimit
         self.heartbeatInterval = heartbeatInterval
         self.shutdownGrace = shutdownGrace

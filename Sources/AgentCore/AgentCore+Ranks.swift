@@ -31,13 +31,28 @@ extension AgentCore {
         if logFlushAt == nil { logFlushAt = now + configuration.logFlushInterval }
     }
 
-    mutating func report(_ datagram: [UInt8], from rank: RankRef) {
+    mutating func report(_ datagram: [UInt8], from rank: RankRef, now: Duration) {
         guard ranks[rank] != nil else { return }
         let (reports, malformed) = RankReport.parseDatagram(datagram)
         malformedReports += UInt64(malformed)
         for report in reports {
+            if case .step(let n) = report, let window = configuration.reportBatchInterval {
+                heldSteps.hold(rank, step: n)
+                if stepFlushAt == nil { stepFlushAt = now + window }
+                continue
+            }
             let (message, droppable) = report.message(of: rank)
             send(message, droppable: droppable)
+        }
+    }
+
+    /// The held step reports as `steps` messages, one per attempt (droppable like the progress they replace).
+    mutating func flushHeldSteps() {
+        stepFlushAt = nil
+        guard !heldSteps.isEmpty else { return }
+        for batch in heldSteps.take() {
+            guard mayQueue(droppable: true, bytes: WireEstimate.bytes(of: .steps(batch))) else { continue }
+            actions.append(.send(.steps(batch)))
         }
     }
 
@@ -48,7 +63,7 @@ extension AgentCore {
         for stream in [LogStream.stdout, .stderr] {
             flushLogs(of: rank, stream, final: true, now: now)
         }
-        for datagram in finalReports { report(datagram, from: rank) }
+        for datagram in finalReports { report(datagram, from: rank, now: now) }
         ranks[rank] = nil
         actions.append(.closeRank(rank))
         switch termination {

@@ -12,6 +12,7 @@ extension AgentCore {
                 }
             }
         }
+        if let due = stepFlushAt, now >= due { flushHeldSteps() }
         for rank in kills.takeDue(at: now) {
             if let live = ranks[rank] { actions.append(.signalGroup(pid: live.pid, signal: Signal.kill)) }
         }
@@ -48,11 +49,13 @@ extension AgentCore {
     mutating func exitIfDone(now: Duration) {
         guard let shutdown, awaitingSpawn == nil else { return }
         if ranks.isEmpty {
+            flushHeldSteps()
             exited = true
             actions.append(.exit(awaiting: []))
         } else if shutdown.exitDue(at: now) {
             let left = liveRanksInOrder.map(\.pid)
             for pid in left { actions.append(.signalGroup(pid: pid, signal: Signal.kill)) }
+            flushHeldSteps()
             exited = true
             actions.append(.exit(awaiting: left))
         }

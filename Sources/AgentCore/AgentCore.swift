@@ -29,6 +29,10 @@ public struct AgentCore: Sendable {
     /// When queued log output is next flushed, if any is queued.
     public internal(set) var logFlushAt: Duration?
 
+    /// Step reports held for the next `steps` message (`reportBatchInterval`), and when it leaves.
+    var heldSteps = HeldSteps()
+    public internal(set) var stepFlushAt: Duration?
+
     var reader = ControllerReader()
     /// A launch handed to the shell whose outcome has not come back yet; controller lines wait meanwhile.
     var awaitingSpawn: RankRef?
@@ -52,7 +56,8 @@ public struct AgentCore: Sendable {
     /// The earliest time at which the core has something to do; the shell hands it `.tick` then (or earlier).
     public var nextWake: Duration? {
         guard !exited else { return nil }
-        return [heartbeats.next, logFlushAt, kills.next, shutdown?.nextWake, controllerSilenceDeadline].compactMap { $0 }.min()
+        return [heartbeats.next, logFlushAt, stepFlushAt, kills.next, shutdown?.nextWake, controllerSilenceDeadline]
+            .compactMap { $0 }.min()
     }
 
     public mutating func handle(_ input: AgentInput, now: Duration) -> [AgentAction] {
@@ -82,7 +87,7 @@ public struct AgentCore: Sendable {
         case .rankOutput(let rank, let stream, let bytes):
             output(bytes, from: rank, stream, now: now)
         case .rankReport(let rank, let datagram):
-            report(datagram, from: rank)
+            report(datagram, from: rank, now: now)
         case .rankExited(let rank, let termination, let finalReports):
             rankExited(rank, termination, finalReports: finalReports, now: now)
         case .tick:
@@ -99,7 +104,9 @@ public struct AgentCore: Sendable {
     // MARK: Output
 
     /// Queues `message` for the controller unless it cannot be written or the budget drops it.
+    /// Held step reports leave first: what the controller reads keeps the order the agent learned it in.
     mutating func send(_ message: AgentMessage, droppable: Bool = false) {
+        flushHeldSteps()
         guard mayQueue(droppable: droppable, bytes: WireEstimate.bytes(of: message)) else { return }
         actions.append(.send(message))
     }
@@ -107,6 +114,7 @@ public struct AgentCore: Sendable {
     /// A heartbeat takes a sequence number even when it is dropped; only a ping is answered during shutdown.
     mutating func sendHeartbeat(ping: UInt64?) {
         guard shutdown == nil || ping != nil else { return }
+        flushHeldSteps()
         let plan = HeartbeatPlan(
             sequence: heartbeats.nextSequence(),
             ranks: liveRanksInOrder.map { HeartbeatPlan.Rank(rank: $0.ref, pid: $0.pid) },

@@ -42,6 +42,7 @@ enum WireEstimate {
         switch message {
         case .log(let batch): 160 + batch.lines.reduce(0) { $0 + $1.utf8.count + 3 }
         case .hello(let hello): 512 + hello.accelerators.count * 256
+        case .steps(let batch): 96 + batch.ranks.count * 16
         default: 192
         }
     }

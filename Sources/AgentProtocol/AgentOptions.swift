@@ -30,6 +30,8 @@ public struct AgentOptions: Hashable, Sendable {
     /// With a controller that pings every heartbeat interval: after this long without a byte from it, the agent
     /// stops its ranks and exits as if its channel had closed (a partitioned host fences itself). nil: never.
     public var controllerSilenceMilliseconds: Int?
+    /// Hold rank step reports this long and send them as one `steps` message per attempt. nil: each at once.
+    public var reportBatchMilliseconds: Int?
 
     /// The line an agent (or the start command, when no agent is installed) prints instead of `hello` to ask
     /// the controller to upload its build.
@@ -65,7 +67,7 @@ public struct AgentOptions: Hashable, Sendable {
             case .unknownOption(let o): "unknown option \(o)"
             case .missingValue(let o): "\(o) needs a value"
             case .badValue(let o, let v): "bad value '\(v)' for \(o)"
-            case .noMode: "usage: ringmaster-agent --stdio [--node NAME] [--heartbeat-ms N] [--simulate-accelerators N[:KIND]] [--discovery-command CMD] [--state-dir DIR] [--shutdown-grace-ms N] [--controller-silence-ms N] | --build-hash"
+            case .noMode: "usage: ringmaster-agent --stdio [--node NAME] [--heartbeat-ms N] [--simulate-accelerators N[:KIND]] [--discovery-command CMD] [--state-dir DIR] [--shutdown-grace-ms N] [--controller-silence-ms N] [--report-batch-ms N] | --build-hash"
             }
         }
     }
@@ -87,6 +89,7 @@ public struct AgentOptions: Hashable, Sendable {
         if shutdownGraceMilliseconds != 2000 { a += ["--shutdown-grace-ms", String(shutdownGraceMilliseconds)] }
         if let expectedBuildHash { a += ["--expect-hash", expectedBuildHash] }
         if let controllerSilenceMilliseconds { a += ["--controller-silence-ms", String(controllerSilenceMilliseconds)] }
+        if let reportBatchMilliseconds { a += ["--report-batch-ms", String(reportBatchMilliseconds)] }
         return a
     }
 
@@ -121,6 +124,7 @@ public struct AgentOptions: Hashable, Sendable {
             case "--state-dir": o.stateDirectory = try value(arg)
             case "--expect-hash": o.expectedBuildHash = try value(arg)
             case "--controller-silence-ms": o.controllerSilenceMilliseconds = try int(arg)
+            case "--report-batch-ms": o.reportBatchMilliseconds = try int(arg)
             case "--simulate-accelerators":
                 let v = try value(arg)
                 let parts = v.split(separator: ":", maxSplits: 1)

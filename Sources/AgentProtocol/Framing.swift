@@ -10,7 +10,7 @@ public enum AgentWire {
     public static let maxLineBytes = 1 << 20
 
     /// JSON of `message` followed by `\n`. Throws `.lineTooLong` rather than produce a line the peer refuses.
-    public static func encodeLine(_ message: some Encodable) throws -> [UInt8] {
+    public static func encodeLine(_ message: any Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         var bytes = [UInt8](try encoder.encode(message))
@@ -19,7 +19,31 @@ public enum AgentWire {
         return bytes
     }
 
+    /// A controller message: `encodeLine`'s JSON. Launches take the fast path.
+    public static func encodeLine(_ message: ControllerMessage) throws -> [UInt8] {
+        guard var bytes = ControllerMessageFastPath.encode(message) else { return try encodeLine(message as any Encodable) }
+        guard bytes.count <= maxLineBytes else { throw FramingError.lineTooLong(bytes.count) }
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    /// An agent message: `encodeLine`'s JSON. Heartbeats, progress and checkpoint reports take the fast path.
+    public static func encodeLine(_ message: AgentMessage) throws -> [UInt8] {
+        guard var bytes = AgentMessageFastPath.encode(message) else { return try encodeLine(message as any Encodable) }
+        guard bytes.count <= maxLineBytes else { throw FramingError.lineTooLong(bytes.count) }
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    /// The line's agent message. Heartbeats, progress and checkpoint reports in their plain form take
+    /// `AgentMessageFastPath`; every other line `JSONDecoder`, with the same result.
     public static func decodeAgentMessage(_ line: some Collection<UInt8>) throws -> AgentMessage {
+        if let message = AgentMessageFastPath.decode(line) { return message }
+        return try decodeAgentMessageSlowly(line)
+    }
+
+    /// `JSONDecoder` alone (what the fast path must agree with).
+    public static func decodeAgentMessageSlowly(_ line: some Collection<UInt8>) throws -> AgentMessage {
         try JSONDecoder().decode(AgentMessage.self, from: Data(line))
     }
 

@@ -264,6 +264,41 @@ public struct SectionReport: Hashable, Codable, Sendable {
     }
 }
 
+/// Several ranks' `step N` reports in one message, which an agent sends instead of one `progress` each when
+/// its controller asks it to hold step reports (`--report-batch-ms`, the inventory's `heartbeat.reportBatch`):
+/// `ranks[i]` of attempt `attempt` of `job` reached `steps[i]`. A large cluster's controller reads one message
+/// per node and window instead of one per rank and step.
+public struct StepBatch: Hashable, Codable, Sendable {
+    public var job: JobID
+    public var attempt: Int
+    public var ranks: [Int]
+    public var steps: [Int]
+
+    public init(job: JobID, attempt: Int, ranks: [Int], steps: [Int]) {
+        self.job = job
+        self.attempt = attempt
+        self.ranks = ranks
+        self.steps = steps
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        job = try c.decode(JobID.self, forKey: .job)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        ranks = try c.decode([Int].self, forKey: .ranks)
+        steps = try c.decode([Int].self, forKey: .steps)
+        guard ranks.count == steps.count else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .steps, in: c, debugDescription: "\(ranks.count) ranks but \(steps.count) steps")
+        }
+    }
+
+    /// Each report as the `progress` it stands for, in order.
+    public var reports: [RankProgress] {
+        zip(ranks, steps).map { RankProgress(rank: RankRef(job: job, attempt: attempt, rank: $0), step: $1) }
+    }
+}
+
 /// The other side broke the protocol; the connection ends after this.
 public struct ProtocolErrorReport: Hashable, Codable, Sendable {
     public var message: String
@@ -277,6 +312,7 @@ public enum AgentMessage: Hashable, Sendable {
     case exited(RankExited)
     case log(LogBatch)
     case progress(RankProgress)
+    case steps(StepBatch)
     case checkpoint(CheckpointReport)
     case section(SectionReport)
     case error(ProtocolErrorReport)
@@ -289,6 +325,7 @@ public enum AgentMessage: Hashable, Sendable {
         case .exited: "exited"
         case .log: "log"
         case .progress: "progress"
+        case .steps: "steps"
         case .checkpoint: "checkpoint"
         case .section: "section"
         case .error: "error"
@@ -347,6 +384,7 @@ extension AgentMessage: Codable {
         case "exited": self = .exited(try RankExited(from: decoder))
         case "log": self = .log(try LogBatch(from: decoder))
         case "progress": self = .progress(try RankProgress(from: decoder))
+        case "steps": self = .steps(try StepBatch(from: decoder))
         case "checkpoint": self = .checkpoint(try CheckpointReport(from: decoder))
         case "section": self = .section(try SectionReport(from: decoder))
         case "error": self = .error(try ProtocolErrorReport(from: decoder))
@@ -366,6 +404,7 @@ extension AgentMessage: Codable {
         case .exited(let m): try m.encode(to: encoder)
         case .log(let m): try m.encode(to: encoder)
         case .progress(let m): try m.encode(to: encoder)
+        case .steps(let m): try m.encode(to: encoder)
         case .checkpoint(let m): try m.encode(to: encoder)
         case .section(let m): try m.encode(to: encoder)
         case .error(let m): try m.encode(to: encoder)

@@ -176,16 +176,9 @@ final class RunnerLoop {
                 r.metric(name, value, rank: p.rank.rank, at: now.wall)
             }
             guard let step = p.step else { return }
-            if let r = attempt(for: p.rank) {
-                r.unsavedSteps[p.rank.rank] = max(r.unsavedSteps[p.rank.rank] ?? step, step)
-                r.newestSteps[p.rank.rank] = step
-                if p.rank.rank == r.progressRank {
-                    r.step = max(r.step ?? step, step)
-                    publish(r)
-                    runner.note(.step(r.job.id, step: step, loss: p.metric == "loss" ? p.value : nil))
-                }
-            }
-            supervise(.step(p.rank, step: step))
+            stepped(p.rank, step: step, loss: p.metric == "loss" ? p.value : nil)
+        case .steps(let batch):
+            for report in batch.reports { stepped(report.rank, step: report.step!, loss: nil) }
         case .checkpoint(let c):
             if let failure = c.failure {
                 supervise(.checkpointFailed(c.rank, step: c.step, reason: failure))
@@ -201,6 +194,20 @@ final class RunnerLoop {
         case .hello, .heartbeat, .error:
             break
         }
+    }
+
+    /// A rank's `step N` (a `progress` of its own, or one of a `steps` batch).
+    func stepped(_ rank: RankRef, step: Int, loss: Double?) {
+        if let r = attempt(for: rank) {
+            r.unsavedSteps[rank.rank] = max(r.unsavedSteps[rank.rank] ?? step, step)
+            r.newestSteps[rank.rank] = step
+            if rank.rank == r.progressRank {
+                r.step = max(r.step ?? step, step)
+                publish(r)
+                runner.note(.step(r.job.id, step: step, loss: loss))
+            }
+        }
+        supervise(.step(rank, step: step))
     }
 
     func attempt(for rank: RankRef) -> AttemptResources? {

@@ -64,11 +64,17 @@ struct InventoryFields {
     private func readHeartbeat(_ field: YAMLField?) -> HeartbeatSettings? {
         let defaults = HeartbeatSettings()
         guard let field else { return defaults }
-        guard let map = field.map(allowed: ["interval", "missed"]) else { return nil }
+        guard let map = field.map(allowed: ["interval", "missed", "reportBatch"]) else { return nil }
         let interval = map.field("interval").map { $0.duration() } ?? defaults.interval
         let missed = map.field("missed").map { $0.int(min: 1) } ?? defaults.missed
-        guard let interval, let missed else { return nil }
-        return HeartbeatSettings(interval: interval, missed: missed)
+        let batch = map.field("reportBatch").map { $0.duration(allowZero: true) } ?? .some(.zero)
+        guard let interval, let missed, let batch else { return nil }
+        if batch > interval, let f = map.field("reportBatch") {
+            f.fail("\(batch.manifestText) is longer than the heartbeat interval (\(interval.manifestText))",
+                   hint: "hold step reports for a fraction of the interval, e.g. `reportBatch: 100ms`")
+            return nil
+        }
+        return HeartbeatSettings(interval: interval, missed: missed, reportBatch: batch > .zero ? batch : nil)
     }
 
     /// `local: 4`, or `local: {nodes: 4, accelerators: 2, kind: simulated, spares: 1}`.

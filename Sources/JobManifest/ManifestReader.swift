@@ -150,7 +150,7 @@ struct YAMLField {
         }
     }
 
-    private func fail(_ message: String, hint: String? = nil) {
+    func fail(_ message: String, hint: String? = nil) {
         reader.error(at: line, path, message, hint: hint)
     }
 

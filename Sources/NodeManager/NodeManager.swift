@@ -358,7 +358,13 @@ public final class NodeManager: Sendable {
         task?.cancel()
     }
 
+    /// The timer wakes at most this often: every node's heartbeat deadline and ping falls at its own time, so
+    /// 512 nodes woke it (and scanned them all) about a thousand times a second; now each wake takes every
+    /// node due within the slack, which is a small part of a heartbeat interval (at most 50 ms).
+    var timerSlack: Duration { min(.milliseconds(50), inventory.heartbeat.interval / 20) }
+
     private func timerLoop() async {
+        var lastTick: Duration?
         while !Task.isCancelled {
             let sleep = state.withLock { s -> Task<Void, any Error>? in
                 if s.stopped { return nil }
@@ -368,7 +374,8 @@ public final class NodeManager: Sendable {
                     s.sleepTask = nil
                     return nil
                 }
-                let deadline = s.supervisor.nextDeadline ?? clock.now() + .seconds(3600)
+                var deadline = s.supervisor.nextDeadline ?? clock.now() + .seconds(3600)
+                if let lastTick { deadline = max(deadline, lastTick + timerSlack) }
                 s.timerSleepingUntil = deadline
                 let t = Task { [clock] in try await clock.sleep(until: deadline) }
                 s.sleepTask = t
@@ -379,7 +386,9 @@ public final class NodeManager: Sendable {
             let output = state.withLock { s -> NodeSupervisor.Output in
                 s.timerSleepingUntil = nil
                 s.sleepTask = nil
-                return s.supervisor.tick(now: clock.now(), random: random())
+                let now = clock.now()
+                lastTick = now
+                return s.supervisor.tick(now: now, random: random())
             }
             apply(output)
         }

@@ -87,10 +87,14 @@ public struct SSHSettings: Hashable, Codable, Sendable {
 public struct HeartbeatSettings: Hashable, Codable, Sendable {
     public var interval: Duration
     public var missed: Int
+    /// How long agents hold rank step reports to send them as one `steps` message (nil: each at once). For
+    /// large clusters: the controller then reads a message per node and window, not per rank and step.
+    public var reportBatch: Duration?
 
-    public init(interval: Duration = .seconds(1), missed: Int = 3) {
+    public init(interval: Duration = .seconds(1), missed: Int = 3, reportBatch: Duration? = nil) {
         self.interval = interval
         self.missed = missed
+        self.reportBatch = reportBatch
     }
 
     /// Silence after which a node counts as lost.

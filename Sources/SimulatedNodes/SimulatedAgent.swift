@@ -39,7 +39,7 @@ public struct SimulatedAgent: Sendable {
         core = AgentCore(configuration: AgentConfiguration(
             heartbeatInterval: heartbeat.interval, shutdownGrace: shutdownGrace,
             stateDirectory: "/simulated/\(node.rawValue)", agentPID: pidBase,
-            controllerSilenceLimit: heartbeat.agentSilenceLimit))
+            controllerSilenceLimit: heartbeat.agentSilenceLimit, reportBatchInterval: heartbeat.reportBatch))
     }
 
     /// The agent's pid as its `hello` says (virtual).

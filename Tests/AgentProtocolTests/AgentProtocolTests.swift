@@ -217,6 +217,8 @@ import Testing
         o.simulateAccelerators = (4, "tpu")
         o.controllerSilenceMilliseconds = 4000
         #expect(o.arguments.suffix(2) == ["--controller-silence-ms", "4000"])
+        o.reportBatchMilliseconds = 100
+        #expect(o.arguments.suffix(2) == ["--report-batch-ms", "100"])
         let parsed = try AgentOptions.parse(o.arguments)
         #expect(parsed == o)
         #expect(parsed.simulateAccelerators?.count == 4)

@@ -57,4 +57,15 @@ import Testing
             "/manifests/cluster.yaml:3: heartbeat.interval: malformed duration `1 s` — write a number and a unit: 500ms, 30s, 5m or 2h",
         ])
     }
+
+    @Test func reportBatchIsAWindowWithinTheHeartbeatInterval() throws {
+        let on = try ClusterInventoryLoader.parse("name: l\nlocal: 2\nheartbeat: {interval: 1s, reportBatch: 100ms}\n", file: "/m/l.yaml").value
+        #expect(on.heartbeat.reportBatch == .milliseconds(100))
+        let off = try ClusterInventoryLoader.parse("name: l\nlocal: 2\nheartbeat: {reportBatch: 0ms}\n", file: "/m/l.yaml").value
+        #expect(off.heartbeat.reportBatch == nil)
+        #expect(try ClusterInventoryLoader.parse("name: l\nlocal: 2\n", file: "/m/l.yaml").value.heartbeat.reportBatch == nil)
+        #expect(inventoryErrors("name: c\nlocal: 1\nheartbeat: {interval: 500ms, reportBatch: 2s}\n") == [
+            "/manifests/cluster.yaml:3: heartbeat.reportBatch: 2s is longer than the heartbeat interval (500ms) — hold step reports for a fraction of the interval, e.g. `reportBatch: 100ms`",
+        ])
+    }
 }

@@ -106,6 +106,11 @@ import Testing
         let options = AgentLaunchSettings.options(for: inventory.nodes[0], inventory: inventory, shutdownGraceMilliseconds: nil)
         #expect(options.heartbeatMilliseconds == 500 && options.controllerSilenceMilliseconds == 4000)
         #expect(options.arguments.contains("--controller-silence-ms"))
+        #expect(options.reportBatchMilliseconds == nil, "step reports leave at once unless the inventory says otherwise")
+        var batched = inventory
+        batched.heartbeat.reportBatch = .milliseconds(100)
+        #expect(AgentLaunchSettings.options(for: inventory.nodes[0], inventory: batched, shutdownGraceMilliseconds: nil)
+            .reportBatchMilliseconds == 100)
     }
 
     /// A manager of one node on a manual clock, once the node's agent has said hello.
