@@ -25,9 +25,11 @@ extension RingmasterStore {
                 id: nil, jobId: jobId, number: number, state: .launching, token: token, resumeStep: resumeStep,
                 placement: placement, startedAt: now, endedAt: nil, endReason: nil)
             try attempt.insert(db)
+            let insertRank = try db.cachedStatement(sql: """
+                INSERT INTO rank (attemptId, rank, nodeId, localRank, state, updatedAt) VALUES (?, ?, ?, ?, 'pending', ?)
+                """)
             for r in placement.ranks {
-                try RankRecord(attemptId: attempt.id!, rank: r.rank, nodeId: r.node, localRank: r.localRank,
-                               state: .pending, updatedAt: now).insert(db)
+                try insertRank.execute(arguments: [attempt.id!, r.rank, r.node.rawValue, r.localRank, now])
             }
             _ = try Self.moveJob(jobId, to: .running, reason: nil, at: now, db)
             let resume = resumeStep.map { "resuming from step \($0)" } ?? "fresh start"
@@ -72,15 +74,18 @@ extension RingmasterStore {
         guard !starts.isEmpty else { return }
         try transaction { db in
             let job = try Self.jobId(of: attempt, db)
+            // Prepared once per transaction, not a record fetched and written back per rank: a 4,096-rank launch
+            // spent most of the controller's time there.
+            let update = try db.cachedStatement(sql: """
+                UPDATE rank SET state = 'starting', pid = ?, updatedAt = ? WHERE attemptId = ? AND rank = ? RETURNING nodeId
+                """)
+            let events = try RankEventInsert(db)
             for start in starts {
-                var row = try Self.rank(attempt, start.rank, db)
-                row.state = .starting
-                row.pid = start.pid
-                row.updatedAt = start.at
-                try row.update(db)
-                try Self.insert(EventRecord(
-                    time: start.at, kind: .rankStarted, jobId: job, attemptId: attempt, nodeId: row.nodeId,
-                    rank: start.rank, message: "rank \(start.rank) started on \(row.nodeId) as pid \(start.pid)"), db)
+                guard let node = try String.fetchOne(update, arguments: [start.pid, start.at, attempt, start.rank]) else {
+                    throw StoreError.unknownRank(attempt: attempt, rank: start.rank)
+                }
+                try events.insert(time: start.at, kind: .rankStarted, job: job, attempt: attempt, node: node, rank: start.rank,
+                                  message: "rank \(start.rank) started on \(node) as pid \(start.pid)")
             }
             let waiting = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rank WHERE attemptId = ? AND state = 'pending'",
                                            arguments: [attempt]) ?? 0
@@ -102,17 +107,18 @@ extension RingmasterStore {
         guard !exits.isEmpty else { return }
         try transaction { db in
             let job = try Self.jobId(of: attempt, db)
+            let update = try db.cachedStatement(sql: """
+                UPDATE rank SET state = 'exited', exitStatus = ?, exitSignal = ?, updatedAt = ?
+                WHERE attemptId = ? AND rank = ? RETURNING nodeId
+                """)
+            let events = try RankEventInsert(db)
             for exit in exits {
-                var row = try Self.rank(attempt, exit.rank, db)
-                row.state = .exited
-                row.exitStatus = exit.status
-                row.exitSignal = exit.signal
-                row.updatedAt = exit.at
-                try row.update(db)
+                guard let node = try String.fetchOne(update, arguments: [exit.status, exit.signal, exit.at, attempt, exit.rank]) else {
+                    throw StoreError.unknownRank(attempt: attempt, rank: exit.rank)
+                }
                 let how = exit.signal.map { "killed by signal \($0)" } ?? "exited with status \(exit.status ?? 0)"
-                try Self.insert(EventRecord(
-                    time: exit.at, kind: .rankExited, jobId: job, attemptId: attempt, nodeId: row.nodeId,
-                    rank: exit.rank, message: "rank \(exit.rank) on \(row.nodeId) \(how)"), db)
+                try events.insert(time: exit.at, kind: .rankExited, job: job, attempt: attempt, node: node, rank: exit.rank,
+                                  message: "rank \(exit.rank) on \(node) \(how)")
             }
         }
     }

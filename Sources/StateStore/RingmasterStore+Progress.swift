@@ -8,16 +8,20 @@ extension RingmasterStore {
     /// transaction a second), so a fast job's progress never floods the writer.
     public func recordRankSteps(attempt: Int64, steps: [Int: Int], at now: Date) throws {
         guard !steps.isEmpty else { return }
+        // One statement for the whole batch (4,096 ranks a second at 512 nodes): the pairs as one JSON
+        // argument, materialized first so each pair finds its row by the primary key (a plain join scans the
+        // batch once per rank of the attempt).
+        let pairs = "[" + steps.map { "[\($0.key),\($0.value)]" }.joined(separator: ",") + "]"
         try transaction { db in
-            for (rank, step) in steps {
-                try db.execute(
-                    sql: """
-                        UPDATE rank SET lastStep = MAX(COALESCE(lastStep, -1), ?), updatedAt = ?,
-                          state = CASE WHEN state IN ('pending', 'starting') THEN 'running' ELSE state END
-                        WHERE attemptId = ? AND rank = ?
-                        """,
-                    arguments: [step, now, attempt, rank])
-            }
+            try db.execute(
+                sql: """
+                    WITH batch(rank, step) AS MATERIALIZED (
+                      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))
+                    UPDATE rank SET lastStep = MAX(COALESCE(rank.lastStep, -1), batch.step), updatedAt = ?,
+                      state = CASE WHEN rank.state IN ('pending', 'starting') THEN 'running' ELSE rank.state END
+                    FROM batch WHERE rank.attemptId = ? AND rank.rank = batch.rank
+                    """,
+                arguments: [pairs, now, attempt])
         }
     }
 }
