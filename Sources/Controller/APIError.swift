@@ -21,9 +21,13 @@ struct APIError: HTTPResponseError {
 /// JSON responses in the API's coding.
 enum JSONBody {
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? APICoding.encoder().encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
+        response(json: (try? APICoding.encoder().encode(value)) ?? Data("{}".utf8), status: status)
+    }
+
+    /// A body already encoded.
+    static func response(json data: Data, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
     }
 }
 

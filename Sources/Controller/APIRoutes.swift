@@ -15,8 +15,12 @@ struct APIRoutes: Sendable {
     let metrics: ControllerMetrics
     let info: @Sendable () -> ControllerInfo
     let sessions: ConsoleSessions
+    /// `/nodes` encodes only the nodes that changed since the last answer.
+    let nodeViews = EncodedViewCache<NodeView>()
     /// Largest request body accepted (a manifest is a few KiB).
     static let maxBody = 1 << 20
+    /// The most ranks one page of `/jobs/{id}/ranks` (or the detail's `?ranks=`) holds: the largest job's.
+    static let maxRankPage = 65_536
 
     var store: RingmasterStore { runner.store }
 
@@ -79,13 +83,18 @@ struct APIRoutes: Sendable {
     /// The routes that only read: under `/v1` (bearer) and under `/console/api/v1` (console session).
     func reads<R: RouterMethods>(on group: R) where R.Context == BasicRequestContext {
         group.get("/jobs") { _, _ in try await OffPool.run { JSONBody.response(try Views.jobs(runner: runner)) } }
-        group.get("/jobs/:id") { _, context in
-            let id = try context.parameters.require("id")
-            return try await OffPool.run { JSONBody.response(try Views.detail(try job(id), runner: runner)) }
+        group.get("/jobs/:id") { request, context in
+            let (id, q) = (try context.parameters.require("id"), QueryParameters(request))
+            let ranks = try q.int("ranks", in: 0...Self.maxRankPage, "a rank count") ?? Views.detailRanks
+            return try await OffPool.run { JSONBody.response(try Views.detail(try job(id), runner: runner, ranks: ranks)) }
         }
-        group.get("/jobs/:id/ranks") { _, context in
-            let id = try context.parameters.require("id")
-            return try await OffPool.run { JSONBody.response(try Views.detail(try job(id), runner: runner).ranks) }
+        group.get("/jobs/:id/ranks") { request, context in
+            let (id, q) = (try context.parameters.require("id"), QueryParameters(request))
+            let offset = try q.int("offset", in: 0...Int(Int32.max), "a rank") ?? 0
+            let limit = try q.int("limit", in: 1...Self.maxRankPage, "a rank count")
+            return try await OffPool.run {
+                JSONBody.response(try Views.ranks(of: try job(id), runner: runner, offset: offset, limit: limit))
+            }
         }
         group.get("/jobs/:id/logs") { request, context in
             let (id, q) = (try context.parameters.require("id"), QueryParameters(request))
@@ -97,8 +106,8 @@ struct APIRoutes: Sendable {
         }
         group.get("/nodes") { _, _ in
             try await OffPool.run {
-                JSONBody.response(try Views.nodes(store: store, manager: runner.nodes, busy: runner.busyRanks(),
-                                                  host: runner.options.nodeHost))
+                let views = try Views.nodes(store: store, manager: runner.nodes, busy: runner.busyRanks(), host: runner.options.nodeHost)
+                return JSONBody.response(json: try nodeViews.array(views, key: \.id))
             }
         }
         group.get("/events") { request, _ in try await eventsResponse(request) }

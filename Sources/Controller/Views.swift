@@ -45,26 +45,39 @@ enum Views {
         return wall > 0 ? min(1, Double(step) * fastest / wall) : nil
     }
 
-    static func detail(_ job: JobRecord, runner: JobRunner) throws -> JobDetail {
+    /// The detail's ranks unless `?ranks=N` asks otherwise: a 4,096-rank job's page stays small and quick.
+    static let detailRanks = 256
+
+    static func detail(_ job: JobRecord, runner: JobRunner, ranks limit: Int = detailRanks) throws -> JobDetail {
         let facts = try runner.store.facts(of: job.id)
-        let attempts = try runner.store.attempts(of: job.id)
-        var ranks: [RankView] = []
+        let attempts = try runner.store.attemptOverviews(of: job.id)
+        var ranks: [RankView] = [], count = 0
         if let newest = attempts.last {
-            let coordinates = Dictionary(uniqueKeysWithValues: newest.placement.ranks.map { ($0.rank, $0) })
-            ranks = try runner.store.ranks(of: newest.id!).map { r in
-                let c = coordinates[r.rank]
-                return RankView(rank: r.rank, node: r.nodeId.rawValue, localRank: r.localRank, tp: c?.tp ?? 0,
-                                pp: c?.pp ?? 0, dp: c?.dp ?? 0, state: r.state, pid: r.pid, exitStatus: r.exitStatus,
-                                exitSignal: r.exitSignal, lastStep: r.lastStep)
-            }
+            ranks = try Self.ranks(of: newest, store: runner.store, offset: 0, limit: limit)
+            count = ranks.count < limit ? ranks.count : try runner.store.rankCount(of: newest.id)
         }
         return JobDetail(
             job: Self.job(job, facts: facts, runner: runner),
             attempts: attempts.map {
                 AttemptView(number: $0.number, state: $0.state, startedAt: $0.startedAt, endedAt: $0.endedAt,
-                            endReason: $0.endReason, resumeStep: $0.resumeStep, nodes: $0.placement.nodes.map(\.rawValue))
+                            endReason: $0.endReason, resumeStep: $0.resumeStep, nodes: $0.nodes.map(\.rawValue))
             },
-            ranks: ranks)
+            ranks: ranks, rankCount: count)
+    }
+
+    /// The newest attempt's ranks from `offset` on (at most `limit`), with their coordinates in its layout.
+    static func ranks(of job: JobRecord, runner: JobRunner, offset: Int, limit: Int?) throws -> [RankView] {
+        guard let newest = try runner.store.attemptOverviews(of: job.id).last else { return [] }
+        return try ranks(of: newest, store: runner.store, offset: offset, limit: limit)
+    }
+
+    private static func ranks(of attempt: AttemptOverview, store: RingmasterStore, offset: Int, limit: Int?) throws -> [RankView] {
+        let p = attempt.parallelism
+        return try store.ranks(of: attempt.id, offset: offset, limit: limit).map { r in
+            let c = p.coordinates(of: r.rank)
+            return RankView(rank: r.rank, node: r.nodeId.rawValue, localRank: r.localRank, tp: c.tp, pp: c.pp, dp: c.dp,
+                            state: r.state, pid: r.pid, exitStatus: r.exitStatus, exitSignal: r.exitSignal, lastStep: r.lastStep)
+        }
     }
 
     static func nodes(store: RingmasterStore, manager: NodeManager, busy: [NodeID: Int],

@@ -118,11 +118,15 @@ public struct RankView: Codable, Sendable, Equatable {
 public struct JobDetail: Codable, Sendable {
     public var job: JobView
     public var attempts: [AttemptView]
+    /// The newest attempt's first ranks (`?ranks=N`, 256 unless asked): `GET /v1/jobs/{id}/ranks` pages through all.
     public var ranks: [RankView]
-    public init(job: JobView, attempts: [AttemptView], ranks: [RankView]) {
+    /// How many ranks the newest attempt has.
+    public var rankCount: Int
+    public init(job: JobView, attempts: [AttemptView], ranks: [RankView], rankCount: Int) {
         self.job = job
         self.attempts = attempts
         self.ranks = ranks
+        self.rankCount = rankCount
     }
 }
 

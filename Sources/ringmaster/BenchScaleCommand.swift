@@ -14,7 +14,8 @@ struct BenchScale: AsyncParsableCommand {
             and growth while every rank steps, then at 10× the rate; --failures stop-agent injections (only the
             missing heartbeats tell), their detection and the recovery onto the spare; and the latency of
             GET /v1/jobs/{id}, /v1/nodes and /v1/events?limit=100 meanwhile. Prints each figure beside the goal at
-            512 nodes and its ratio to the first size's.
+            512 nodes and its ratio to the first size's. The agents hold step reports for --report-batch ms (what the
+            README's Scale section advises for large clusters) and send each node's as one message.
             """)
 
     @Option(help: "Cluster sizes in nodes, comma-separated.")
@@ -41,6 +42,9 @@ struct BenchScale: AsyncParsableCommand {
     @Option(help: "Missed heartbeats before a node is lost.")
     var missed = 3
 
+    @Option(help: "The agents' heartbeat.reportBatch in milliseconds: step reports held and sent as one message per node (0: each at once).")
+    var reportBatch = 100
+
     @Flag(help: "Print JSON: an array, one object per size.")
     var json = false
 
@@ -53,6 +57,9 @@ struct BenchScale: AsyncParsableCommand {
         guard accelerators >= 1, accelerators <= 1024 else { throw ValidationError("--accelerators must be 1–1024") }
         guard Chaos.seconds(stepTime) != nil else { throw ValidationError("--step-time \(stepTime) is not a duration like 1s") }
         guard Chaos.seconds(heartbeat) != nil else { throw ValidationError("--heartbeat \(heartbeat) is not a duration like 1s") }
+        guard reportBatch >= 0, Double(reportBatch) <= Chaos.seconds(heartbeat)! * 1000 else {
+            throw ValidationError("--report-batch \(reportBatch) must be 0 or more milliseconds, at most the heartbeat interval")
+        }
         guard steady > 0, fastSteady >= 0, failures >= 0, missed >= 1 else {
             throw ValidationError("--steady must be positive, --fast-steady and --failures 0 or more, --missed at least 1")
         }
@@ -63,6 +70,7 @@ struct BenchScale: AsyncParsableCommand {
         let bench = ScaleBenchmark(
             sizes: sizes, accelerators: accelerators, stepSeconds: Chaos.seconds(stepTime)!, steadySeconds: steady,
             fastSteadySeconds: fastSteady, failures: failures, heartbeatSeconds: Chaos.seconds(heartbeat)!, missed: missed,
+            reportBatchMilliseconds: reportBatch,
             progress: { [json] text in if !json { Output.line(text) } })
         let results = try await bench.run(ringmaster: exe)
         if json { return try Output.json(results) }

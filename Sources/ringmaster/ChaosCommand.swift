@@ -110,9 +110,9 @@ struct Chaos: AsyncParsableCommand {
     /// agent, and has the controller record it.
     static func inject(_ request: ChaosRequest, job: String, client: ControllerClient) throws -> ChaosReport {
         if request.action == .killNode || request.action == .stopAgent, geteuid() == 0 {
-            let detail = try client.get("\(APIVersion.prefix)/jobs/\(job)", as: JobDetail.self)
+            let ranks = try client.get("\(APIVersion.prefix)/jobs/\(job)/ranks", as: [RankView].self)
             let nodes = try client.get("\(APIVersion.prefix)/nodes", as: [NodeView].self)
-            let used = Array(Set(detail.ranks.filter { $0.state != .exited }.map(\.node))).sorted()
+            let used = Array(Set(ranks.filter { $0.state != .exited }.map(\.node))).sorted()
             var rng = SplitMix64(seed: request.seed ?? 1)
             let name = request.node ?? (used.isEmpty ? nil : used[Int(rng.next() % UInt64(used.count))])
             if let name, let node = nodes.first(where: { $0.id == name }), node.host != "localhost",

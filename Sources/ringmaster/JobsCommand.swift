@@ -31,11 +31,19 @@ struct Status: AsyncParsableCommand {
     @Argument(help: "Job id (from `ringmaster jobs`).")
     var job: String
 
+    @Option(help: "How many of the newest attempt's ranks to show (the controller's default is 256).")
+    var ranks: Int?
+
     @OptionGroup var options: ClientOptions
+
+    func validate() throws {
+        if let ranks, !(0...65_536).contains(ranks) { throw ValidationError("--ranks \(ranks): give 0…65536 ranks") }
+    }
 
     func run() async throws {
         let client = try options.client()
-        let d = try await ClientFailure.call { [job] in try client.get("\(APIVersion.prefix)/jobs/\(job)", as: JobDetail.self) }
+        let query = ranks.map { "?ranks=\($0)" } ?? ""
+        let d = try await ClientFailure.call { [job] in try client.get("\(APIVersion.prefix)/jobs/\(job)\(query)", as: JobDetail.self) }
         if options.json { return try Output.json(d) }
         let j = d.job
         print("job \(j.id): \(j.state.rawValue)" + (j.reason.map { " — \($0)" } ?? ""))
@@ -68,6 +76,9 @@ struct Status: AsyncParsableCommand {
                  r.pid.map(String.init) ?? "-", r.lastStep.map(String.init) ?? "-",
                  r.exitSignal.map { "signal \($0)" } ?? r.exitStatus.map { "status \($0)" } ?? "-"]
             }))
+            if d.rankCount > d.ranks.count {
+                print("… and \(d.rankCount - d.ranks.count) more ranks (ringmaster status \(j.id) --ranks \(d.rankCount) shows them all)")
+            }
         }
     }
 }

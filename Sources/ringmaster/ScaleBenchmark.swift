@@ -1,6 +1,7 @@
 import ControllerAPI
 import ControllerHarness
 import Foundation
+import StateStore
 import SystemUtilities
 
 #if canImport(Glibc)
@@ -19,6 +20,8 @@ struct ScaleBenchmark: Sendable {
     var failures: Int
     var heartbeatSeconds: Double
     var missed: Int
+    /// The agents' `heartbeat.reportBatch` (0: every step report at once).
+    var reportBatchMilliseconds: Int
     var progress: @Sendable (String) -> Void
 
     struct Percentiles: Codable, Sendable {
@@ -82,7 +85,7 @@ struct ScaleBenchmark: Sendable {
         """
         name: scale-\(nodes)
         simulated: {nodes: \(nodes), accelerators: \(accelerators), kind: nvidia, spares: 1, stepTime: \(Int(stepSeconds * 1000))ms, jitter: 2%}
-        heartbeat: {interval: \(Int(heartbeatSeconds * 1000))ms, missed: \(missed)}
+        heartbeat: {interval: \(Int(heartbeatSeconds * 1000))ms, missed: \(missed), reportBatch: \(reportBatchMilliseconds)ms}
 
         """
     }
@@ -249,10 +252,10 @@ struct ScaleBenchmark: Sendable {
         return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0
     }
 
-    /// The database file, in bytes. Not its WAL: SQLite checkpoints that at about 4 MB and writes it again from
-    /// the start, so its size says how much was written lately, not what the store keeps.
+    /// The bytes the store's rows and indexes take (`StoreFootprint`): the file's size grows in steps as SQLite
+    /// checkpoints its WAL, so over a short window it says when the WAL was last copied, not what the store keeps.
     private func storeBytes(_ state: String) -> UInt64 {
-        (try? FileManager.default.attributesOfItem(atPath: "\(state)/state.db")[.size] as? NSNumber)?.uint64Value ?? 0
+        (try? StoreFootprint.usedBytes(atPath: "\(state)/state.db")) ?? 0
     }
 }
 
