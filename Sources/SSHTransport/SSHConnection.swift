@@ -33,6 +33,18 @@ public struct SSHEndpoint: Hashable, Sendable {
     }
 }
 
+/// Where the time of `SSHConnection.init` went, in seconds.
+public struct SSHConnectTimings: Hashable, Sendable {
+    /// TCP connect, banner and key exchange (`ssh_connect`).
+    public var handshake = 0.0
+    /// The host key against known_hosts (and recording it on first use).
+    public var hostKeyCheck = 0.0
+    /// Public-key authentication.
+    public var authentication = 0.0
+    public init() {}
+    public var total: Double { handshake + hostKeyCheck + authentication }
+}
+
 /// One authenticated libssh session. Not thread-safe: create it and use it on one thread only (see
 /// SystemUtilities' `runOnDedicatedThread`); `SSHStream` is the one part other threads may touch.
 public final class SSHConnection {
@@ -42,6 +54,7 @@ public final class SSHConnection {
     public private(set) var hostKeyFingerprint = ""
     /// True when the host key was unknown and recorded (trust on first use).
     public private(set) var recordedHostKey = false
+    public private(set) var timings = SSHConnectTimings()
     private var disconnected = false
     var isDisconnected: Bool { disconnected }
 
@@ -57,9 +70,19 @@ public final class SSHConnection {
         session = s
         do {
             try configure()
+            var t = ContinuousClock.now
+            func lap() -> Double {
+                let now = ContinuousClock.now
+                defer { t = now }
+                let d = (now - t).components
+                return Double(d.seconds) + Double(d.attoseconds) / 1e18
+            }
             try connect()
+            timings.handshake = lap()
             try verifyHostKey()
+            timings.hostKeyCheck = lap()
             try authenticate()
+            timings.authentication = lap()
         } catch {
             disconnect()
             throw error
