@@ -99,6 +99,12 @@ public final class SSHConnection {
         SSHLibrary.sessionEnded()
     }
 
+    /// AES-GCM first, then libssh's own default order. libssh (0.10) puts chacha20-poly1305 first, which here
+    /// was much the slower of the two (AES-GCM runs on the CPU's AES instructions, as on any recent x86 or
+    /// ARMv8 server): uploading the 24.7 MB agent to 16 namespace hosts at once took 2.9-3.2 s (median per host) with the
+    /// default, 1.7-1.8 s with AES-GCM, back to back on the same machine.
+    static let ciphers = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr"
+
     var errorText: String { String(cString: ssh_get_error(UnsafeMutableRawPointer(session))) }
 
     private func configure() throws(SSHError) {
@@ -113,6 +119,8 @@ public final class SSHConnection {
         ok = ok && rm_ssh_set_string(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") == 0
         // The identity is set before connecting, so libssh never falls back to ~/.ssh keys or an ssh-agent.
         ok = ok && rm_ssh_set_string(session, SSH_OPTIONS_IDENTITY, e.identityFile) == 0
+        ok = ok && rm_ssh_set_string(session, SSH_OPTIONS_CIPHERS_C_S, Self.ciphers) == 0
+        ok = ok && rm_ssh_set_string(session, SSH_OPTIONS_CIPHERS_S_C, Self.ciphers) == 0
         guard ok else { throw .connect(host: e.host, port: e.port, message: "bad SSH options: \(errorText)") }
     }
 
