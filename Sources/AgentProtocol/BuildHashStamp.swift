@@ -65,6 +65,14 @@ public enum BuildHashStamp {
         return (hash, false)
     }
 
+    /// Records `hash` for `path` as it is now, without reading it: for a file the controller has just uploaded
+    /// as that build. (Its change time is the upload's own, moments ago; no one else writes there.)
+    public static func record(_ hash: String, forFile path: String) {
+        let file = resolved(path)
+        guard let identity = Identity(path: file) else { return }
+        write("v1 \(identity.fields) \(hash)\n", to: file + ".sha256-stamp")
+    }
+
     public static func realTime() -> Double {
         var t = timespec()
         clock_gettime(CLOCK_REALTIME, &t)

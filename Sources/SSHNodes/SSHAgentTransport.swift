@@ -130,7 +130,9 @@ public struct SSHAgentTransport: AgentTransport {
         var options = options
         options.expectedBuildHash = agentBuildHash
         let path = Self.shellPath(remoteAgentPath)
-        let command = "P=\(path); if [ -x \"$P\" ]; then exec \"$P\" \(options.arguments.map(shellQuote).joined(separator: " ")); fi; echo \(AgentOptions.deployMarker)"
+        func command(_ options: AgentOptions) -> String {
+            "P=\(path); if [ -x \"$P\" ]; then exec \"$P\" \(options.arguments.map(shellQuote).joined(separator: " ")); fi; echo \(AgentOptions.deployMarker)"
+        }
         var uploaded = false
         var bytes: UInt64 = 0
         var uploadSeconds = 0.0
@@ -139,7 +141,9 @@ public struct SSHAgentTransport: AgentTransport {
         for round in 0..<2 {
             let stream: SSHStream
             do {
-                stream = try connection.openStream(command)
+                // After an upload the agent need not read its file back to know it is this build.
+                options.justUploaded = uploaded
+                stream = try connection.openStream(command(options))
             } catch {
                 opened.resume(throwing: error)
                 return

@@ -52,4 +52,14 @@ struct BuildHashStampTests {
             #expect(try BuildHashStamp.sha256(ofFile: path, now: later) == (expected, false), "stamp `\(stamp)`")
         }
     }
+
+    @Test func aHashRecordedAfterAnUploadIsTakenAsIsUntilTheFileChanges() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try file("build one")
+        let expected = try POSIX.sha256(ofFile: path)
+        BuildHashStamp.record(expected, forFile: path)
+        #expect(try BuildHashStamp.sha256(ofFile: path) == (expected, true))
+        _ = try file("build two")
+        #expect(try BuildHashStamp.sha256(ofFile: path, now: later) == (try POSIX.sha256(ofFile: path), false))
+    }
 }
