@@ -38,6 +38,23 @@ struct NetnsScaleTests {
         try await eventually("every agent gone after destroy", within: .seconds(10)) { !pids.contains(where: processIsAlive) }
     }
 
+    /// Every host's sshd fails to start (its private directory cannot be made): the create fails, and every
+    /// namespace it made is gone.
+    @Test func aCreateThatFailsLeavesNoNamespaceBehind() async throws {
+        try TestEnvironment.requireRoot()
+        await #expect(throws: SSHDServer.StartFailed.self) {
+            _ = try await NetnsCluster.create(hostCount: Self.hostCount, privateAgentRoot: "/proc/version/agents")
+        }
+        // This process's clusters are named `rmt<pid % 100000><two digits>-…` (NetnsLayout.uniquePrefix).
+        let ours = "rmt\(getpid() % 100_000)"
+        let listed = try await ChildProcess.run(["ip", "netns", "list"], mergeStderr: true).standardOutput
+        let left = listed.split(separator: "\n").map { String($0.split(separator: " ")[0]) }.filter { name in
+            let rest = name.dropFirst(ours.count)
+            return name.hasPrefix(ours) && rest.prefix(2).allSatisfy(\.isNumber) && rest.dropFirst(2).first == "-"
+        }
+        #expect(left.isEmpty, "namespaces left: \(left)")
+    }
+
     /// Two node managers one after the other: the first uploads the agent to every host, the second finds it
     /// current. Returns the agents' pids.
     func discoverTwice(_ cluster: NetnsCluster) async throws -> [pid_t] {
