@@ -66,12 +66,14 @@ struct NetnsScaleTests {
         for round in ["with upload", "agent current"] {
             let before = deployments.all.count
             let m = try NetnsNodes.manager(cluster, deployments: deployments)
-            let t0 = ContinuousClock.now
+            let t0 = ContinuousClock.now, cpu0 = Self.processCPUSeconds()
             m.start()
             #expect(try await withTimeout(.seconds(120), "\(all.count) hosts ready (\(round))") {
                 await m.waitUntil { s in all.allSatisfy { s[$0] == .ready } }
             }, "\(m.eventHistory())")
             times.append(ContinuousClock.now - t0)
+            // The SSH client side (this process: encryption, SFTP) apart from the hosts' sshds on the same cores.
+            print(String(format: "netns scale (%@): this process (the SSH client side) used %.2f s of CPU", round, Self.processCPUSeconds() - cpu0))
             for s in m.statuses() {
                 let node = s.entry.id
                 #expect(s.hello?.buildHash == buildHash, "\(node) (\(round)): hello buildHash \(s.hello?.buildHash ?? "none")")
@@ -95,6 +97,12 @@ struct NetnsScaleTests {
               "the agent's own start + SHA-256 of itself (`--build-hash`, one process alone): \(selfHash); " +
               "load average \(POSIX.readText("/proc/loadavg")?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
         return agents
+    }
+
+    static func processCPUSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     /// How long the agent takes to start and hash its own file, the check every start makes.
