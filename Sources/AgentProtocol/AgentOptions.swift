@@ -27,6 +27,10 @@ public struct AgentOptions: Hashable, Sendable {
     public var shutdownGraceMilliseconds: Int
     /// The build the controller expects: when the agent's own hash differs it prints `deployMarker` and exits.
     public var expectedBuildHash: String?
+    /// The controller has just uploaded this file as build `expectedBuildHash` (SFTP over SSH, renamed into
+    /// place whole): the agent records that hash in its stamp (`BuildHashStamp.record`) instead of reading
+    /// the file back. Sent only to the start right after an upload.
+    public var justUploaded = false
     /// With a controller that pings every heartbeat interval: after this long without a byte from it, the agent
     /// stops its ranks and exits as if its channel had closed (a partitioned host fences itself). nil: never.
     public var controllerSilenceMilliseconds: Int?
@@ -88,6 +92,7 @@ public struct AgentOptions: Hashable, Sendable {
         if let stateDirectory { a += ["--state-dir", stateDirectory] }
         if shutdownGraceMilliseconds != 2000 { a += ["--shutdown-grace-ms", String(shutdownGraceMilliseconds)] }
         if let expectedBuildHash { a += ["--expect-hash", expectedBuildHash] }
+        if justUploaded { a += ["--just-uploaded"] }
         if let controllerSilenceMilliseconds { a += ["--controller-silence-ms", String(controllerSilenceMilliseconds)] }
         if let reportBatchMilliseconds { a += ["--report-batch-ms", String(reportBatchMilliseconds)] }
         return a
@@ -123,6 +128,7 @@ public struct AgentOptions: Hashable, Sendable {
             case "--discovery-command": o.discoveryCommand = try value(arg)
             case "--state-dir": o.stateDirectory = try value(arg)
             case "--expect-hash": o.expectedBuildHash = try value(arg)
+            case "--just-uploaded": o.justUploaded = true
             case "--controller-silence-ms": o.controllerSilenceMilliseconds = try int(arg)
             case "--report-batch-ms": o.reportBatchMilliseconds = try int(arg)
             case "--simulate-accelerators":

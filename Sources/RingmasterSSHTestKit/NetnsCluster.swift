@@ -7,10 +7,11 @@ import SystemUtilities
 import Glibc
 #endif
 
-/// A 4-host (by default) test cluster made of network namespaces: a "switch" namespace holding a bridge,
-/// one namespace per host and one for the controller side, each joined to the bridge by a veth pair. The
-/// test subnet (10.213.0.0/24) exists only inside these namespaces; the machine's own network is untouched.
-/// Every host runs its own sshd (host keys and the client key made here). `destroy()` removes it all.
+/// A test cluster made of network namespaces (4 hosts by default, up to `NetnsLayout.maxHosts`): a "switch"
+/// namespace holding a bridge, one namespace per host and one for the controller side, each joined to the
+/// bridge by a veth pair. The test subnet (10.213.0.0/24) exists only inside these namespaces; the machine's
+/// own network is untouched. Every host runs its own sshd (host keys and the client key made here).
+/// `destroy()` removes it all. Names and addresses: `NetnsLayout`; creation: `create` (NetnsCluster+Create).
 ///
 /// The controller reaches the hosts by connecting from `controllerNamespace` (SSH sessions enter it on their
 /// own thread, see `SSHEndpoint.networkNamespace`). Its inventory is `Manifests/clusters/netns.yaml`.
@@ -22,79 +23,34 @@ public final class NetnsCluster: Sendable {
         public var sshd: SSHDServer
     }
 
-    public static let subnet = "10.213.0"
-    public let prefix: String
+    public static let subnet = NetnsLayout.subnet
+    public let layout: NetnsLayout
     public let hosts: [Host]
     public let directory: TemporaryDirectory
     public let clientKey: SSHKeyPair
     public let knownHostsFile: String
+    /// The directory each host sees as a tmpfs of its own (see `create`), if any.
+    public let privateAgentRoot: String?
+    let teardown: NetnsTeardown
 
-    public var switchNamespace: String { "\(prefix)-sw" }
-    public var controllerNamespaceName: String { "\(prefix)-ctl" }
+    public var prefix: String { layout.prefix }
+    public var switchNamespace: String { layout.switchNamespace }
+    public var controllerNamespaceName: String { layout.controllerNamespace }
     /// Path to give `SSHEndpoint.networkNamespace`.
     public var controllerNamespace: String { "/run/netns/\(controllerNamespaceName)" }
-    public var controllerAddress: String { "\(Self.subnet).1" }
+    public var controllerAddress: String { layout.controllerAddress }
 
-    private init(prefix: String, hosts: [Host], directory: TemporaryDirectory, clientKey: SSHKeyPair, knownHostsFile: String) {
-        self.prefix = prefix
+    init(
+        layout: NetnsLayout, hosts: [Host], directory: TemporaryDirectory, clientKey: SSHKeyPair, knownHostsFile: String,
+        privateAgentRoot: String?, teardown: NetnsTeardown
+    ) {
+        self.layout = layout
         self.hosts = hosts
         self.directory = directory
         self.clientKey = clientKey
         self.knownHostsFile = knownHostsFile
-    }
-
-    /// Makes the namespaces, links and sshds. `startSSHD: false` hosts are created without a running sshd.
-    public static func create(hostCount: Int = 4, startSSHD: (Int) -> Bool = { _ in true }) async throws -> NetnsCluster {
-        let prefix = "rmt\(getpid() % 100_000)\(Int.random(in: 10...99))"
-        let dir = try TemporaryDirectory(prefix: "rm-netns")
-        let sw = "\(prefix)-sw", ctl = "\(prefix)-ctl"
-        var made: [String] = []
-        do {
-            for ns in [sw, ctl] + (1...hostCount).map({ "\(prefix)-h\($0)" }) {
-                try await ChildProcess.run(["ip", "netns", "add", ns], mergeStderr: true).check()
-                made.append(ns)
-                try await ChildProcess.run(["ip", "-n", ns, "link", "set", "lo", "up"], mergeStderr: true).check()
-            }
-            try await ChildProcess.run(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"], mergeStderr: true).check()
-            try await ChildProcess.run(["ip", "-n", sw, "link", "set", "br0", "up"], mergeStderr: true).check()
-            func attach(_ ns: String, port: String, address: String) async throws {
-                try await ChildProcess.run(["ip", "-n", sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns], mergeStderr: true).check()
-                try await ChildProcess.run(["ip", "-n", sw, "link", "set", port, "master", "br0"], mergeStderr: true).check()
-                try await ChildProcess.run(["ip", "-n", sw, "link", "set", port, "up"], mergeStderr: true).check()
-                try await ChildProcess.run(["ip", "-n", ns, "addr", "add", "\(address)/24", "dev", "eth0"], mergeStderr: true).check()
-                try await ChildProcess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], mergeStderr: true).check()
-            }
-            try await attach(ctl, port: "vctl", address: "\(subnet).1")
-            let clientKey = try await SSHKeyPair.generate(at: dir.file("id_ed25519"))
-            var hosts: [Host] = []
-            var knownHosts = ""
-            for i in 1...hostCount {
-                let ns = "\(prefix)-h\(i)"
-                let address = "\(subnet).\(10 + i)"
-                try await attach(ns, port: "vh\(i)", address: address)
-                let hostDir = dir.file("h\(i)")
-                try FileManager.default.createDirectory(atPath: hostDir, withIntermediateDirectories: true)
-                let hostKey = try await SSHKeyPair.generate(at: "\(hostDir)/ssh_host_ed25519_key")
-                let sshd: SSHDServer
-                if startSSHD(i) {
-                    sshd = try await SSHDServer.start(
-                        directory: hostDir, address: address, port: 22, authorizedKeys: [clientKey], hostKey: hostKey, namespace: ns)
-                } else {
-                    sshd = try await SSHDServer.prepare(
-                        directory: hostDir, address: address, port: 22, authorizedKeys: [clientKey], hostKey: hostKey, namespace: ns)
-                }
-                knownHosts += try sshd.knownHostsLine() + "\n"
-                hosts.append(Host(name: "h\(i)", namespace: ns, address: address, sshd: sshd))
-            }
-            let knownHostsFile = try dir.write("known_hosts", knownHosts)
-            return NetnsCluster(prefix: prefix, hosts: hosts, directory: dir, clientKey: clientKey, knownHostsFile: knownHostsFile)
-        } catch {
-            for ns in made {
-                await Self.killAll(inNamespace: ns)
-                _ = try? await ChildProcess.run(["ip", "netns", "del", ns], mergeStderr: true)
-            }
-            throw error
-        }
+        self.privateAgentRoot = privateAgentRoot
+        self.teardown = teardown
     }
 
     /// The cluster's inventory (the shape of `Manifests/clusters/netns.yaml`, with this run's key paths).
@@ -130,19 +86,19 @@ public final class NetnsCluster: Sendable {
     /// user-space `netem` (`DelayLine`), since this kernel has none. The loss is drawn from `seed`.
     public func impair(_ index: Int, _ impairment: LinkImpairment, seed: UInt64 = 1) async throws -> DelayLine {
         try await DelayLine.install(
-            switchNamespace: switchNamespace, hostPort: "vh\(index)", index: index, impairment: impairment, seed: seed)
+            switchNamespace: switchNamespace, hostPort: layout.switchPort(index), index: index, impairment: impairment, seed: seed)
     }
 
     /// Cuts host `index` (1-based) off the network: its port leaves the switch's bridge, so no frame passes
     /// either way while the host's own link stays up (as when the switch or a link past the host fails) and
     /// everything on the host keeps running. Open connections see silence, not a reset.
     public func partition(_ index: Int) async throws {
-        try await ChildProcess.run(["ip", "-n", switchNamespace, "link", "set", "vh\(index)", "nomaster"], mergeStderr: true).check()
+        try await Self.ip(["-n", switchNamespace, "link", "set", layout.switchPort(index), "nomaster"])
     }
 
     /// Ends `partition(index)`: the port is back on the bridge.
     public func heal(_ index: Int) async throws {
-        try await ChildProcess.run(["ip", "-n", switchNamespace, "link", "set", "vh\(index)", "master", "br0"], mergeStderr: true).check()
+        try await Self.ip(["-n", switchNamespace, "link", "set", layout.switchPort(index), "master", "br0"])
     }
 
     /// Processes other than sshd in host `index`'s namespace (1-based): agents and ranks, by pid and name.
@@ -172,14 +128,20 @@ public final class NetnsCluster: Sendable {
         }
     }
 
-    /// Kills everything in the namespaces and deletes them.
-    public func destroy() async {
-        for ns in hosts.map(\.namespace) + [controllerNamespaceName, switchNamespace] {
-            await Self.killAll(inNamespace: ns)
-            _ = try? await ChildProcess.run(["ip", "netns", "del", ns], mergeStderr: true)
-        }
-        for h in hosts { await h.sshd.stop() }
+    /// Kills everything in the namespaces, deletes them, stops the sshds and removes the directory. Returns
+    /// what could not be removed (each naming its namespace): empty when nothing is left.
+    @discardableResult
+    public func destroy() async -> [String] {
+        let left = await teardown.removeAll()
         directory.remove()
+        return left
+    }
+
+    /// This cluster's namespaces that still exist (after `destroy()`: none).
+    public func remainingNamespaces() async -> [String] {
+        let listed = (try? await ChildProcess.run(["ip", "netns", "list"], mergeStderr: true).standardOutput) ?? ""
+        let names = Set(listed.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+        return layout.allNamespaces.filter(names.contains)
     }
 
     /// The YAML inventory of this cluster (the shape of `Manifests/clusters/netns.yaml`).
@@ -198,8 +160,10 @@ public final class NetnsCluster: Sendable {
 
 extension NetnsCluster {
     /// Makes a cluster and a scratch directory, runs `body`, and always destroys both.
-    public static func with(hostCount: Int = 4, _ body: (NetnsCluster, TemporaryDirectory) async throws -> Void) async throws {
-        let cluster = try await NetnsCluster.create(hostCount: hostCount)
+    public static func with(
+        hostCount: Int = 4, privateAgentRoot: String? = nil, _ body: (NetnsCluster, TemporaryDirectory) async throws -> Void
+    ) async throws {
+        let cluster = try await NetnsCluster.create(hostCount: hostCount, privateAgentRoot: privateAgentRoot)
         let dir = try TemporaryDirectory()
         do {
             try await body(cluster, dir)

@@ -31,6 +31,9 @@ public final class SSHDServer: Sendable {
     public let hostKey: SSHKeyPair
     public let directory: String
     public let namespace: String?
+    /// A directory this sshd and every session it starts see as an empty tmpfs of their own (a mount
+    /// namespace per sshd start), so hosts that share this machine's disk do not share what is put there.
+    public let privateDirectory: String?
     private let process = Mutex<pid_t?>(nil)
     private let log = Mutex<[String]>([])
 
@@ -43,7 +46,6 @@ public final class SSHDServer: Sendable {
         namespace: String? = nil
     ) async throws -> SSHDServer {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        mkdir("/run/sshd", 0o755)
         let key: SSHKeyPair
         if let hostKey { key = hostKey } else { key = try await SSHKeyPair.generate(at: "\(directory)/ssh_host_ed25519_key") }
         let lines = try authorizedKeys.map { try $0.publicKeyLine() }.joined(separator: "\n") + "\n"
@@ -64,20 +66,23 @@ public final class SSHDServer: Sendable {
 
     /// Like `start`, but leaves sshd stopped (`launch()` starts it later): a host that is down.
     public static func prepare(
-        directory: String, address: String, port: Int, authorizedKeys: [SSHKeyPair], hostKey: SSHKeyPair, namespace: String? = nil
+        directory: String, address: String, port: Int, authorizedKeys: [SSHKeyPair], hostKey: SSHKeyPair, namespace: String? = nil,
+        privateDirectory: String? = nil
     ) async throws -> SSHDServer {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let lines = try authorizedKeys.map { try $0.publicKeyLine() }.joined(separator: "\n") + "\n"
         try lines.write(toFile: "\(directory)/authorized_keys", atomically: true, encoding: .utf8)
-        return SSHDServer(address: address, port: port, hostKey: hostKey, directory: directory, namespace: namespace)
+        return SSHDServer(
+            address: address, port: port, hostKey: hostKey, directory: directory, namespace: namespace, privateDirectory: privateDirectory)
     }
 
-    private init(address: String, port: Int, hostKey: SSHKeyPair, directory: String, namespace: String?) {
+    private init(address: String, port: Int, hostKey: SSHKeyPair, directory: String, namespace: String?, privateDirectory: String? = nil) {
         self.address = address
         self.port = port
         self.hostKey = hostKey
         self.directory = directory
         self.namespace = namespace
+        self.privateDirectory = privateDirectory
     }
 
     public struct StartFailed: Error, CustomStringConvertible {
@@ -110,9 +115,15 @@ public final class SSHDServer: Sendable {
             SetEnv SHLVL=1
 
             """
+        mkdir("/run/sshd", 0o755)
         let configPath = "\(directory)/sshd_config"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         var argv = ["/usr/sbin/sshd", "-D", "-e", "-f", configPath]
+        if let privateDirectory {
+            // unshare and sh exec in place: the pid stays sshd's.
+            let mount = "mkdir -p \"$1\" && mount -t tmpfs -o mode=0755 ringmaster-private \"$1\" && shift && exec \"$@\""
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount, "sh", privateDirectory] + argv
+        }
         if let namespace { argv = ["ip", "netns", "exec", namespace] + argv }
         let command = argv
         let pid = try await onDedicatedThread(name: "sshd start") { [self] () throws -> pid_t in

@@ -16,7 +16,12 @@ public struct AgentDeployment: Hashable, Sendable {
     /// Host key recorded on first use.
     public var recordedHostKey: Bool
     public var connectSeconds: Double
-    /// From the start command to the agent's first line (`hello`), including any upload retry's start.
+    /// The parts of `connectSeconds`: handshake, host key check, authentication.
+    public var connectTimings: SSHConnectTimings
+    /// With an upload: the first start command, which found no agent of this build and asked for one.
+    public var probeSeconds: Double
+    /// From the start command to the agent's first line (`hello`): the agent checking its own hash, then
+    /// probing the host. With an upload, the second start command's.
     public var startSeconds: Double
     public var uploadSeconds: Double
 }
@@ -125,15 +130,20 @@ public struct SSHAgentTransport: AgentTransport {
         var options = options
         options.expectedBuildHash = agentBuildHash
         let path = Self.shellPath(remoteAgentPath)
-        let command = "P=\(path); if [ -x \"$P\" ]; then exec \"$P\" \(options.arguments.map(shellQuote).joined(separator: " ")); fi; echo \(AgentOptions.deployMarker)"
+        func command(_ options: AgentOptions) -> String {
+            "P=\(path); if [ -x \"$P\" ]; then exec \"$P\" \(options.arguments.map(shellQuote).joined(separator: " ")); fi; echo \(AgentOptions.deployMarker)"
+        }
         var uploaded = false
         var bytes: UInt64 = 0
         var uploadSeconds = 0.0
+        var probeSeconds = 0.0
         var startSeconds = 0.0
         for round in 0..<2 {
             let stream: SSHStream
             do {
-                stream = try connection.openStream(command)
+                // After an upload the agent need not read its file back to know it is this build.
+                options.justUploaded = uploaded
+                stream = try connection.openStream(command(options))
             } catch {
                 opened.resume(throwing: error)
                 return
@@ -163,7 +173,8 @@ public struct SSHAgentTransport: AgentTransport {
                             AgentDeployment(
                                 node: node, uploaded: uploaded, bytes: bytes,
                                 remotePath: remoteAgentPath, recordedHostKey: connection.recordedHostKey, connectSeconds: connectSeconds,
-                                startSeconds: startSeconds, uploadSeconds: uploadSeconds))
+                                connectTimings: connection.timings, probeSeconds: probeSeconds, startSeconds: startSeconds,
+                                uploadSeconds: uploadSeconds))
                         opened.resume(returning: channel)
                         input = first
                         first = []
@@ -183,7 +194,7 @@ public struct SSHAgentTransport: AgentTransport {
                     }
                 })
             if wantsDeployment, round == 0 {
-                _ = lap()
+                probeSeconds = lap()
                 do {
                     // The library first: an agent present at its path means its library is there too.
                     if let library = collectivesLibrary {

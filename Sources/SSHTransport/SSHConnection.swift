@@ -33,6 +33,18 @@ public struct SSHEndpoint: Hashable, Sendable {
     }
 }
 
+/// Where the time of `SSHConnection.init` went, in seconds.
+public struct SSHConnectTimings: Hashable, Sendable {
+    /// TCP connect, banner and key exchange (`ssh_connect`).
+    public var handshake = 0.0
+    /// The host key against known_hosts (and recording it on first use).
+    public var hostKeyCheck = 0.0
+    /// Public-key authentication.
+    public var authentication = 0.0
+    public init() {}
+    public var total: Double { handshake + hostKeyCheck + authentication }
+}
+
 /// One authenticated libssh session. Not thread-safe: create it and use it on one thread only (see
 /// SystemUtilities' `runOnDedicatedThread`); `SSHStream` is the one part other threads may touch.
 public final class SSHConnection {
@@ -42,6 +54,7 @@ public final class SSHConnection {
     public private(set) var hostKeyFingerprint = ""
     /// True when the host key was unknown and recorded (trust on first use).
     public private(set) var recordedHostKey = false
+    public private(set) var timings = SSHConnectTimings()
     private var disconnected = false
     var isDisconnected: Bool { disconnected }
 
@@ -57,9 +70,19 @@ public final class SSHConnection {
         session = s
         do {
             try configure()
+            var t = ContinuousClock.now
+            func lap() -> Double {
+                let now = ContinuousClock.now
+                defer { t = now }
+                let d = (now - t).components
+                return Double(d.seconds) + Double(d.attoseconds) / 1e18
+            }
             try connect()
+            timings.handshake = lap()
             try verifyHostKey()
+            timings.hostKeyCheck = lap()
             try authenticate()
+            timings.authentication = lap()
         } catch {
             disconnect()
             throw error
@@ -76,6 +99,12 @@ public final class SSHConnection {
         SSHLibrary.sessionEnded()
     }
 
+    /// AES-GCM first, then libssh's own default order. libssh (0.10) puts chacha20-poly1305 first, which here
+    /// was much the slower of the two (AES-GCM runs on the CPU's AES instructions, as on any recent x86 or
+    /// ARMv8 server): uploading the 24.7 MB agent to 16 namespace hosts at once took 2.9-3.2 s (median per host) with the
+    /// default, 1.7-1.8 s with AES-GCM, back to back on the same machine.
+    static let ciphers = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr"
+
     var errorText: String { String(cString: ssh_get_error(UnsafeMutableRawPointer(session))) }
 
     private func configure() throws(SSHError) {
@@ -90,6 +119,8 @@ public final class SSHConnection {
         ok = ok && rm_ssh_set_string(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") == 0
         // The identity is set before connecting, so libssh never falls back to ~/.ssh keys or an ssh-agent.
         ok = ok && rm_ssh_set_string(session, SSH_OPTIONS_IDENTITY, e.identityFile) == 0
+        ok = ok && rm_ssh_set_string(session, SSH_OPTIONS_CIPHERS_C_S, Self.ciphers) == 0
+        ok = ok && rm_ssh_set_string(session, SSH_OPTIONS_CIPHERS_S_C, Self.ciphers) == 0
         guard ok else { throw .connect(host: e.host, port: e.port, message: "bad SSH options: \(errorText)") }
     }
 

@@ -222,6 +222,9 @@ import Testing
         let parsed = try AgentOptions.parse(o.arguments)
         #expect(parsed == o)
         #expect(parsed.simulateAccelerators?.count == 4)
+        o.expectedBuildHash = "abc"
+        o.justUploaded = true
+        #expect(try AgentOptions.parse(o.arguments) == o)
         let exec = AgentOptions(mode: .execRank(parentPID: 10, cwd: nil, argv: ["sh", "-c", "--x"]))
         #expect(try AgentOptions.parse(exec.arguments).mode == exec.mode)
         #expect(throws: AgentOptions.ParseError.self) { try AgentOptions.parse(["--stdio", "--heartbeat-ms", "0"]) }

@@ -97,4 +97,18 @@ struct NetnsJobs {
         let done = try await controller.cli(["events", "-f", "--job", job])
         return (done.output.contains("job \(job) running → succeeded"), done.output)
     }
+
+    /// Nothing but sshd is left on any host, once each agent has seen its channel close and stopped (the
+    /// controller's exit does not wait for remote agents: on a loaded machine they take a moment).
+    static func expectNothingButSSHDLeft(on cluster: NetnsCluster) async {
+        for (i, host) in cluster.hosts.enumerated() {
+            do {
+                try await eventually("nothing but sshd on \(host.name)", within: .seconds(30), every: .milliseconds(100)) {
+                    await cluster.processesBesidesSSHD(i + 1).isEmpty
+                }
+            } catch {
+                Issue.record("left on \(host.name): \(await cluster.processesBesidesSSHD(i + 1).values.sorted())")
+            }
+        }
+    }
 }

@@ -69,16 +69,6 @@ struct NetnsWorkloadTests {
             #expect(logs.components(separatedBy: "parameters identical on every rank: True").count == 5)
         }
         #expect(await controller.stop() == 0)
-        // Nothing but sshd is left on any host, once each agent has seen its channel close and stopped
-        // (the controller's exit does not wait for remote agents: on a loaded machine they take a moment).
-        for (i, host) in cluster.hosts.enumerated() {
-            do {
-                try await eventually("nothing but sshd on \(host.name)", within: .seconds(30), every: .milliseconds(100)) {
-                    await cluster.processesBesidesSSHD(i + 1).isEmpty
-                }
-            } catch {
-                Issue.record("left on \(host.name): \(await cluster.processesBesidesSSHD(i + 1).values.sorted())")
-            }
-        }
+        await NetnsJobs.expectNothingButSSHDLeft(on: cluster)
     }
 }

@@ -29,24 +29,8 @@ struct NetnsClusterTests {
         await cluster.destroy()
     }
 
-    final class Deployments: Sendable {
-        let list = Mutex<[AgentDeployment]>([])
-        func add(_ d: AgentDeployment) { list.withLock { $0.append(d) } }
-        var all: [AgentDeployment] { list.withLock { $0 } }
-    }
-
-    func transport(_ cluster: NetnsCluster, deployments: Deployments? = nil) throws -> SSHAgentTransport {
-        var observer: (@Sendable (AgentDeployment) -> Void)?
-        if let deployments { observer = { deployments.add($0) } }
-        return try SSHAgentTransport(
-            agentExecutable: TestEnvironment.agentExecutable, remoteAgentRoot: cluster.directory.file("agents"),
-            networkNamespaces: cluster.connectNamespaces, shutdownGraceMilliseconds: 500, onDeployment: observer)
-    }
-
     func manager(_ cluster: NetnsCluster, inventory: ClusterInventory? = nil, deployments: Deployments? = nil) throws -> NodeManager {
-        NodeManager(
-            inventory: inventory ?? cluster.inventory(), transport: try transport(cluster, deployments: deployments),
-            backoff: BackoffPolicy(initial: .milliseconds(200), maximum: .seconds(1), jitter: 0.2))
+        try NetnsNodes.manager(cluster, inventory: inventory, deployments: deployments)
     }
 
     static let all: Set<NodeID> = ["h1", "h2", "h3", "h4"]
