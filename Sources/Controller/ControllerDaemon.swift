@@ -63,7 +63,7 @@ public enum ControllerDaemon {
         } else {
             try SSHAgentTransport(agentExecutable: settings.agentExecutable)
         }
-        let manager = NodeManager(inventory: inventory, transport: transport)
+        let manager = NodeManager(inventory: inventory, transport: transport, forwardsHeartbeats: false)
         let rendezvousHost = inventory.isLocal || inventory.simulation != nil
             ? "127.0.0.1"
             : slurm?.rendezvousHost ?? (inventory.nodes.first.flatMap { NetworkAddress.local(toward: $0.host) } ?? "0.0.0.0")

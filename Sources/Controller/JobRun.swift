@@ -61,7 +61,7 @@ public final class JobRun: Sendable {
         for node in inventory.nodes { try store.registerNode(node, at: clock.now().wall) }
         let manager = NodeManager(inventory: inventory,
                                   transport: try LocalAgentTransport(agentExecutable: options.agentExecutable),
-                                  helloTimeout: options.nodeTimeout)
+                                  helloTimeout: options.nodeTimeout, forwardsHeartbeats: false)
         let (notes, noteFeed) = AsyncStream.makeStream(of: RunnerNote.self)
         let output = self.output
         let runner = JobRunner(

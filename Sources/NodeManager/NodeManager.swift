@@ -51,6 +51,9 @@ public final class NodeManager: Sendable {
     /// Agent messages of every node. Bounded: readers block (pushing back to the agents) when it is full,
     /// except heartbeats, which are dropped instead (the supervisor has already seen them).
     public let messages: BoundedAsyncQueue<NodeMessage>
+    /// Whether heartbeats go to `messages` too. The controller's runner has no use for them (the supervisor
+    /// and `statuses()` have them): at 512 nodes they were a queue hand-off and a runner wake-up each.
+    public let forwardsHeartbeats: Bool
 
     let transport: any AgentTransport
     private let clock: any SupervisionClock
@@ -88,9 +91,11 @@ public final class NodeManager: Sendable {
     public init(
         inventory: ClusterInventory, transport: any AgentTransport, clock: any SupervisionClock = SystemSupervisionClock(),
         backoff: BackoffPolicy = .init(), helloTimeout: Duration = .seconds(30), messageCapacityBytes: Int = 16 << 20,
-        wallClock: @escaping @Sendable () -> Date = { Date() }, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+        wallClock: @escaping @Sendable () -> Date = { Date() }, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        forwardsHeartbeats: Bool = true
     ) {
         self.inventory = inventory
+        self.forwardsHeartbeats = forwardsHeartbeats
         self.transport = transport
         self.clock = clock
         self.wallClock = wallClock
@@ -330,7 +335,7 @@ public final class NodeManager: Sendable {
             if case .hello = message { apply(output) }
             guard current else { return }
             if case .heartbeat = message {
-                messages.send(NodeMessage(node: node, message: message), dropIfFull: true)
+                if forwardsHeartbeats { messages.send(NodeMessage(node: node, message: message), dropIfFull: true) }
             } else {
                 messages.send(NodeMessage(node: node, message: message))
             }

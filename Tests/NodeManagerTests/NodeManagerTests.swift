@@ -39,6 +39,24 @@ import Testing
         await manager.shutdown()
     }
 
+    /// The controller's manager keeps heartbeats to itself (`forwardsHeartbeats: false`): the node's status has
+    /// them, the message stream only what the runner acts on.
+    @Test func heartbeatsStayWithTheManagerWhenItIsToldSo() async throws {
+        let transport = FakeAgentTransport()
+        let manager = NodeManager(inventory: inventory(["a"]), transport: transport, clock: ManualClock(), forwardsHeartbeats: false)
+        manager.start()
+        let channel = await transport.waitForChannel("a")
+        channel.sayHello()
+        let ref = RankRef(job: "j", attempt: 1, rank: 0)
+        channel.heartbeat(1)
+        channel.deliver(.started(RankStarted(rank: ref, pid: 5)))
+        var it = manager.messages.makeAsyncIterator()
+        if case .hello = await it.next()?.message {} else { Issue.record("expected hello first") }
+        if case .started(let s)? = await it.next()?.message { #expect(s.pid == 5) } else { Issue.record("expected started, not the heartbeat") }
+        #expect(manager.status(of: "a")?.lastHeartbeat?.sequence == 1)
+        await manager.shutdown()
+    }
+
     @Test func eventsAndMessagesFlow() async throws {
         let transport = FakeAgentTransport()
         let manager = makeManager(["a"], transport: transport, clock: ManualClock())
