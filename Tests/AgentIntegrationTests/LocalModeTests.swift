@@ -104,16 +104,21 @@ import Glibc
         await h.close()
     }
 
-    @Test func rankReportsBecomeProgressAndCheckpoints() async throws {
-        let h = try await Harness(nodes: 1, heartbeat: .milliseconds(100))
-        let script = """
+    /// A rank (python3) that sends these report datagrams, one each, and exits.
+    static func reporting(_ reports: [String]) -> [String] {
+        let list = reports.map { "b\"\($0)\"" }.joined(separator: ", ")
+        return ["python3", "-c", """
             import os, socket
             s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             p = os.environ["RINGMASTER_CONTROL"]
-            for m in [b"step 1", b"metric loss 0.5", b"garbage here", b"checkpoint 1", b"section eval 90.5", b"section end", b"step 2"]:
+            for m in [\(list)]:
                 s.sendto(m, p)
-            """
-        let ref = h.launch(["python3", "-c", script])
+            """]
+    }
+
+    @Test func rankReportsBecomeProgressAndCheckpoints() async throws {
+        let h = try await Harness(nodes: 1, heartbeat: .milliseconds(100))
+        let ref = h.launch(Self.reporting(["step 1", "metric loss 0.5", "garbage here", "checkpoint 1", "section eval 90.5", "section end", "step 2"]))
         let exit = try await h.exited(ref)
         #expect(exit.status == 0)
         let reports = h.inbox.all.compactMap { m -> String? in
@@ -133,14 +138,7 @@ import Glibc
     /// rank's newest, and a checkpoint report takes the held steps with it first.
     @Test func heldStepReportsArriveAsStepsMessagesInOrder() async throws {
         let h = try await Harness(nodes: 1, heartbeat: .milliseconds(500), reportBatch: .milliseconds(200))
-        let script = """
-            import os, socket
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            p = os.environ["RINGMASTER_CONTROL"]
-            for m in [b"step 1", b"step 2", b"checkpoint 2", b"step 3"]:
-                s.sendto(m, p)
-            """
-        let ref = h.launch(["python3", "-c", script])
+        let ref = h.launch(Self.reporting(["step 1", "step 2", "checkpoint 2", "step 3"]))
         let exit = try await h.exited(ref)
         #expect(exit.status == 0)
         let reports = h.inbox.all.compactMap { m -> String? in
