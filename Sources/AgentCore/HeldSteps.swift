@@ -16,19 +16,23 @@ struct HeldSteps: Hashable, Sendable {
     /// One batch per attempt, in the order of each attempt's first report; empties the hold.
     mutating func take() -> [StepBatch] {
         var batches: [StepBatch] = []
-        var index: [String: Int] = [:]
+        var index: [Attempt: Int] = [:]
         for rank in order {
-            let key = "\(rank.attempt) \(rank.job.rawValue)"
-            let i = index[key] ?? {
+            let attempt = Attempt(job: rank.job, number: rank.attempt)
+            if index[attempt] == nil {
+                index[attempt] = batches.count
                 batches.append(StepBatch(job: rank.job, attempt: rank.attempt, ranks: [], steps: []))
-                index[key] = batches.count - 1
-                return batches.count - 1
-            }()
-            batches[i].ranks.append(rank.rank)
-            batches[i].steps.append(newest[rank]!)
+            }
+            batches[index[attempt]!].ranks.append(rank.rank)
+            batches[index[attempt]!].steps.append(newest[rank]!)
         }
         order.removeAll(keepingCapacity: true)
         newest.removeAll(keepingCapacity: true)
         return batches
+    }
+
+    private struct Attempt: Hashable {
+        var job: JobID
+        var number: Int
     }
 }

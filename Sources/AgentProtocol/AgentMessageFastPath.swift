@@ -98,174 +98,72 @@ public enum AgentMessageFastPath {
         switch message {
         case .heartbeat(let m):
             guard m.load.cpuBusy.isFinite, m.load.loadAverage1m.isFinite else { return nil }
-            w.open("heartbeat")
-            w.field("sequence", m.sequence)
-            w.key("load")
-            w.raw("{")
-            w.first = true
-            w.field("cpuBusy", m.load.cpuBusy)
-            w.field("loadAverage1m", m.load.loadAverage1m)
-            w.field("memoryUsedBytes", m.load.memoryUsedBytes)
-            w.field("memoryTotalBytes", m.load.memoryTotalBytes)
-            w.raw("}")
-            w.first = false
-            w.key("ranks")
-            w.raw("[")
-            for (i, usage) in m.ranks.enumerated() {
-                if i > 0 { w.raw(",") }
-                w.raw("{")
-                w.first = true
-                w.rankRef(usage.rank)
-                w.field("pid", usage.pid)
-                w.field("rssBytes", usage.rssBytes)
-                w.raw("}")
+            w.object { w in
+                w.field("type", "heartbeat")
+                w.field("sequence", m.sequence)
+                w.key("load")
+                w.object { w in
+                    w.field("cpuBusy", m.load.cpuBusy)
+                    w.field("loadAverage1m", m.load.loadAverage1m)
+                    w.field("memoryUsedBytes", m.load.memoryUsedBytes)
+                    w.field("memoryTotalBytes", m.load.memoryTotalBytes)
+                }
+                w.key("ranks")
+                w.array(m.ranks) { w, usage in
+                    w.object { w in
+                        w.rankRef(usage.rank)
+                        w.field("pid", usage.pid)
+                        w.field("rssBytes", usage.rssBytes)
+                    }
+                }
+                w.field("agentRSSBytes", m.agentRSSBytes)
+                w.field("malformedReports", m.malformedReports)
+                if let ping = m.ping { w.field("ping", ping) }
             }
-            w.raw("]")
-            w.first = false
-            w.field("agentRSSBytes", m.agentRSSBytes)
-            w.field("malformedReports", m.malformedReports)
-            if let ping = m.ping { w.field("ping", ping) }
         case .progress(let m):
             if let value = m.value, !value.isFinite { return nil }
-            w.open("progress")
-            w.rankRef(m.rank)
-            if let step = m.step { w.field("step", step) }
-            if let metric = m.metric { w.field("metric", metric) }
-            if let value = m.value { w.field("value", value) }
+            w.object { w in
+                w.field("type", "progress")
+                w.rankRef(m.rank)
+                if let step = m.step { w.field("step", step) }
+                if let metric = m.metric { w.field("metric", metric) }
+                if let value = m.value { w.field("value", value) }
+            }
         case .checkpoint(let m):
-            w.open("checkpoint")
-            w.rankRef(m.rank)
-            w.field("step", m.step)
-            if let failure = m.failure { w.field("failure", failure) }
+            w.object { w in
+                w.field("type", "checkpoint")
+                w.rankRef(m.rank)
+                w.field("step", m.step)
+                if let failure = m.failure { w.field("failure", failure) }
+            }
         case .steps(let m):
             guard m.ranks.count == m.steps.count else { return nil }
-            w.open("steps")
-            w.field("job", m.job.rawValue)
-            w.field("attempt", m.attempt)
-            w.integers("ranks", m.ranks)
-            w.integers("steps", m.steps)
+            w.object { w in
+                w.field("type", "steps")
+                w.field("job", m.job.rawValue)
+                w.field("attempt", m.attempt)
+                w.key("ranks")
+                w.array(m.ranks) { w, rank in w.number(rank) }
+                w.key("steps")
+                w.array(m.steps) { w, step in w.number(step) }
+            }
         case .started(let m):
-            w.open("started")
-            w.rankRef(m.rank)
-            w.field("pid", m.pid)
+            w.object { w in
+                w.field("type", "started")
+                w.rankRef(m.rank)
+                w.field("pid", m.pid)
+            }
         case .exited(let m):
-            w.open("exited")
-            w.rankRef(m.rank)
-            if let status = m.status { w.field("status", status) }
-            if let signal = m.signal { w.field("signal", signal) }
-            if let error = m.error { w.field("error", error) }
+            w.object { w in
+                w.field("type", "exited")
+                w.rankRef(m.rank)
+                if let status = m.status { w.field("status", status) }
+                if let signal = m.signal { w.field("signal", signal) }
+                if let error = m.error { w.field("error", error) }
+            }
         default:
             return nil
         }
-        w.raw("}")
         return w.bytes
-    }
-}
-
-/// The controller's launches (4,096 at once when a large job starts or restarts) written without
-/// `JSONEncoder`; the agent reads them with `JSONDecoder` as before.
-public enum ControllerMessageFastPath {
-    public static func encode(_ message: ControllerMessage) -> [UInt8]? {
-        guard case .launch(let m) = message else { return nil }
-        var w = JSONLineWriter()
-        w.open("launch")
-        w.rankRef(m.rank)
-        w.key("argv")
-        w.raw("[")
-        for (i, arg) in m.argv.enumerated() {
-            if i > 0 { w.raw(",") }
-            w.string(arg)
-        }
-        w.raw("]")
-        w.key("env")
-        w.raw("{")
-        w.first = true
-        for key in m.env.keys.sorted() { w.field(key, m.env[key]!) }
-        w.raw("}")
-        w.first = false
-        if let cwd = m.cwd { w.field("cwd", cwd) }
-        w.field("logDir", m.logDir)
-        if let limit = m.maxLogFileBytes { w.field("maxLogFileBytes", limit) }
-        w.raw("}")
-        return w.bytes
-    }
-}
-
-/// Writes one JSON object field by field (no newline).
-struct JSONLineWriter {
-    var bytes: [UInt8] = []
-    /// No comma before the next field.
-    var first = true
-
-    init() { bytes.reserveCapacity(256) }
-
-    mutating func raw(_ s: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-    }
-
-    mutating func open(_ type: String) {
-        raw("{")
-        first = true
-        field("type", type)
-    }
-
-    mutating func key(_ name: String) {
-        if !first { raw(",") }
-        first = false
-        string(name)
-        raw(":")
-    }
-
-    mutating func integers(_ name: String, _ values: [Int]) {
-        key(name)
-        raw("[")
-        for (i, v) in values.enumerated() {
-            if i > 0 { raw(",") }
-            bytes.append(contentsOf: String(v).utf8)
-        }
-        raw("]")
-    }
-
-    mutating func field(_ name: String, _ value: some FixedWidthInteger) {
-        key(name)
-        bytes.append(contentsOf: String(value).utf8)
-    }
-
-    /// A finite double in Swift's shortest round-trip form (`0.25`, `1e-05`), which is JSON number syntax.
-    mutating func field(_ name: String, _ value: Double) {
-        key(name)
-        bytes.append(contentsOf: value.description.utf8)
-    }
-
-    mutating func field(_ name: String, _ value: String) {
-        key(name)
-        string(value)
-    }
-
-    mutating func rankRef(_ r: RankRef) {
-        key("rank")
-        raw("{")
-        first = true
-        field("job", r.job.rawValue)
-        field("attempt", r.attempt)
-        field("rank", r.rank)
-        raw("}")
-        first = false
-    }
-
-    /// A JSON string: `"` and `\` escaped, control characters as `\u00XX`, everything else as its UTF-8.
-    mutating func string(_ s: String) {
-        raw("\"")
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: bytes.append(b)
-            }
-        }
-        raw("\"")
     }
 }

@@ -13,30 +13,31 @@ public enum AgentWire {
     public static func encodeLine(_ message: any Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        var bytes = [UInt8](try encoder.encode(message))
-        guard bytes.count <= maxLineBytes else { throw FramingError.lineTooLong(bytes.count) }
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
+        return try line([UInt8](try encoder.encode(message)))
     }
 
     /// A controller message: `encodeLine`'s JSON. Launches take the fast path.
     public static func encodeLine(_ message: ControllerMessage) throws -> [UInt8] {
-        guard var bytes = ControllerMessageFastPath.encode(message) else { return try encodeLine(message as any Encodable) }
-        guard bytes.count <= maxLineBytes else { throw FramingError.lineTooLong(bytes.count) }
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
+        guard let json = ControllerMessageFastPath.encode(message) else { return try encodeLine(message as any Encodable) }
+        return try line(json)
     }
 
-    /// An agent message: `encodeLine`'s JSON. Heartbeats, progress and checkpoint reports take the fast path.
+    /// An agent message: `encodeLine`'s JSON. The messages `AgentMessageFastPath` writes take it.
     public static func encodeLine(_ message: AgentMessage) throws -> [UInt8] {
-        guard var bytes = AgentMessageFastPath.encode(message) else { return try encodeLine(message as any Encodable) }
-        guard bytes.count <= maxLineBytes else { throw FramingError.lineTooLong(bytes.count) }
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
+        guard let json = AgentMessageFastPath.encode(message) else { return try encodeLine(message as any Encodable) }
+        return try line(json)
     }
 
-    /// The line's agent message. Heartbeats, progress and checkpoint reports in their plain form take
-    /// `AgentMessageFastPath`; every other line `JSONDecoder`, with the same result.
+    /// The document as one protocol line: within the cap, then `\n`.
+    private static func line(_ json: [UInt8]) throws -> [UInt8] {
+        guard json.count <= maxLineBytes else { throw FramingError.lineTooLong(json.count) }
+        var line = json
+        line.append(UInt8(ascii: "\n"))
+        return line
+    }
+
+    /// The line's agent message. The hot messages in their plain form take `AgentMessageFastPath`; every other
+    /// line `JSONDecoder`, with the same result.
     public static func decodeAgentMessage(_ line: some Collection<UInt8>) throws -> AgentMessage {
         if let message = AgentMessageFastPath.decode(line) { return message }
         return try decodeAgentMessageSlowly(line)

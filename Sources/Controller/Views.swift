@@ -53,7 +53,7 @@ enum Views {
         let attempts = try runner.store.attemptOverviews(of: job.id)
         var ranks: [RankView] = [], count = 0
         if let newest = attempts.last {
-            ranks = try Self.ranks(of: newest, store: runner.store, offset: 0, limit: limit)
+            ranks = try Self.ranks(of: newest.id, newest.parallelism, store: runner.store, offset: 0, limit: limit)
             count = ranks.count < limit ? ranks.count : try runner.store.rankCount(of: newest.id)
         }
         return JobDetail(
@@ -67,13 +67,12 @@ enum Views {
 
     /// The newest attempt's ranks from `offset` on (at most `limit`), with their coordinates in its layout.
     static func ranks(of job: JobRecord, runner: JobRunner, offset: Int, limit: Int?) throws -> [RankView] {
-        guard let newest = try runner.store.attemptOverviews(of: job.id).last else { return [] }
-        return try ranks(of: newest, store: runner.store, offset: offset, limit: limit)
+        guard let newest = try runner.store.newestAttemptLayout(of: job.id) else { return [] }
+        return try ranks(of: newest.id, newest.parallelism, store: runner.store, offset: offset, limit: limit)
     }
 
-    private static func ranks(of attempt: AttemptOverview, store: RingmasterStore, offset: Int, limit: Int?) throws -> [RankView] {
-        let p = attempt.parallelism
-        return try store.ranks(of: attempt.id, offset: offset, limit: limit).map { r in
+    private static func ranks(of attempt: Int64, _ p: Parallelism, store: RingmasterStore, offset: Int, limit: Int?) throws -> [RankView] {
+        try store.ranks(of: attempt, offset: offset, limit: limit).map { r in
             let c = p.coordinates(of: r.rank)
             return RankView(rank: r.rank, node: r.nodeId.rawValue, localRank: r.localRank, tp: c.tp, pp: c.pp, dp: c.dp,
                             state: r.state, pid: r.pid, exitStatus: r.exitStatus, exitSignal: r.exitSignal, lastStep: r.lastStep)

@@ -28,12 +28,6 @@ extension NodeManager {
     /// Injects `fault` through the transport; nil when the transport cannot inject faults (real hosts).
     public func inject(_ fault: NodeFault, into nodes: [NodeID]) -> Result<String, NodeFaultRefusal>? {
         guard let injector = transport as? any NodeFaultInjecting else { return nil }
-        do {
-            return .success(try injector.inject(fault, into: nodes))
-        } catch let refusal as NodeFaultRefusal {
-            return .failure(refusal)
-        } catch {
-            return .failure(NodeFaultRefusal("\(error)"))
-        }
+        return Result { () throws(NodeFaultRefusal) in try injector.inject(fault, into: nodes) }
     }
 }

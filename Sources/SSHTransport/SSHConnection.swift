@@ -74,8 +74,7 @@ public final class SSHConnection {
             func lap() -> Double {
                 let now = ContinuousClock.now
                 defer { t = now }
-                let d = (now - t).components
-                return Double(d.seconds) + Double(d.attoseconds) / 1e18
+                return (now - t).seconds
             }
             try connect()
             timings.handshake = lap()

@@ -124,5 +124,6 @@ public enum SSHLibrary {
 }
 
 extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    /// Seconds as a floating-point number (this module has no RingmasterModel, which has the same).
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

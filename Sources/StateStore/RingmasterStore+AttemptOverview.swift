@@ -43,6 +43,17 @@ extension RingmasterStore {
         }
     }
 
+    /// The newest attempt's row id and layout, for paging through its ranks (one row, nothing else read).
+    public func newestAttemptLayout(of job: JobID) throws -> (id: Int64, parallelism: Parallelism)? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT id, json_extract(placement, '$.parallelism') AS parallelism
+                FROM attempt WHERE jobId = ? ORDER BY number DESC LIMIT 1
+                """, arguments: [job.rawValue]) else { return nil }
+            return (row["id"], try JSONDecoder().decode(Parallelism.self, from: Data((row["parallelism"] as String).utf8)))
+        }
+    }
+
     /// `limit` ranks of an attempt from rank `offset` on, by rank (all from `offset` when `limit` is nil).
     public func ranks(of attempt: Int64, offset: Int, limit: Int?) throws -> [RankRecord] {
         try read { db in

@@ -123,13 +123,6 @@ extension RingmasterStore {
         }
     }
 
-    static func rank(_ attempt: Int64, _ rank: Int, _ db: Database) throws -> RankRecord {
-        guard let row = try RankRecord.fetchOne(db, key: ["attemptId": attempt, "rank": rank]) else {
-            throw StoreError.unknownRank(attempt: attempt, rank: rank)
-        }
-        return row
-    }
-
     static func jobId(of attempt: Int64, _ db: Database) throws -> JobID? {
         try String.fetchOne(db, sql: "SELECT jobId FROM attempt WHERE id = ?", arguments: [attempt]).map { JobID($0) }
     }

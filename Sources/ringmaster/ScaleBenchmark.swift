@@ -135,9 +135,7 @@ struct ScaleBenchmark: Sendable {
             return started < ranks
         }
         let startedSeconds = Date().timeIntervalSince(start)
-        try pollUntil(seconds: 600, "every rank of \(job.id) to report a step") {
-            try client.get("/v1/jobs/\(job.id)/ranks", as: [RankView].self).allSatisfy { $0.lastStep != nil }
-        }
+        try waitUntilStepping(client, job: job.id)
         let steppingSeconds = Date().timeIntervalSince(start)
         progress(String(format: "submit → %d ranks started %.2f s, → all stepping %.2f s", ranks, startedSeconds, steppingSeconds))
 
@@ -191,9 +189,7 @@ struct ScaleBenchmark: Sendable {
             try waitForFreeNode(client, nodes: nodes, all: true)
             let fastManifest = jobYAML(name: "scale-fast", nodes: nodes, stepMilliseconds: max(1, stepMs / 10), checkpointEvery: every * 10, dir: dir)
             let fastJob = try client.post("/v1/jobs", body: SubmitRequest(manifest: fastManifest, path: "\(dir)/scale-fast.yaml"), as: JobView.self)
-            try pollUntil(seconds: 600, "every rank of \(fastJob.id) to report a step") {
-                try client.get("/v1/jobs/\(fastJob.id)/ranks", as: [RankView].self).allSatisfy { $0.lastStep != nil }
-            }
+            try waitUntilStepping(client, job: fastJob.id)
             Thread.sleep(forTimeInterval: 3)
             let f0 = ProcessSample.take(pid, threadPrefix: "sim-shard")
             Thread.sleep(forTimeInterval: fastSteadySeconds)
@@ -223,6 +219,13 @@ struct ScaleBenchmark: Sendable {
             if page.count < 10000 { break }
         }
         return last
+    }
+
+    /// Waits until every rank of `job` has stored a step.
+    private func waitUntilStepping(_ client: ControllerClient, job: String) throws {
+        try pollUntil(seconds: 600, "every rank of \(job) to report a step") {
+            try client.get("/v1/jobs/\(job)/ranks", as: [RankView].self).allSatisfy { $0.lastStep != nil }
+        }
     }
 
     /// Waits until a ready node runs nothing (the spare, or the lost node back), or every node is ready and free.
