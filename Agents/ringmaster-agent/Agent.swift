@@ -28,6 +28,8 @@ final class Agent {
     var core: AgentCore
     var ranks: [RankRef: RankIO] = [:]
     var rankByPID: [pid_t: RankRef] = [:]
+    /// Interpreters waiting for a launch, by pid.
+    var warm: [pid_t: WarmInterpreter] = [:]
     /// Encoded messages not yet written to stdout, from `outStart` on.
     var out: [UInt8] = []
     var outStart = 0
@@ -97,13 +99,29 @@ final class Agent {
                 let rss = probe.residentBytes(ofGroups: Set(plan.ranks.map(\.pid)))
                 emit(.heartbeat(plan.heartbeat(load: probe.load(), rssBytes: rss, agentRSSBytes: probe.ownRSS())))
             case .spawn(let spawn):
-                switch RankIO.start(spawn, agentPID: myPID) {
+                let interpreter = spawn.warmPID.flatMap { warm.removeValue(forKey: $0) }
+                let started = interpreter.map { RankIO.start(spawn, into: $0, agentPID: myPID) } ?? RankIO.start(spawn, agentPID: myPID)
+                switch started {
                 case .success(let rank):
                     ranks[rank.ref] = rank
                     rankByPID[rank.pid] = rank.ref
                     feed(.spawned(rank.ref, pid: rank.pid))
+                    // What the interpreter wrote while it waited is the rank's first output.
+                    if let interpreter, interpreter.pid == rank.pid {
+                        for stream in 0..<2 where !interpreter.early[stream].isEmpty {
+                            feed(.rankOutput(rank.ref, RankIO.streams[stream], interpreter.early[stream]))
+                        }
+                    }
                 case .failure(let failure):
                     feed(.spawnFailed(spawn.request.rank, reason: failure.reason))
+                }
+            case .startWarm(let spec):
+                switch WarmInterpreter.start(spec, agentPID: myPID, defaultPath: core.configuration.defaultPath) {
+                case .success(let interpreter):
+                    warm[interpreter.pid] = interpreter
+                    feed(.warmStarted(spec, pid: interpreter.pid))
+                case .failure(let failure):
+                    feed(.warmStartFailed(spec, reason: failure.reason))
                 }
             case .signalGroup(let pid, let signal):
                 kill(-pid, signal)
@@ -196,6 +214,9 @@ final class Agent {
                 for fd in r.fds where fd >= 0 { pollFDs.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
                 if r.controlFD >= 0 { pollFDs.append(pollfd(fd: r.controlFD, events: Int16(POLLIN), revents: 0)) }
             }
+            for w in warm.values {
+                for fd in w.fds where fd >= 0 { pollFDs.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            }
             let rc = poll(&pollFDs, nfds_t(pollFDs.count), pollTimeoutMilliseconds())
             if rc < 0, errno != EINTR {
                 agentLog("poll failed: \(String(cString: strerror(errno)))")
@@ -231,6 +252,8 @@ final class Agent {
             if !chunk.isEmpty { feed(.rankOutput(r.ref, RankIO.streams[stream], Array(chunk))) }
         } else if let r = ranks.values.first(where: { $0.controlFD == fd }) {
             for datagram in r.readReports(buffer: readBuffer) { feed(.rankReport(r.ref, datagram: datagram)) }
+        } else if let w = warm.values.first(where: { $0.fds.contains(fd) }) {
+            _ = w.readOutput(stream: w.fds[0] == fd ? 0 : 1, buffer: readBuffer)
         }
     }
 
@@ -251,6 +274,14 @@ final class Agent {
         while true {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
+            if let w = warm.removeValue(forKey: pid) {
+                for stream in 0..<2 {
+                    for _ in 0..<64 where w.readOutput(stream: stream, buffer: readBuffer) {}
+                }
+                w.close()
+                feed(.warmExited(pid: pid, POSIX.Termination(waitStatus: status), output: w.outputTail))
+                continue
+            }
             guard let ref = rankByPID.removeValue(forKey: pid), let r = ranks[ref] else { continue }
             // Whatever the rank wrote before exiting is in its pipes and its socket: it goes before `exited`.
             for stream in 0..<2 {
@@ -269,6 +300,7 @@ final class Agent {
     func finish(awaiting pids: [Int32]) -> Never {
         for pid in pids { _ = POSIX.wait(pid) }
         for r in ranks.values { r.close() }
+        for w in warm.values { w.close() }
         flushBeforeExit(within: core.configuration.exitBound)
         if ownsStateDirectory { rmdir(stateDirectory) }
         exit(0)

@@ -105,32 +105,13 @@ final class RankIO {
         guard resolveExecutable(request.argv[0], path: request.env["PATH"], cwd: request.cwd) != nil else {
             return .failure(SpawnFailure("executable not found: \(request.argv[0])"))
         }
-        if let cwd = request.cwd {
-            var st = stat()
-            guard stat(cwd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-                return .failure(SpawnFailure("working directory not found: \(cwd)"))
-            }
-        }
-        guard makeDirectories(request.logDir) else { return .failure(SpawnFailure("cannot create log directory \(request.logDir)")) }
-        let cap = request.maxLogFileBytes ?? (1 << 30)
-        var logFiles: [LogFile] = []
-        for stream in streams {
-            let path = "\(request.logDir)/rank-\(request.rank.rank).\(stream.rawValue)"
-            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-            if fd < 0 { agentLog("cannot open \(path): \(String(cString: strerror(errno)))") }
-            logFiles.append(LogFile(fd: fd, cap: cap))
-        }
-        let controlFD = makeControlSocket(spawn.controlPath)
-        if controlFD < 0 { agentLog("cannot bind control socket \(spawn.controlPath)") }
-        func closeLogsAndSocket() {
-            for f in logFiles where f.fd >= 0 { Glibc.close(f.fd) }
-            if controlFD >= 0 {
-                Glibc.close(controlFD)
-                unlink(spawn.controlPath)
-            }
+        let files: Files
+        switch Files.open(spawn) {
+        case .success(let opened): files = opened
+        case .failure(let failure): return .failure(failure)
         }
         guard let outPipe = try? POSIX.makePipe(), let errPipe = try? POSIX.makePipe() else {
-            closeLogsAndSocket()
+            files.close(spawn)
             return .failure(SpawnFailure("cannot create pipes"))
         }
         let argv = ["/proc/self/exe"] + AgentOptions(mode: .execRank(parentPID: agentPID, cwd: request.cwd, argv: request.argv)).arguments
@@ -141,7 +122,7 @@ final class RankIO {
                 stdout: .fd(outPipe.write), stderr: .fd(errPipe.write), newProcessGroup: true)
         } catch {
             for fd in [outPipe.read, outPipe.write, errPipe.read, errPipe.write] { Glibc.close(fd) }
-            closeLogsAndSocket()
+            files.close(spawn)
             return .failure(SpawnFailure("\(error)"))
         }
         Glibc.close(outPipe.write)
@@ -150,8 +131,77 @@ final class RankIO {
         POSIX.setNonBlocking(errPipe.read)
         return .success(
             RankIO(
-                ref: request.rank, pid: pid, fds: [outPipe.read, errPipe.read], logFiles: logFiles, controlFD: controlFD,
-                controlPath: spawn.controlPath))
+                ref: request.rank, pid: pid, fds: [outPipe.read, errPipe.read], logFiles: files.logFiles,
+                controlFD: files.controlFD, controlPath: spawn.controlPath))
+    }
+
+    /// Starts the rank in a waiting interpreter: the same checks and files as a process of its own, then the
+    /// launch down the interpreter's pipe; what it wrote while it waited opens the log files. When the
+    /// interpreter is gone (it no longer reads its pipe), it is killed and the rank starts as a process.
+    static func start(_ spawn: RankSpawn, into interpreter: WarmInterpreter, agentPID: pid_t) -> Result<RankIO, SpawnFailure> {
+        let request = spawn.request
+        let files: Files
+        switch Files.open(spawn) {
+        case .success(let opened): files = opened
+        case .failure(let failure):
+            kill(-interpreter.pid, SIGKILL)
+            interpreter.close()
+            return .failure(failure)
+        }
+        let program = Array(request.argv.dropFirst(1 + (request.warm?.options.count ?? 0)))
+        guard interpreter.hand(WarmLaunch(program: program, env: request.env, cwd: request.cwd)) else {
+            agentLog("warm interpreter \(interpreter.pid) is gone: \(request.rank) starts as a process")
+            kill(-interpreter.pid, SIGKILL)
+            interpreter.close()
+            files.close(spawn)
+            return start(spawn, agentPID: agentPID)
+        }
+        var logFiles = files.logFiles
+        for stream in 0..<2 where !interpreter.early[stream].isEmpty {
+            interpreter.early[stream].withUnsafeBytes { logFiles[stream].append($0) }
+        }
+        let fds = interpreter.fds
+        interpreter.fds = [-1, -1]
+        return .success(
+            RankIO(ref: request.rank, pid: interpreter.pid, fds: fds, logFiles: logFiles, controlFD: files.controlFD,
+                   controlPath: spawn.controlPath))
+    }
+
+    /// A rank's log files and report socket, opened before it starts.
+    struct Files {
+        var logFiles: [LogFile]
+        var controlFD: Int32
+
+        /// Checks the working and log directories, opens the log files and binds the report socket.
+        static func open(_ spawn: RankSpawn) -> Result<Files, SpawnFailure> {
+            let request = spawn.request
+            if let cwd = request.cwd {
+                var st = stat()
+                guard stat(cwd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                    return .failure(SpawnFailure("working directory not found: \(cwd)"))
+                }
+            }
+            guard makeDirectories(request.logDir) else { return .failure(SpawnFailure("cannot create log directory \(request.logDir)")) }
+            let cap = request.maxLogFileBytes ?? (1 << 30)
+            var logFiles: [LogFile] = []
+            for stream in streams {
+                let path = "\(request.logDir)/rank-\(request.rank.rank).\(stream.rawValue)"
+                let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+                if fd < 0 { agentLog("cannot open \(path): \(String(cString: strerror(errno)))") }
+                logFiles.append(LogFile(fd: fd, cap: cap))
+            }
+            let controlFD = makeControlSocket(spawn.controlPath)
+            if controlFD < 0 { agentLog("cannot bind control socket \(spawn.controlPath)") }
+            return .success(Files(logFiles: logFiles, controlFD: controlFD))
+        }
+
+        func close(_ spawn: RankSpawn) {
+            for f in logFiles where f.fd >= 0 { Glibc.close(f.fd) }
+            if controlFD >= 0 {
+                Glibc.close(controlFD)
+                unlink(spawn.controlPath)
+            }
+        }
     }
 
     struct SpawnFailure: Error {

@@ -9,6 +9,9 @@ public enum AgentAction: Hashable, Sendable {
     case sendHeartbeat(HeartbeatPlan)
     /// Start this rank; answer with `AgentInput.spawned` or `.spawnFailed` before any other input.
     case spawn(RankSpawn)
+    /// Start one interpreter of this kind (`python OPTIONS -c BOOTSTRAP PRELOAD…`, its own process group, stdin a
+    /// pipe for its launch); answer with `AgentInput.warmStarted` or `.warmStartFailed`.
+    case startWarm(WarmSpec)
     /// `kill(-pid, signal)`: the signal goes to the rank's whole process group.
     case signalGroup(pid: Int32, signal: Int32)
     /// One request line (`checkpoint-now STEP`) to the rank, sent from its report socket to the address the
@@ -29,10 +32,14 @@ public struct RankSpawn: Hashable, Sendable {
     public var request: LaunchRequest
     /// Path of the rank's Unix datagram report socket (`RINGMASTER_CONTROL`).
     public var controlPath: String
+    /// The waiting interpreter (`startWarm`) the rank runs in: the shell writes it the `WarmLaunch` instead of
+    /// starting a process — and starts `argv` when that interpreter is already gone.
+    public var warmPID: Int32?
 
-    public init(request: LaunchRequest, controlPath: String) {
+    public init(request: LaunchRequest, controlPath: String, warmPID: Int32? = nil) {
         self.request = request
         self.controlPath = controlPath
+        self.warmPID = warmPID
     }
 }
 
@@ -53,8 +60,11 @@ public struct HeartbeatPlan: Hashable, Sendable {
     public var malformedReports: UInt64
     /// Set when the heartbeat answers a `ping`.
     public var ping: UInt64?
+    /// Interpreters waiting for a launch; nil when the agent keeps no warm pool.
+    public var warmInterpreters: Int?
 
-    public init(sequence: UInt64, ranks: [Rank], malformedReports: UInt64, ping: UInt64?) {
+    public init(sequence: UInt64, ranks: [Rank], malformedReports: UInt64, ping: UInt64?, warmInterpreters: Int? = nil) {
+        self.warmInterpreters = warmInterpreters
         self.sequence = sequence
         self.ranks = ranks
         self.malformedReports = malformedReports
@@ -66,6 +76,6 @@ public struct HeartbeatPlan: Hashable, Sendable {
         Heartbeat(
             sequence: sequence, load: load,
             ranks: ranks.map { RankUsage(rank: $0.rank, pid: $0.pid, rssBytes: rssBytes[$0.pid] ?? 0) },
-            agentRSSBytes: agentRSSBytes, malformedReports: malformedReports, ping: ping)
+            agentRSSBytes: agentRSSBytes, malformedReports: malformedReports, ping: ping, warmInterpreters: warmInterpreters)
     }
 }

@@ -30,6 +30,10 @@ public struct AgentConfiguration: Hashable, Sendable {
     /// Directory of the ranks' report sockets, and the agent's pid that names them.
     public var stateDirectory: String
     public var agentPID: Int32
+    /// A warm pool whose request names no delay fills this long after it was asked for or last used (`WarmPools`).
+    public var warmRefillDelay: Duration
+    /// Interpreters in a row that exit before any launch disable their kind.
+    public var warmFailureLimit: Int
 
     public init(
         heartbeatInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(2), exitBound: Duration = .seconds(2),
@@ -37,8 +41,10 @@ public struct AgentConfiguration: Hashable, Sendable {
         hardBacklogBytes: Int = 8 << 20, maxPendingLogBytes: Int = 128 * 1024, maxLogLineBytes: Int = 16 * 1024,
         defaultPath: String = "/usr/local/bin:/usr/bin:/bin", collectivesLibrary: String? = nil,
         stateDirectory: String = "/tmp", agentPID: Int32 = 0, controllerSilenceLimit: Duration? = nil,
-        reportBatchInterval: Duration? = nil
+        reportBatchInterval: Duration? = nil, warmRefillDelay: Duration = .seconds(5), warmFailureLimit: Int = 3
     ) {
+        self.warmRefillDelay = warmRefillDelay
+        self.warmFailureLimit = warmFailureLimit
         self.reportBatchInterval = reportBatchInterval
         self.controllerSilenceLimit = controllerSilenceLimit
         self.heartbeatInterval = heartbeatInterval

@@ -15,18 +15,20 @@ extension AgentCore {
                 beginShutdown(reason: "protocol violation", now: now)
                 return
             case .message(.launch(let request)):
-                launch(request)
+                launch(request, now: now)
             case .message(.signal(let request)):
                 deliver(request, now: now)
             case .message(.ping(let ping)):
                 sendHeartbeat(ping: ping.id)
             case .message(.checkpointNow(let request)):
                 relay(request)
+            case .message(.warmPool(let request)):
+                resizeWarmPool(request, now: now)
             }
         }
     }
 
-    mutating func launch(_ request: LaunchRequest) {
+    mutating func launch(_ request: LaunchRequest, now: Duration) {
         guard shutdown == nil else { return }
         if let existing = ranks[request.rank] {
             send(.exited(RankExited(rank: request.rank, error: "rank \(request.rank) is already running as pid \(existing.pid)")))
@@ -43,7 +45,8 @@ extension AgentCore {
             request.env["RINGMASTER_LIBRARY"] = library
         }
         awaitingSpawn = request.rank
-        actions.append(.spawn(RankSpawn(request: request, controlPath: controlPath)))
+        let warmPID = request.warm.flatMap { warm.take($0, now: now) }
+        actions.append(.spawn(RankSpawn(request: request, controlPath: controlPath, warmPID: warmPID)))
     }
 
     mutating func launchFailed(_ rank: RankRef, reason: String) {

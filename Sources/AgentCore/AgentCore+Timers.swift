@@ -19,6 +19,11 @@ extension AgentCore {
         if shutdown?.takeKillDue(at: now) == true {
             for rank in liveRanksInOrder { actions.append(.signalGroup(pid: rank.pid, signal: Signal.kill)) }
         }
+        if shutdown == nil {
+            for (spec, count) in warm.takeDueRefills(at: now) {
+                actions += Array(repeating: .startWarm(spec), count: count)
+            }
+        }
         if heartbeats.takeDue(at: now) {
             sendHeartbeat(ping: nil)
         }
@@ -43,6 +48,9 @@ extension AgentCore {
         actions.append(.log("\(reason): stopping \(ranks.count) rank(s)"))
         shutdown = Shutdown(reason: reason, at: now, grace: configuration.shutdownGrace, exitBound: configuration.exitBound)
         for rank in liveRanksInOrder { actions.append(.signalGroup(pid: rank.pid, signal: Signal.terminate)) }
+        // Waiting interpreters hold nothing: they go at once, and the exit waits for them with the ranks.
+        stoppedWarm = warm.removeAll()
+        for pid in stoppedWarm { actions.append(.signalGroup(pid: pid, signal: Signal.kill)) }
     }
 
     /// Once shutting down: exit when no rank is left, or at the bound (SIGKILL to what is left, then exit).
@@ -51,13 +59,13 @@ extension AgentCore {
         if ranks.isEmpty {
             flushHeldSteps()
             exited = true
-            actions.append(.exit(awaiting: []))
+            actions.append(.exit(awaiting: stoppedWarm))
         } else if shutdown.exitDue(at: now) {
             let left = liveRanksInOrder.map(\.pid)
             for pid in left { actions.append(.signalGroup(pid: pid, signal: Signal.kill)) }
             flushHeldSteps()
             exited = true
-            actions.append(.exit(awaiting: left))
+            actions.append(.exit(awaiting: left + stoppedWarm))
         }
     }
 }

@@ -33,6 +33,10 @@ public struct AgentCore: Sendable {
     var heldSteps = HeldSteps()
     public internal(set) var stepFlushAt: Duration?
 
+    /// Pre-started interpreters, by kind.
+    public internal(set) var warm: WarmPools
+    /// Interpreters stopped at shutdown: the exit waits for them too.
+    var stoppedWarm: [Int32] = []
     var reader = ControllerReader()
     /// A launch handed to the shell whose outcome has not come back yet; controller lines wait meanwhile.
     var awaitingSpawn: RankRef?
@@ -48,6 +52,7 @@ public struct AgentCore: Sendable {
         self.configuration = configuration
         heartbeats = HeartbeatSchedule(interval: configuration.heartbeatInterval)
         budget = OutputBudget(softLimit: configuration.logBackpressureBytes, hardLimit: configuration.hardBacklogBytes)
+        warm = WarmPools(defaultRefillDelay: configuration.warmRefillDelay, failureLimit: configuration.warmFailureLimit)
     }
 
     /// Whether the shell should read the controller's channel.
@@ -56,7 +61,8 @@ public struct AgentCore: Sendable {
     /// The earliest time at which the core has something to do; the shell hands it `.tick` then (or earlier).
     public var nextWake: Duration? {
         guard !exited else { return nil }
-        return [heartbeats.next, logFlushAt, stepFlushAt, kills.next, shutdown?.nextWake, controllerSilenceDeadline]
+        return [heartbeats.next, logFlushAt, stepFlushAt, kills.next, shutdown?.nextWake, controllerSilenceDeadline,
+                shutdown == nil ? warm.nextRefill : nil]
             .compactMap { $0 }.min()
     }
 
@@ -90,6 +96,12 @@ public struct AgentCore: Sendable {
             report(datagram, from: rank, now: now)
         case .rankExited(let rank, let termination, let finalReports):
             rankExited(rank, termination, finalReports: finalReports, now: now)
+        case .warmStarted(let spec, let pid):
+            warmStarted(spec, pid: pid)
+        case .warmStartFailed(let spec, let reason):
+            warmFailed(spec, reason: "cannot start \(spec.python): \(reason)", now: now)
+        case .warmExited(let pid, let termination, let output):
+            warmExited(pid, termination, output: output, now: now)
         case .tick:
             runTimers(now: now)
         case .stop(let reason):
@@ -118,7 +130,7 @@ public struct AgentCore: Sendable {
         let plan = HeartbeatPlan(
             sequence: heartbeats.nextSequence(),
             ranks: liveRanksInOrder.map { HeartbeatPlan.Rank(rank: $0.ref, pid: $0.pid) },
-            malformedReports: malformedReports, ping: ping)
+            malformedReports: malformedReports, ping: ping, warmInterpreters: warm.pools.isEmpty ? nil : warm.idlePIDs.count)
         guard mayQueue(droppable: ping == nil, bytes: WireEstimate.bytes(of: plan)) else { return }
         actions.append(.sendHeartbeat(plan))
     }

@@ -26,6 +26,12 @@ public enum AgentInput: Hashable, Sendable {
     /// A rank process was reaped. Its pipes were drained into `rankOutput` inputs first; `finalReports` are the
     /// datagrams still waiting on its report socket.
     case rankExited(RankRef, POSIX.Termination, finalReports: [[UInt8]])
+    /// The interpreter asked for by `AgentAction.startWarm` runs as `pid`, waiting for a launch.
+    case warmStarted(WarmSpec, pid: Int32)
+    /// It could not be started.
+    case warmStartFailed(WarmSpec, reason: String)
+    /// An interpreter no launch went into was reaped; `output` is the end of what it wrote.
+    case warmExited(pid: Int32, POSIX.Termination, output: String)
     /// Time passed: whatever is due at `now` (log flush, kill deadlines, shutdown, heartbeat) happens.
     case tick
     /// The shell cannot go on (its poll failed): stop every rank and exit.

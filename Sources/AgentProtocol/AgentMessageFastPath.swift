@@ -39,7 +39,8 @@ public enum AgentMessageFastPath {
               let used = load["memoryUsedBytes"]?.integer(UInt64.self), let total = load["memoryTotalBytes"]?.integer(UInt64.self),
               let rankList = json["ranks"]?.array, let agentRSS = json["agentRSSBytes"]?.integer(UInt64.self),
               let malformed = json["malformedReports"]?.integer(UInt64.self),
-              let ping = optional(json["ping"], { $0.integer(UInt64.self) }) else { return nil }
+              let ping = optional(json["ping"], { $0.integer(UInt64.self) }),
+              let warm = optional(json["warmInterpreters"], { $0.integer(Int.self) }) else { return nil }
         var ranks: [RankUsage] = []
         ranks.reserveCapacity(rankList.count)
         for usage in rankList {
@@ -49,7 +50,7 @@ public enum AgentMessageFastPath {
         }
         return Heartbeat(
             sequence: sequence, load: HostLoad(cpuBusy: cpuBusy, loadAverage1m: loadAverage, memoryUsedBytes: used, memoryTotalBytes: total),
-            ranks: ranks, agentRSSBytes: agentRSS, malformedReports: malformed, ping: ping)
+            ranks: ranks, agentRSSBytes: agentRSS, malformedReports: malformed, ping: ping, warmInterpreters: warm)
     }
 
     private static func progress(_ json: PlainJSON) -> RankProgress? {
@@ -119,6 +120,7 @@ public enum AgentMessageFastPath {
                 w.field("agentRSSBytes", m.agentRSSBytes)
                 w.field("malformedReports", m.malformedReports)
                 if let ping = m.ping { w.field("ping", ping) }
+                if let warm = m.warmInterpreters { w.field("warmInterpreters", warm) }
             }
         case .progress(let m):
             if let value = m.value, !value.isFinite { return nil }

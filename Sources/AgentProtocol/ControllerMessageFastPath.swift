@@ -7,15 +7,21 @@ public enum ControllerMessageFastPath {
         w.object { w in
             w.field("type", "launch")
             w.rankRef(m.rank)
-            w.key("argv")
-            w.array(m.argv) { w, arg in w.string(arg) }
-            w.key("env")
-            w.object { w in
-                for key in m.env.keys.sorted() { w.field(key, m.env[key]!) }
-            }
+            w.field("argv", m.argv)
+            w.field("env", m.env)
             if let cwd = m.cwd { w.field("cwd", cwd) }
             w.field("logDir", m.logDir)
             if let limit = m.maxLogFileBytes { w.field("maxLogFileBytes", limit) }
+            if let warm = m.warm {
+                w.key("warm")
+                w.object { w in
+                    w.field("python", warm.python)
+                    w.field("options", warm.options)
+                    w.field("preload", warm.preload)
+                    w.field("env", warm.env)
+                    if let cwd = warm.cwd { w.field("cwd", cwd) }
+                }
+            }
         }
         return w.bytes
     }

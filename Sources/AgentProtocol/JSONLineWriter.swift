@@ -53,6 +53,20 @@ struct JSONLineWriter {
         string(value)
     }
 
+    /// `"name": {"K": "V", …}` with the keys sorted (an environment).
+    mutating func field(_ name: String, _ map: [String: String]) {
+        key(name)
+        object { w in
+            for key in map.keys.sorted() { w.field(key, map[key]!) }
+        }
+    }
+
+    /// `"name": ["…", …]`.
+    mutating func field(_ name: String, _ strings: [String]) {
+        key(name)
+        array(strings) { w, s in w.string(s) }
+    }
+
     mutating func rankRef(_ r: RankRef) {
         key("rank")
         object { w in

@@ -23,10 +23,13 @@ public struct LaunchRequest: Hashable, Codable, Sendable {
     public var logDir: String
     /// Each log file stops growing past this many bytes (the stream still reaches the controller).
     public var maxLogFileBytes: UInt64?
+    /// Run the rank in a pre-started interpreter of this kind when the node has one ready (`argv` is then
+    /// `python OPTIONS PROGRAM…` with `spec.options` as its options); otherwise start `argv` as always.
+    public var warm: WarmSpec?
 
     public init(
         rank: RankRef, argv: [String], env: [String: String] = [:], cwd: String? = nil, logDir: String,
-        maxLogFileBytes: UInt64? = nil
+        maxLogFileBytes: UInt64? = nil, warm: WarmSpec? = nil
     ) {
         self.rank = rank
         self.argv = argv
@@ -34,6 +37,7 @@ public struct LaunchRequest: Hashable, Codable, Sendable {
         self.cwd = cwd
         self.logDir = logDir
         self.maxLogFileBytes = maxLogFileBytes
+        self.warm = warm
     }
 }
 
@@ -75,6 +79,7 @@ public enum ControllerMessage: Hashable, Sendable {
     case signal(SignalRequest)
     case ping(Ping)
     case checkpointNow(CheckpointNowRequest)
+    case warmPool(WarmPoolRequest)
 }
 
 // MARK: - Agent → controller
@@ -163,11 +168,14 @@ public struct Heartbeat: Hashable, Codable, Sendable {
     public var malformedReports: UInt64
     /// Set when this heartbeat answers a `ping`.
     public var ping: UInt64?
+    /// Interpreters waiting for a launch (`warm:`), when the agent keeps any pool.
+    public var warmInterpreters: Int?
 
     public init(
         sequence: UInt64, load: HostLoad, ranks: [RankUsage], agentRSSBytes: UInt64, malformedReports: UInt64,
-        ping: UInt64? = nil
+        ping: UInt64? = nil, warmInterpreters: Int? = nil
     ) {
+        self.warmInterpreters = warmInterpreters
         self.sequence = sequence
         self.load = load
         self.ranks = ranks
@@ -348,6 +356,7 @@ extension ControllerMessage: Codable {
         case "signal": self = .signal(try SignalRequest(from: decoder))
         case "ping": self = .ping(try Ping(from: decoder))
         case "checkpoint-now": self = .checkpointNow(try CheckpointNowRequest(from: decoder))
+        case "warm-pool": self = .warmPool(try WarmPoolRequest(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: c, debugDescription: "unknown controller message type '\(type)'")
@@ -368,6 +377,9 @@ extension ControllerMessage: Codable {
             try m.encode(to: encoder)
         case .checkpointNow(let m):
             try c.encode("checkpoint-now", forKey: .type)
+            try m.encode(to: encoder)
+        case .warmPool(let m):
+            try c.encode("warm-pool", forKey: .type)
             try m.encode(to: encoder)
         }
     }

@@ -20,7 +20,9 @@ extension RunnerLoop {
         case .note(let job, let text): runner.note(.text(job, text))
         case .setJobState(let id, let state, let reason):
             write("moving \(id) to \(state.rawValue)", job: id) { [store] at in try store.setJobState(id, to: state, reason: reason, at: at) }
-        case .finished(let id, let state, let reason): runner.note(.finished(id, state, reason))
+        case .finished(let id, let state, let reason):
+            dropWarmPools(of: id)
+            runner.note(.finished(id, state, reason))
         case .waiting(let id, let reason): runner.note(.waiting(id, reason))
         case .setNodeState(let node, let state, let reason):
             write("recording \(node) \(state.rawValue)") { [store] at in try store.setNodeState(node, to: state, reason: reason, at: at) }

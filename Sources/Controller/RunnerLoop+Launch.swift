@@ -74,12 +74,14 @@ extension RunnerLoop {
                 rendezvous: rendezvous.address, masterAddress: masterAddress, masterPort: masterPort,
                 resumeStep: order.resumeStep, acceleratorKinds: kinds, base: baseEnvironment(),
                 checkpointDirectory: CheckpointFolder.layout(of: job)?.directory)
+            let warm = warmSpec(of: job.spec)
+            if let warm { sizeWarmPools(order, spec: job.spec, kind: warm) }
             var undelivered: [Int] = []
             for a in placement.ranks {
                 let request = LaunchRequest(
                     rank: RankRef(job: job.id, attempt: record.number, rank: a.rank), argv: job.spec.command,
                     env: environment.variables(rank: a.rank), cwd: job.spec.workdir,
-                    logDir: agentLogDirectory(job: job.id, attempt: record.number, node: a.node))
+                    logDir: agentLogDirectory(job: job.id, attempt: record.number, node: a.node), warm: warm)
                 if !runner.nodes.send(.launch(request), to: a.node) { undelivered.append(a.rank) }
             }
             followUps.append(.launched(job.id, attempt: order.attempt, rendezvous: rendezvous.address, undelivered: undelivered))

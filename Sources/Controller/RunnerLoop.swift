@@ -39,6 +39,8 @@ final class RunnerLoop {
     var pendingExits: [Int64: (job: JobID, exits: [RankExit])] = [:]
     /// Starts and exits pending.
     var startsPending = 0
+    /// Per job with `warm:`, its interpreter kind and the nodes that keep a pool of it.
+    var warmPools: [JobID: (kind: WarmSpec, nodes: Set<NodeID>)] = [:]
 
     init(runner: JobRunner) {
         self.runner = runner

@@ -4,7 +4,7 @@ import RingmasterModel
 /// Reads and validates a job manifest (`Manifests/jobs/*.yaml`).
 public enum JobManifestLoader {
     static let topLevel = ["name", "command", "workdir", "env", "parallelism", "resources", "checkpoint",
-                           "failure", "model", "hardware"]
+                           "failure", "warm", "model", "hardware"]
 
     /// Reads `path` and validates it; every problem in the file is reported together.
     public static func load(path: String) throws(ManifestErrors) -> LoadedManifest<JobSpec> {
@@ -34,13 +34,15 @@ struct JobFields {
         let resources = readResources(root.field("resources"))
         let checkpoint = root.field("checkpoint").flatMap(readCheckpoint)
         let failure = readFailure(root.field("failure"), parallelism: parallelism)
+        let warm = root.field("warm").map { WarmFields(reader: reader).read($0, command: command) }
         let model = root.field("model").flatMap { ModelFields(reader: reader).readModel($0, parallelism: parallelism) }
         let hardware = root.field("hardware").flatMap { ModelFields(reader: reader).readHardware($0) }
 
-        guard let name, let command, let parallelism, let resources, let failure else { return nil }
+        guard let name, let command, let parallelism, let resources, let failure, warm != .some(nil) else { return nil }
         return JobSpec(
             name: name, command: command, workdir: workdir, env: env ?? [:], parallelism: parallelism,
-            resources: resources, checkpoint: checkpoint, failure: failure, model: model, hardware: hardware)
+            resources: resources, checkpoint: checkpoint, failure: failure, warm: warm ?? nil, model: model,
+            hardware: hardware)
     }
 
     static func isValidName(_ s: String) -> Bool {

@@ -11,6 +11,8 @@ public struct JobSpec: Hashable, Codable, Sendable {
     public var resources: Resources
     public var checkpoint: CheckpointPolicy?
     public var failure: FailurePolicy
+    /// Pre-started interpreters for a Python command (`warm:`); nil = every launch starts a process.
+    public var warm: WarmPolicy?
     /// Optional planner inputs (`ringmaster plan`).
     public var model: ModelShape?
     public var hardware: HardwareProfile?
@@ -18,7 +20,7 @@ public struct JobSpec: Hashable, Codable, Sendable {
     public init(
         name: String, command: [String], workdir: String? = nil, env: [String: String] = [:],
         parallelism: Parallelism = Parallelism(), resources: Resources = Resources(),
-        checkpoint: CheckpointPolicy? = nil, failure: FailurePolicy = FailurePolicy(),
+        checkpoint: CheckpointPolicy? = nil, failure: FailurePolicy = FailurePolicy(), warm: WarmPolicy? = nil,
         model: ModelShape? = nil, hardware: HardwareProfile? = nil
     ) {
         self.name = name
@@ -29,6 +31,7 @@ public struct JobSpec: Hashable, Codable, Sendable {
         self.resources = resources
         self.checkpoint = checkpoint
         self.failure = failure
+        self.warm = warm
         self.model = model
         self.hardware = hardware
     }

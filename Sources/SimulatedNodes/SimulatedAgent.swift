@@ -144,6 +144,9 @@ public struct SimulatedAgent: Sendable {
             case .failure(let refusal):
                 inputs.append(.spawnFailed(request.rank, reason: refusal.description))
             }
+        case .startWarm(let spec):
+            // Virtual ranks run no interpreter: a warm launch starts a virtual rank like any other.
+            inputs.append(.warmStartFailed(spec, reason: "a simulated node keeps no interpreters"))
         case .signalGroup(let pid, let signal):
             guard let ref = byPID[pid], var rank = ranks[ref] else { return }
             let ended = rank.signal(signal, now: now)

@@ -139,8 +139,19 @@ extension JobSupervisor {
         let port = 20000 + Int(fleet.random.next() % 10000)
         fleet.emit(.launch(LaunchOrder(job: id, attempt: number, placement: placement, resumeStep: resume,
                                        imported: check.imported == nil ? nil : importFrom, token: token, masterPort: port,
-                                       recovering: recovery != nil)))
+                                       recovering: recovery != nil, warmSpares: warmSpares(besides: placement, fleet))))
         if check.imported != nil { importFrom = nil }
+    }
+
+    /// The idle nodes that keep the job's warm interpreters: ready, free, able to hold a rank, inventory spares
+    /// first, then by name.
+    func warmSpares(besides placement: Placement, _ fleet: FleetState) -> [NodeID] {
+        guard let warm = spec.warm, warm.spares > 0 else { return [] }
+        let used = Set(placement.nodes)
+        return fleet.freeSlots(for: spec, besides: id)
+            .filter { !used.contains($0.id) && $0.capacity > 0 }
+            .sorted { ($0.spare ? 0 : 1, $0.id.rawValue) < ($1.spare ? 0 : 1, $1.id.rawValue) }
+            .prefix(warm.spares).map(\.id)
     }
 
     /// The attempt exists and its launches went out (ranks on nodes without a channel are that node's loss).

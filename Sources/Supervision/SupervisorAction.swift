@@ -26,6 +26,9 @@ public struct LaunchOrder: Hashable, Sendable {
     public var masterPort: Int
     /// Whether this attempt replaces a failed one.
     public var recovering: Bool
+    /// Idle nodes that keep warm interpreters for the job (`warm.spares`; inventory spares first), to take a
+    /// lost node's ranks without starting interpreters; empty without `warm:`.
+    public var warmSpares: [NodeID] = []
 }
 
 /// Ranks to stop: a signal with the SIGTERM → SIGKILL grace.

@@ -1,0 +1,39 @@
+/// The program a warm interpreter runs (`python OPTIONS -c SOURCE PRELOAD…`): it imports the preload modules,
+/// reads one `WarmLaunch` line on stdin (end of file: it is not needed, exit 0), points stdin at /dev/null, takes
+/// the launch's environment and working directory, and runs the script or module as `__main__` with the
+/// launch's `sys.argv` and `sys.path[0]` — what `python SCRIPT ARGS…` would have given it. Its exit status is
+/// the script's.
+enum WarmBootstrap {
+    static let source = #"""
+import sys
+def _ringmaster_warm():
+    import importlib, json, os
+    for name in sys.argv[1:]:
+        importlib.import_module(name)
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        return None
+    launch = json.loads(line)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.environ.clear()
+    os.environ.update(launch["env"])
+    if launch.get("cwd"):
+        os.chdir(launch["cwd"])
+    return launch["program"]
+_program = _ringmaster_warm()
+del _ringmaster_warm
+if _program is None:
+    sys.exit(0)
+import os as _os, runpy as _runpy
+if _program[0] == "-m":
+    sys.argv = [_program[1]] + _program[2:]
+    sys.path[0] = _os.getcwd()
+    _runpy.run_module(_program[1], run_name="__main__", alter_sys=True)
+else:
+    sys.argv = list(_program)
+    sys.path[0] = _os.path.dirname(_os.path.realpath(_program[0]))
+    _runpy.run_path(_program[0], run_name="__main__")
+"""#
+}
