@@ -26,14 +26,26 @@ _program = _ringmaster_warm()
 del _ringmaster_warm
 if _program is None:
     sys.exit(0)
-import os as _os, runpy as _runpy
+import os as _os
 if _program[0] == "-m":
+    import runpy as _runpy
     sys.argv = [_program[1]] + _program[2:]
     sys.path[0] = _os.getcwd()
     _runpy.run_module(_program[1], run_name="__main__", alter_sys=True)
 else:
+    # Not runpy.run_path: it would set sys.argv[0] to the absolute path, which a fresh start keeps as given.
+    import importlib.machinery as _machinery, types as _types
+    _path = _os.path.abspath(_program[0])
     sys.argv = list(_program)
-    sys.path[0] = _os.path.dirname(_os.path.realpath(_program[0]))
-    _runpy.run_path(_program[0], run_name="__main__")
+    sys.path[0] = _os.path.dirname(_os.path.realpath(_path))
+    _main = _types.ModuleType("__main__")
+    _main.__file__ = _path
+    _main.__loader__ = _machinery.SourceFileLoader("__main__", _path)
+    _main.__builtins__ = __builtins__
+    sys.modules["__main__"] = _main
+    with open(_path, "rb") as _source:
+        _code = compile(_source.read(), _path, "exec")
+    del _source, _machinery, _types, _path
+    exec(_code, _main.__dict__)
 """#
 }

@@ -34,6 +34,9 @@ import sys
 import tempfile
 import time
 
+# Whether this process is a warm interpreter (the job's `warm: {preload: [torch]}`): torch came in before the script.
+WARM_START = "torch" in sys.modules
+
 import torch
 import torch.distributed as dist
 import torch.nn as nn
@@ -147,7 +150,8 @@ def main() -> int:
     ckpt = rt.Checkpointer(directory, async_save=True)
     state = {"model": ddp, "optimizer": opt, "schedule": schedule, "sampler": sampler}
     start = ckpt.restore(state)
-    print(f"rank {env.rank}/{env.world_size} attempt {env.attempt}: steps {start}..{args.steps}", flush=True)
+    print(f"rank {env.rank}/{env.world_size} attempt {env.attempt}: steps {start}..{args.steps}"
+          f"{' (warm interpreter)' if WARM_START else ''}", flush=True)
 
     log = os.open(args.sample_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if args.sample_log else None
     loss = torch.zeros(())
