@@ -21,8 +21,17 @@ extension AgentCore {
         }
     }
 
+    mutating func warmStartFailed(_ spec: WarmSpec, reason: String, now: Duration) {
+        report(warm.startFailed(spec, reason: reason, now: now), spec, reason: reason)
+    }
+
     mutating func warmFailed(_ spec: WarmSpec, reason: String, now: Duration) {
-        guard let disabled = warm.failed(spec, reason: reason, now: now) else { return }
+        report(warm.failed(spec, reason: reason, now: now), spec, reason: reason)
+    }
+
+    /// Logs a failure of the kind, and that the kind is off when this one turned it off.
+    private mutating func report(_ outcome: Bool?, _ spec: WarmSpec, reason: String) {
+        guard let disabled = outcome else { return }
         actions.append(.log(reason))
         if disabled {
             actions.append(.log("warm interpreters of \(spec.python) (preload \(spec.preload.joined(separator: ", "))) are off "

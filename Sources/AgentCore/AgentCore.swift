@@ -99,7 +99,7 @@ public struct AgentCore: Sendable {
         case .warmStarted(let spec, let pid):
             warmStarted(spec, pid: pid)
         case .warmStartFailed(let spec, let reason):
-            warmFailed(spec, reason: "cannot start \(spec.python): \(reason)", now: now)
+            warmStartFailed(spec, reason: "cannot start \(spec.python): \(reason)", now: now)
         case .warmExited(let pid, let termination, let output):
             warmExited(pid, termination, output: output, now: now)
         case .tick:

@@ -11,6 +11,8 @@ public struct WarmPools: Hashable, Sendable {
         public var refillDelay: Duration
         /// Started interpreters waiting for a launch, oldest first.
         public var idle: [Int32] = []
+        /// Asked for (`startWarm`) and not yet answered.
+        public var starting = 0
         /// When the missing interpreters are started; nil = none missing, or disabled.
         public var refillAt: Duration?
         /// Interpreters in a row that exited before a launch.
@@ -18,7 +20,7 @@ public struct WarmPools: Hashable, Sendable {
         /// Why the kind takes no more launches.
         public var disabled: String?
 
-        public var missing: Int { disabled == nil ? max(size - idle.count, 0) : 0 }
+        public var missing: Int { disabled == nil ? max(size - idle.count - starting, 0) : 0 }
     }
 
     /// For a pool whose request named no delay.
@@ -74,17 +76,28 @@ public struct WarmPools: Hashable, Sendable {
         for (spec, pool) in pools where pool.missing > 0 {
             guard let at = pool.refillAt, now >= at else { continue }
             pools[spec]!.refillAt = nil
+            pools[spec]!.starting += pool.missing
             due.append((spec, pool.missing))
         }
         return due.sorted { $0.0.python + $0.0.preload.joined() < $1.0.python + $1.0.preload.joined() }
     }
 
-    /// An interpreter started for the kind (dropped meanwhile: nil, and the caller stops it).
+    /// An interpreter started for the kind; false when the kind was dropped or shrunk meanwhile (the caller
+    /// stops it).
     public mutating func started(_ spec: WarmSpec, pid: Int32) -> Bool {
         guard pools[spec] != nil else { return false }
+        pools[spec]!.starting = max(pools[spec]!.starting - 1, 0)
+        guard pools[spec]!.idle.count < pools[spec]!.size else { return false }
         pools[spec]!.idle.append(pid)
         kindOf[pid] = spec
         return true
+    }
+
+    /// An interpreter asked for could not be started: a failure of its kind (`failed`).
+    public mutating func startFailed(_ spec: WarmSpec, reason: String, now: Duration) -> Bool? {
+        guard pools[spec] != nil else { return nil }
+        pools[spec]!.starting = max(pools[spec]!.starting - 1, 0)
+        return failed(spec, reason: reason, now: now)
     }
 
     /// An interpreter could not be started, or one exited before a launch: counted; the kind is disabled at the

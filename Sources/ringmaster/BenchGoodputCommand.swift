@@ -20,7 +20,26 @@ struct BenchGoodput: AsyncParsableCommand {
             The controller's RSS (VmRSS) and open file descriptors are sampled every --sample-every seconds from
             the baseline's submit to the chaos run's end: start, quartiles, end, maxima, growth after the first
             quarter and the slope over the second half (JSON: every sample).
+
+            --workload torch: the PyTorch job of Manifests/jobs/scripts/torch_resilient.py (4-rank DDP over the ring
+            hook, checkpoint every 10 steps) under one seeded schedule of kill-rank, kill-node and hang-rank, run twice
+            side by side — cold restarts, then warm interpreters (`warm:`) — printing per failure kind the time from
+            the failure to the first step after it, lost steps, and ETTR. Goals: kill-rank ≤ 2 s, kill-node ≤ 3 s,
+            ETTR ≥ 0.95 with a failure every 60 s. Needs the CPU torch venv (scripts/torch-venv.sh).
             """)
+
+    enum Workload: String, ExpressibleByArgument, CaseIterable {
+        case demo, torch
+    }
+
+    @Option(help: "The job under failures: demo (ringmaster-train, 3-D parallel) or torch (cold versus warm restarts).")
+    var workload: Workload = .demo
+
+    @Option(help: "The torch workload's interpreter (with torch installed).")
+    var python = "/var/tmp/ringmaster-torch-venv/bin/python"
+
+    @Option(help: "The torch workload's script (default: Manifests/jobs/scripts/torch_resilient.py of this checkout).")
+    var script: String?
 
     @Option(help: "Failure-free minutes of training in the chaos run.")
     var minutes: Double = 5
@@ -39,6 +58,7 @@ struct BenchGoodput: AsyncParsableCommand {
 
     func run() async throws {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        if workload == .torch { return try await runTorch(ringmaster: exe) }
         let bench = GoodputBenchmark(minutes: minutes, meanInterval: every, seed: seed, sampleEvery: sampleEvery,
                                      progress: { [json] in if !json { Output.line(Human.time(Date()) + "  " + $0) } })
         let r = try await bench.run(ringmaster: exe)
@@ -67,6 +87,49 @@ struct BenchGoodput: AsyncParsableCommand {
         ]
         print("")
         print(Output.table(["MEASURE", "VALUE", "TARGET"], rows + Self.resourceRows(r.controller)))
+    }
+
+    /// The torch workload, cold and warm side by side.
+    func runTorch(ringmaster exe: String) async throws {
+        guard let script = script ?? Self.checkoutFile("Manifests/jobs/scripts/torch_resilient.py", near: exe) else {
+            throw ValidationError("cannot find Manifests/jobs/scripts/torch_resilient.py from here or the executable: give --script PATH")
+        }
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw ValidationError("--python \(python) is not an executable — make the venv with scripts/torch-venv.sh /var/tmp/ringmaster-torch-venv")
+        }
+        let root = URL(fileURLWithPath: script).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path
+        let bench = TorchGoodputBenchmark(minutes: minutes, meanInterval: every, seed: seed, python: python, script: script,
+                                          packagePath: root + "/python",
+                                          progress: { [json] in if !json { Output.line(Human.time(Date()) + "  " + $0) } })
+        let r = try await bench.run(ringmaster: exe)
+        if json { return try Output.json(r) }
+        func gap(_ m: TorchGoodputBenchmark.ModeFigures, _ kind: String) -> String {
+            guard let k = m.byKind[kind], k.gap.count > 0 else { return "-" }
+            return String(format: "%.2f / %.2f s (n=%d), lost %d", k.gap.p50, k.gap.p99, k.gap.count, k.lostSteps)
+        }
+        var rows: [[String]] = [
+            ["ETTR", String(format: "%.3f", r.cold.ettr), String(format: "%.3f", r.warm.ettr), "≥ 0.95 (a failure / 60 s)"],
+            ["failures, wall time", "\(r.cold.failures) in \(Int(r.cold.wallSeconds)) s", "\(r.warm.failures) in \(Int(r.warm.wallSeconds)) s", "-"],
+        ]
+        for (kind, goal) in [("kill-rank", "≤ 2 s"), ("kill-node", "≤ 3 s"), ("hang-rank", "-")] {
+            rows.append(["\(kind): failure → first step p50 / p99", gap(r.cold, kind), gap(r.warm, kind), goal])
+        }
+        rows.append(["lost steps", "\(r.cold.lostSteps)", "\(r.warm.lostSteps)", "-"])
+        print("")
+        print(String(format: "undisturbed step %.1f ms; %d steps per run", r.stepSeconds * 1000, r.cold.steps))
+        print(Output.table(["MEASURE", "COLD", "WARM", "GOAL"], rows))
+    }
+
+    /// `relative` in the checkout around the current directory or the executable (`.build/release/ringmaster`).
+    static func checkoutFile(_ relative: String, near exe: String) -> String? {
+        var dirs = [FileManager.default.currentDirectoryPath]
+        var d = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        for _ in 0..<4 {
+            dirs.append(d.path)
+            d = d.deletingLastPathComponent()
+        }
+        return dirs.map { $0 + "/" + relative }.first { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// The bounds this benchmark states for the controller over a run (README "Measured"): RSS after

@@ -73,25 +73,13 @@ struct GoodputBenchmark: Sendable {
         }
     }
 
-    /// Submits a manifest and follows the job's events until it ends; returns the final job. Blocking.
-    private func submitAndFollow(_ client: ControllerClient, _ manifest: String, path: String,
-                                 onEvent: (EventView) -> Void = { _ in }) throws -> JobView {
-        let job = try client.post("/v1/jobs", body: SubmitRequest(manifest: manifest, path: path), as: JobView.self)
-        try client.stream("/v1/events?follow=1&job=\(job.id)") { line in
-            guard let e = try? APICoding.decoder().decode(EventView.self, from: Data(line.utf8)) else { return true }
-            onEvent(e)
-            return !(e.jobStateTo?.isFinal ?? false)
-        }
-        return try client.get("/v1/jobs/\(job.id)", as: JobDetail.self).job
-    }
-
     /// The baseline and the chaos run, with blocking API calls: on a dedicated thread.
     private func measure(client: ControllerClient, folder: String) throws -> Result {
         let checkpoints = folder + "/checkpoints"
 
         // Failure-free step time: the ranks' own ms/step over a short run.
         progress("baseline: 150 failure-free steps")
-        let baseline = try submitAndFollow(client, Self.manifest(name: "baseline", steps: 150, checkpoints: checkpoints),
+        let baseline = try client.submitAndFollow(Self.manifest(name: "baseline", steps: 150, checkpoints: checkpoints),
                                            path: folder + "/baseline.yaml")
         let msPerStep = try client.trainerMillisecondsPerStep(job: baseline.id) ?? 0
         guard baseline.state == .succeeded, msPerStep > 0 else {
@@ -124,7 +112,7 @@ struct GoodputBenchmark: Sendable {
         injector.start()
         var events: [EventView] = []
         let start = Date()
-        let final = try submitAndFollow(client, Self.manifest(name: "goodput", steps: steps, checkpoints: checkpoints),
+        let final = try client.submitAndFollow(Self.manifest(name: "goodput", steps: steps, checkpoints: checkpoints),
                                         path: folder + "/goodput.yaml") { e in
             events.append(e)
             if e.kind == "failure.detected" || e.kind == "recovery.complete" { progress(e.message) }
@@ -135,9 +123,7 @@ struct GoodputBenchmark: Sendable {
             throw BenchmarkFailure(description: "the chaos run ended \(final.state.rawValue): \(final.reason ?? "")")
         }
 
-        func payload(_ e: EventView) -> [String: Any] {
-            (e.payload.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }) ?? [:]
-        }
+        func payload(_ e: EventView) -> [String: Any] { e.payloadFields }
         var detection: [String: [Double]] = [:]
         for e in events where e.kind == "failure.detected" {
             let p = payload(e)

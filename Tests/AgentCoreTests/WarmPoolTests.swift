@@ -45,6 +45,21 @@ import Testing
         #expect(h.at(2500, .tick).startWarms == [Self.kind])
     }
 
+    @Test func interpretersBeingStartedCountTowardsThePool() {
+        let h = Harness()
+        h.at(0, controller: Self.pool(2, delay: 0))
+        #expect(h.at(0, .tick).startWarms.count == 2)
+        // Asked for again before the shell answered: nothing more starts, now or later.
+        h.at(1, controller: Self.pool(2, delay: 0))
+        #expect(h.at(2, .tick).startWarms.isEmpty)
+        #expect(h.core.warm.nextRefill == nil)
+        // Shrunk meanwhile: the one beyond the size goes as it comes up.
+        h.at(3, controller: Self.pool(1, delay: 0))
+        #expect(h.at(4, .warmStarted(Self.kind, pid: 500)).signals.isEmpty)
+        #expect(h.at(5, .warmStarted(Self.kind, pid: 501)).signals == [Signalled(pid: 501, signal: SIGKILL)])
+        #expect(h.core.warm.idlePIDs == [500])
+    }
+
     @Test func aLaunchFindingNoWaitingInterpreterStartsAProcess() {
         let h = Harness()
         h.at(0, controller: Self.pool(1))

@@ -36,6 +36,15 @@ import time
 
 # Whether this process is a warm interpreter (the job's `warm: {preload: [torch]}`): torch came in before the script.
 WARM_START = "torch" in sys.modules
+_LAP = [time.monotonic()]
+
+
+def lap() -> float:
+    """Seconds since the previous lap (the start-up profile line)."""
+    now = time.monotonic()
+    seconds = now - _LAP[0]
+    _LAP[0] = now
+    return seconds
 
 import torch
 import torch.distributed as dist
@@ -126,18 +135,22 @@ def main() -> int:
     p.add_argument("--eval-seconds", type=float, default=0.0)
     p.add_argument("--eval-timeout", default="60s", help="the eval section's timeout (seconds or a duration)")
     args = p.parse_args()
+    profile = {"imports": lap()}
 
     env = ringmaster.env()
     if "MASTER_ADDR" not in os.environ:  # a plain local run: one process
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT="29512", RANK="0", WORLD_SIZE="1")
     dist.init_process_group("gloo", init_method="env://")
+    profile["process group"] = lap()
     torch.manual_seed(args.seed)
 
     dataset = Corpus(args.dataset, args.seed)
     model = TinyGPT()
     ddp = DDP(model)  # broadcasts rank 0's initial parameters over gloo
+    profile["model + DDP"] = lap()
     if env.world_size > 1 or env.inside_ringmaster:
         ddp.register_comm_hook(rt.ring_group(), rt.ring_allreduce_hook)
+    profile["ring group"] = lap()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = 10
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -150,6 +163,7 @@ def main() -> int:
     ckpt = rt.Checkpointer(directory, async_save=True)
     state = {"model": ddp, "optimizer": opt, "schedule": schedule, "sampler": sampler}
     start = ckpt.restore(state)
+    profile["restore"] = lap()
     print(f"rank {env.rank}/{env.world_size} attempt {env.attempt}: steps {start}..{args.steps}"
           f"{' (warm interpreter)' if WARM_START else ''}", flush=True)
 
@@ -168,6 +182,10 @@ def main() -> int:
         ringmaster.step(step + 1)
         ringmaster.metric("loss", loss.item())
         done = step + 1
+        if step == start:  # where a (re)start's time goes, after its first step
+            profile["first step"] = lap()
+            print(f"rank {env.rank} attempt {env.attempt} start-up {sum(profile.values()):.2f} s: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in profile.items()), flush=True)
         # Periodic, or the step a controller's checkpoint-now names (a Slurm time limit is near).
         if args.checkpoint_every and (done % args.checkpoint_every == 0 or ringmaster.checkpoint_requested(done)):
             ckpt.save(done, state)

@@ -1,0 +1,177 @@
+import ControllerAPI
+import ControllerHarness
+import Foundation
+import RingmasterModel
+import Synchronization
+import SystemUtilities
+
+/// `ringmaster bench goodput --workload torch`: the PyTorch job of `Manifests/jobs/scripts/torch_resilient.py`
+/// (4-rank DDP, gradients over the ring hook, async checkpoints every 10 steps) under the same seeded Poisson
+/// schedule of kill-rank, kill-node and hang-rank, first with cold restarts, then with warm interpreters
+/// (`warm: {preload: [torch, ringmaster.torch], spares: 2}`), side by side: per failure kind the time from the
+/// failure to the job's first step after it (detection + recovery; the last step before a kill is at most one
+/// step time earlier), lost steps, and ETTR (steps × the undisturbed step time ÷ wall time).
+struct TorchGoodputBenchmark: Sendable {
+    var minutes: Double
+    var meanInterval: Double
+    var seed: UInt64
+    var python: String
+    var script: String
+    /// The folder holding the `ringmaster` package (`python/`).
+    var packagePath: String
+    var progress: @Sendable (String) -> Void
+
+    static let kinds: [ChaosRequest.Action] = [.killRank, .killNode, .hangRank]
+
+    struct KindFigures: Codable, Sendable {
+        /// Failure → first step after it, seconds.
+        var gap: Quantiles
+        var detection: Quantiles
+        var recovery: Quantiles
+        var lostSteps: Int
+    }
+
+    struct ModeFigures: Codable, Sendable {
+        var mode: String
+        var ettr: Double
+        var wallSeconds: Double
+        var steps: Int
+        var failures: Int
+        var byKind: [String: KindFigures]
+        var lostSteps: Int
+    }
+
+    struct Result: Codable, Sendable {
+        var stepSeconds: Double
+        var cold: ModeFigures
+        var warm: ModeFigures
+    }
+
+    func manifest(name: String, steps: Int, checkpoints: String, warm: Bool) -> String {
+        """
+        name: \(name)
+        command: ["\(python)", "\(script)", --steps, "\(steps)", --checkpoint-every, "10"]
+        env: {PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: "1", PYTHONPATH: "\(packagePath)"}
+        parallelism: {data: 4}
+        checkpoint: {every: 10, keep: 3, dir: \(checkpoints)}
+        failure: {maxRestarts: 1000, backoff: 200ms, stallTimeout: auto, quarantineAfter: 1000}
+        \(warm ? "warm: {preload: [torch, ringmaster.torch], spares: 2}" : "")
+        """
+    }
+
+    func run(ringmaster: String) async throws -> Result {
+        let controller = try await ControllerProcess.startForBenchmark(
+            ringmaster: ringmaster, name: "goodput-torch",
+            clusterYAML: "name: goodput-torch\nlocal: {nodes: 4, accelerators: 2}\nheartbeat: {interval: 300ms, missed: 3}\n",
+            readyNodes: 4)
+        let folder = controller.benchmarkFolder
+        do {
+            let client = try controller.client()
+            let result = try await onDedicatedThread(name: "bench goodput torch") { try measure(client: client, folder: folder) }
+            await controller.stopBenchmark()
+            return result
+        } catch {
+            await controller.stopBenchmark()
+            throw error
+        }
+    }
+
+    /// The undisturbed step time: the job's progress between step 50 and step 350 of a failure-free run.
+    private func stepSeconds(client: ControllerClient, folder: String) throws -> Double {
+        progress("baseline: 400 failure-free steps (cold)")
+        let job = try client.post("/v1/jobs", body: SubmitRequest(
+            manifest: manifest(name: "baseline", steps: 400, checkpoints: folder + "/checkpoints", warm: false),
+            path: folder + "/baseline.yaml"), as: JobView.self)
+        var marks: [(Date, Int)] = []
+        try pollUntil(seconds: 600, "the baseline to pass step 350") {
+            let view = try client.get("/v1/jobs/\(job.id)", as: JobDetail.self).job
+            if view.state.isFinal { throw BenchmarkFailure(description: "the baseline ended \(view.state.rawValue): \(view.reason ?? "")") }
+            guard let step = view.step else { return false }
+            if marks.isEmpty, step >= 50 { marks.append((Date(), step)) }
+            if marks.count == 1, step >= 350 { marks.append((Date(), step)) }
+            return marks.count == 2
+        }
+        let (t0, s0) = marks[0], (t1, s1) = marks[1]
+        return t1.timeIntervalSince(t0) / Double(s1 - s0)
+    }
+
+    private func measure(client: ControllerClient, folder: String) throws -> Result {
+        let step = try stepSeconds(client: client, folder: folder)
+        let steps = Int(minutes * 60 / step)
+        progress(String(format: "undisturbed %.1f ms/step; each run: %d steps (≈ %.1f min), a failure every %.0f s on average",
+                        step * 1000, steps, Double(steps) * step / 60, meanInterval))
+        var figures: [ModeFigures] = []
+        for warm in [false, true] {
+            figures.append(try chaosRun(client: client, folder: folder, warm: warm, steps: steps, stepSeconds: step))
+        }
+        return Result(stepSeconds: step, cold: figures[0], warm: figures[1])
+    }
+
+    /// One run under the seeded schedule (the same for both modes).
+    private func chaosRun(client: ControllerClient, folder: String, warm: Bool, steps: Int, stepSeconds: Double) throws -> ModeFigures {
+        let mode = warm ? "warm" : "cold"
+        let name = "torch-\(mode)"
+        progress("\(mode) run")
+        let done = Mutex(false)
+        let injector = Thread { [self] in
+            var rng = SplitMix64(seed: seed)
+            while !done.withLock({ $0 }) {
+                let deadline = Date().addingTimeInterval(rng.exponential(mean: meanInterval))
+                let action = Self.kinds[Int(rng.next() % UInt64(Self.kinds.count))]
+                let choice = rng.next()
+                while Date() < deadline, !done.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }
+                if done.withLock({ $0 }) { break }
+                guard let jobs = try? client.get("/v1/jobs", as: [JobView].self),
+                      let job = jobs.first(where: { $0.name == name && $0.state == .running }) else { continue }
+                if let report = try? Chaos.inject(ChaosRequest(action: action, seed: choice), job: job.id, client: client) {
+                    progress("\(mode): chaos \(report.message)")
+                }
+            }
+        }
+        injector.start()
+        var events: [EventView] = []
+        let start = Date()
+        let final = try client.submitAndFollow(manifest(name: name, steps: steps, checkpoints: folder + "/checkpoints-\(mode)", warm: warm),
+                                               path: folder + "/\(name).yaml") { e in
+            events.append(e)
+            if e.kind == "recovery.complete" { progress("\(mode): \(e.message)") }
+        }
+        let wall = Date().timeIntervalSince(start)
+        done.withLock { $0 = true }
+        guard final.state == .succeeded else {
+            throw BenchmarkFailure(description: "the \(mode) run ended \(final.state.rawValue): \(final.reason ?? "")")
+        }
+        return Self.figures(mode: mode, events: events, steps: steps, stepSeconds: stepSeconds, wall: wall)
+    }
+
+    /// Per failure kind (of the first detection of each failure): detection, recovery, their sum, lost steps.
+    static func figures(mode: String, events: [EventView], steps: Int, stepSeconds: Double, wall: Double) -> ModeFigures {
+        var detection: [String: [Double]] = [:], recovery: [String: [Double]] = [:], gaps: [String: [Double]] = [:]
+        var lost: [String: Int] = [:]
+        var pending: [Int64: (kind: String, seconds: Double)] = [:]  // attempt row → the failure detected in it
+        for e in events {
+            let p = e.payloadFields
+            if e.kind == "failure.detected", p["refines"] == nil, let attempt = e.attempt,
+               let kind = (p["injected"] as? String) ?? (p["kind"] as? String),
+               let seconds = (p["detectionSeconds"] as? String).flatMap(Double.init) {
+                if pending[attempt] == nil { pending[attempt] = (kind, seconds) }
+            } else if e.kind == "recovery.complete", let r = p["recoverySeconds"] as? Double,
+                      let failure = pending.min(by: { $0.key < $1.key })?.value {
+                // One recovery ends every failure detected since the last one (a failure during a recovery
+                // is part of it): the outage counts from the first.
+                pending = [:]
+                detection[failure.kind, default: []].append(failure.seconds)
+                recovery[failure.kind, default: []].append(r)
+                gaps[failure.kind, default: []].append(failure.seconds + r)
+                lost[failure.kind, default: 0] += Int((p["lostSteps"] as? Double) ?? 0)
+            }
+        }
+        var byKind: [String: KindFigures] = [:]
+        for kind in gaps.keys {
+            byKind[kind] = KindFigures(gap: Quantiles(gaps[kind]!), detection: Quantiles(detection[kind] ?? []),
+                                       recovery: Quantiles(recovery[kind] ?? []), lostSteps: lost[kind] ?? 0)
+        }
+        return ModeFigures(mode: mode, ettr: Double(steps) * stepSeconds / wall, wallSeconds: wall, steps: steps,
+                           failures: gaps.values.map(\.count).reduce(0, +), byKind: byKind, lostSteps: lost.values.reduce(0, +))
+    }
+}
