@@ -216,6 +216,7 @@ final class Agent {
             }
             for w in warm.values {
                 for fd in w.fds where fd >= 0 { pollFDs.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+                if !w.ready, w.launchFD >= 0 { pollFDs.append(pollfd(fd: w.launchFD, events: Int16(POLLIN), revents: 0)) }
             }
             let rc = poll(&pollFDs, nfds_t(pollFDs.count), pollTimeoutMilliseconds())
             if rc < 0, errno != EINTR {
@@ -254,6 +255,8 @@ final class Agent {
             for datagram in r.readReports(buffer: readBuffer) { feed(.rankReport(r.ref, datagram: datagram)) }
         } else if let w = warm.values.first(where: { $0.fds.contains(fd) }) {
             _ = w.readOutput(stream: w.fds[0] == fd ? 0 : 1, buffer: readBuffer)
+        } else if let w = warm.values.first(where: { $0.launchFD == fd }) {
+            if w.readReady() { feed(.warmReady(pid: w.pid)) }
         }
     }
 

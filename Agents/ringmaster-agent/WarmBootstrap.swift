@@ -1,5 +1,5 @@
 /// The program a warm interpreter runs (`python OPTIONS -c SOURCE PRELOAD…`): it imports the preload modules,
-/// reads one `WarmLaunch` line on stdin (end of file: it is not needed, exit 0), points stdin at /dev/null, takes
+/// writes one byte on stdin (a socket: the agent then counts it ready), reads one `WarmLaunch` line there (end of file: it is not needed, exit 0), points stdin at /dev/null, takes
 /// the launch's environment and working directory, and runs the script or module as `__main__` with the
 /// launch's `sys.argv` and `sys.path[0]` — what `python SCRIPT ARGS…` would have given it. Its exit status is
 /// the script's.
@@ -10,6 +10,7 @@ def _ringmaster_warm():
     import importlib, json, os
     for name in sys.argv[1:]:
         importlib.import_module(name)
+    os.write(0, b"r")
     line = sys.stdin.buffer.readline()
     if not line.strip():
         return None

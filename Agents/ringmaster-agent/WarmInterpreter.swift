@@ -5,13 +5,15 @@ import SystemUtilities
 import Glibc
 #endif
 
-/// One pre-started interpreter (`AgentAction.startWarm`): the pipe its launch goes down, its output pipes, and
-/// what it wrote while it waited (import warnings), kept to open the rank's logs with, as a fresh process's
-/// output would.
+/// One pre-started interpreter (`AgentAction.startWarm`): the socket it says it is ready on and its launch goes
+/// down (its stdin, one end of a socket pair), its output pipes, and what it wrote while it waited (import
+/// warnings), kept to open the rank's logs with, as a fresh process's output would.
 final class WarmInterpreter {
     let pid: pid_t
     let spec: WarmSpec
     var launchFD: Int32
+    /// It wrote its "ready" byte: the preload is imported.
+    var ready = false
     /// Read ends of its stdout and stderr (-1 once closed); a rank launched into it takes them over.
     var fds: [Int32]
     /// Per stream, what it wrote before a launch (the first `earlyCap` bytes).
@@ -33,9 +35,13 @@ final class WarmInterpreter {
         guard resolveExecutable(spec.python, path: env["PATH"], cwd: spec.cwd) != nil else {
             return .failure(.init("executable not found: \(spec.python)"))
         }
-        guard let launch = try? POSIX.makePipe() else { return .failure(.init("cannot create pipes")) }
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            return .failure(.init("cannot create a socket pair: \(String(cString: strerror(errno)))"))
+        }
+        let launch = (read: pair[1], write: pair[0])  // the interpreter's end, the agent's end
         guard let out = try? POSIX.makePipe(), let err = try? POSIX.makePipe() else {
-            for fd in [launch.read, launch.write] { Glibc.close(fd) }
+            for fd in pair { Glibc.close(fd) }
             return .failure(.init("cannot create pipes"))
         }
         let python = [spec.python] + spec.options + ["-c", WarmBootstrap.source] + spec.preload
@@ -52,7 +58,7 @@ final class WarmInterpreter {
         for fd in [launch.read, out.write, err.write] { Glibc.close(fd) }
         POSIX.setNonBlocking(out.read)
         POSIX.setNonBlocking(err.read)
-        _ = fcntl(launch.write, F_SETFD, FD_CLOEXEC)
+        POSIX.setNonBlocking(launch.write)
         return .success(WarmInterpreter(pid: pid, spec: spec, launchFD: launch.write, fds: [out.read, err.read]))
     }
 
@@ -72,13 +78,27 @@ final class WarmInterpreter {
         return true
     }
 
-    /// Writes the launch line and closes the pipe; false when the interpreter no longer reads it (it died).
+    /// Reads the ready byte (true once it came). At end of file the socket is closed: the interpreter is going.
+    func readReady() -> Bool {
+        guard launchFD >= 0 else { return false }
+        var byte: UInt8 = 0
+        let n = read(launchFD, &byte, 1)
+        if n == 1 { ready = true }
+        if n == 0 {
+            Glibc.close(launchFD)
+            launchFD = -1
+        }
+        return n == 1
+    }
+
+    /// Writes the launch line and closes the socket; false when the interpreter no longer reads it (it died).
     func hand(_ launch: WarmLaunch) -> Bool {
         defer {
             Glibc.close(launchFD)
             launchFD = -1
         }
         guard launchFD >= 0 else { return false }
+        POSIX.setNonBlocking(launchFD, false)
         return (try? POSIX.writeAll(launchFD, launch.line)) != nil
     }
 

@@ -100,6 +100,8 @@ public struct AgentCore: Sendable {
             warmStarted(spec, pid: pid)
         case .warmStartFailed(let spec, let reason):
             warmStartFailed(spec, reason: "cannot start \(spec.python): \(reason)", now: now)
+        case .warmReady(let pid):
+            warm.ready(pid)
         case .warmExited(let pid, let termination, let output):
             warmExited(pid, termination, output: output, now: now)
         case .tick:
@@ -130,7 +132,7 @@ public struct AgentCore: Sendable {
         let plan = HeartbeatPlan(
             sequence: heartbeats.nextSequence(),
             ranks: liveRanksInOrder.map { HeartbeatPlan.Rank(rank: $0.ref, pid: $0.pid) },
-            malformedReports: malformedReports, ping: ping, warmInterpreters: warm.pools.isEmpty ? nil : warm.idlePIDs.count)
+            malformedReports: malformedReports, ping: ping, warmInterpreters: warm.pools.isEmpty ? nil : warm.readyCount)
         guard mayQueue(droppable: ping == nil, bytes: WireEstimate.bytes(of: plan)) else { return }
         actions.append(.sendHeartbeat(plan))
     }

@@ -30,6 +30,8 @@ public enum AgentInput: Hashable, Sendable {
     case warmStarted(WarmSpec, pid: Int32)
     /// It could not be started.
     case warmStartFailed(WarmSpec, reason: String)
+    /// A waiting interpreter has imported its preload (it said so on its launch socket).
+    case warmReady(pid: Int32)
     /// An interpreter no launch went into was reaped; `output` is the end of what it wrote.
     case warmExited(pid: Int32, POSIX.Termination, output: String)
     /// Time passed: whatever is due at `now` (log flush, kill deadlines, shutdown, heartbeat) happens.

@@ -29,6 +29,8 @@ public struct WarmPools: Hashable, Sendable {
     public private(set) var pools: [WarmSpec: Pool] = [:]
     /// The kind of each waiting interpreter.
     private var kindOf: [Int32: WarmSpec] = [:]
+    /// Waiting interpreters that have imported their preload.
+    public private(set) var readyPIDs: Set<Int32> = []
 
     public init(defaultRefillDelay: Duration, failureLimit: Int) {
         self.defaultRefillDelay = defaultRefillDelay
@@ -38,13 +40,21 @@ public struct WarmPools: Hashable, Sendable {
     /// Every waiting interpreter.
     public var idlePIDs: [Int32] { kindOf.keys.sorted() }
 
+    /// Waiting interpreters ready for a launch (what heartbeats report).
+    public var readyCount: Int { readyPIDs.count }
+
+    /// A waiting interpreter has imported its preload.
+    public mutating func ready(_ pid: Int32) {
+        if kindOf[pid] != nil { readyPIDs.insert(pid) }
+    }
+
     public var nextRefill: Duration? { pools.values.compactMap { $0.missing > 0 ? $0.refillAt : nil }.min() }
 
     /// Sets the kind's size; returns the interpreters to stop (beyond the new size, or all of them at 0).
     public mutating func resize(_ spec: WarmSpec, to size: Int, refillDelay: Duration? = nil, now: Duration) -> [Int32] {
         guard size > 0 else {
             let dropped = pools.removeValue(forKey: spec)?.idle ?? []
-            for pid in dropped { kindOf[pid] = nil }
+            for pid in dropped { forget(pid) }
             return dropped
         }
         var pool = pools[spec] ?? Pool(size: size, refillDelay: refillDelay ?? defaultRefillDelay)
@@ -52,18 +62,20 @@ public struct WarmPools: Hashable, Sendable {
         if let refillDelay { pool.refillDelay = refillDelay }
         var surplus: [Int32] = []
         while pool.idle.count > size { surplus.append(pool.idle.removeLast()) }
-        for pid in surplus { kindOf[pid] = nil }
+        for pid in surplus { forget(pid) }
         if pool.missing > 0, pool.refillAt == nil { pool.refillAt = now + pool.refillDelay }
         pools[spec] = pool
         return surplus
     }
 
-    /// A waiting interpreter of the kind for a launch (the oldest: its imports are the likeliest done), or nil
-    /// when there is none; the pool refills later.
+    /// A waiting interpreter of the kind for a launch — the oldest ready one, else the oldest (its imports are the
+    /// likeliest done; the launch waits for them) — or nil when there is none; the pool refills later.
     public mutating func take(_ spec: WarmSpec, now: Duration) -> Int32? {
         guard var pool = pools[spec], pool.disabled == nil, !pool.idle.isEmpty else { return nil }
-        let pid = pool.idle.removeFirst()
+        let index = pool.idle.firstIndex(where: readyPIDs.contains) ?? 0
+        let pid = pool.idle.remove(at: index)
         kindOf[pid] = nil
+        readyPIDs.remove(pid)
         pool.failures = 0
         pool.refillAt = now + pool.refillDelay
         pools[spec] = pool
@@ -117,9 +129,15 @@ public struct WarmPools: Hashable, Sendable {
 
     /// The kind of a waiting interpreter that exited, after forgetting it; nil when it was not waiting.
     public mutating func exited(_ pid: Int32) -> WarmSpec? {
-        guard let spec = kindOf.removeValue(forKey: pid) else { return nil }
+        guard let spec = kindOf[pid] else { return nil }
+        forget(pid)
         pools[spec]?.idle.removeAll { $0 == pid }
         return spec
+    }
+
+    private mutating func forget(_ pid: Int32) {
+        kindOf[pid] = nil
+        readyPIDs.remove(pid)
     }
 
     /// Forgets every interpreter (the agent is stopping); returns their pids.
@@ -127,6 +145,7 @@ public struct WarmPools: Hashable, Sendable {
         let all = idlePIDs
         pools = [:]
         kindOf = [:]
+        readyPIDs = []
         return all
     }
 }

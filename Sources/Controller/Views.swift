@@ -84,10 +84,12 @@ enum Views {
         let statuses = Dictionary(uniqueKeysWithValues: manager.statuses().map { ($0.entry.id, $0) })
         return try store.nodes().map { n in
             let hello = statuses[n.id]?.hello
+            let ready = statuses[n.id]?.state == .ready
             return NodeView(id: n.id.rawValue, host: host?(n.id) ?? n.host, spare: n.spare, state: n.state, reason: n.stateReason,
                             since: n.stateChangedAt, accelerators: n.accelerators, cpus: hello?.host.cpuCount,
                             memoryBytes: hello?.host.memoryBytes, ranks: busy[n.id] ?? 0,
-                            agentPID: statuses[n.id]?.state == .ready ? hello?.agentPID : nil)
+                            agentPID: ready ? hello?.agentPID : nil,
+                            warmInterpreters: ready ? statuses[n.id]?.lastHeartbeat?.warmInterpreters : nil)
         }
     }
 

@@ -145,9 +145,13 @@ public struct NodeView: Codable, Sendable, Equatable {
     public var ranks: Int
     /// The agent's pid on its host, from its `hello`.
     public var agentPID: Int32?
+    /// Interpreters waiting for a launch (`warm:`), from the agent's last heartbeat; nil when it keeps no pool.
+    public var warmInterpreters: Int?
 
     public init(id: String, host: String, spare: Bool, state: NodeState, reason: String?, since: Date,
-                accelerators: [Accelerator], cpus: Int?, memoryBytes: UInt64?, ranks: Int, agentPID: Int32? = nil) {
+                accelerators: [Accelerator], cpus: Int?, memoryBytes: UInt64?, ranks: Int, agentPID: Int32? = nil,
+                warmInterpreters: Int? = nil) {
+        self.warmInterpreters = warmInterpreters
         self.id = id
         self.host = host
         self.spare = spare

@@ -95,9 +95,9 @@ struct Nodes: AsyncParsableCommand {
         let rows = nodes.map { n in
             [n.host, n.id + (n.spare ? " (spare)" : ""), n.state.rawValue, n.cpus.map(String.init) ?? "-",
              n.memoryBytes.map(Self.bytes) ?? "-", Self.accelerators(n.accelerators), String(n.ranks),
-             Human.age(n.since), n.state == .ready ? "" : (n.reason ?? "")]
+             n.warmInterpreters.map(String.init) ?? "-", Human.age(n.since), n.state == .ready ? "" : (n.reason ?? "")]
         }
-        print(Output.table(["HOST", "NAME", "STATE", "CPUS", "MEMORY", "ACCELERATORS", "RANKS", "SINCE", "REASON"], rows))
+        print(Output.table(["HOST", "NAME", "STATE", "CPUS", "MEMORY", "ACCELERATORS", "RANKS", "WARM", "SINCE", "REASON"], rows))
     }
 
     static func defaultAgentPath() -> String {

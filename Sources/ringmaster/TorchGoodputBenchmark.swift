@@ -8,7 +8,7 @@ import SystemUtilities
 /// `ringmaster bench goodput --workload torch`: the PyTorch job of `Manifests/jobs/scripts/torch_resilient.py`
 /// (4-rank DDP, gradients over the ring hook, async checkpoints every 10 steps) under the same seeded Poisson
 /// schedule of kill-rank, kill-node and hang-rank, first with cold restarts, then with warm interpreters
-/// (`warm: {preload: [torch, ringmaster.torch], spares: 2}`), side by side: per failure kind the time from the
+/// (`warm: {preload: [ringmaster.torch.warm], spares: 2}`), side by side: per failure kind the time from the
 /// failure to the job's first step after it (detection + recovery; the last step before a kill is at most one
 /// step time earlier), lost steps, and ETTR (steps × the undisturbed step time ÷ wall time).
 struct TorchGoodputBenchmark: Sendable {
@@ -55,7 +55,7 @@ struct TorchGoodputBenchmark: Sendable {
         parallelism: {data: 4}
         checkpoint: {every: 10, keep: 3, dir: \(checkpoints)}
         failure: {maxRestarts: 1000, backoff: 200ms, stallTimeout: auto, quarantineAfter: 1000}
-        \(warm ? "warm: {preload: [torch, ringmaster.torch], spares: 2}" : "")
+        \(warm ? "warm: {preload: [ringmaster.torch.warm], spares: 2}" : "")
         """
     }
 

@@ -121,13 +121,27 @@ import Testing
         #expect(h.at(200, .tick).startWarms == [Self.kind])
     }
 
-    @Test func heartbeatsCountTheWaitingInterpreters() {
+    @Test func heartbeatsCountTheInterpretersReadyForALaunch() {
         let h = Harness()
         #expect(h.at(1000, .tick).heartbeats.first?.warmInterpreters == nil)
         h.at(1000, controller: Self.pool(2, delay: 0))
         h.at(1000, .tick)
         h.at(1000, .warmStarted(Self.kind, pid: 500))
-        #expect(h.at(2000, .tick).heartbeats.first?.warmInterpreters == 1)
+        h.at(1000, .warmStarted(Self.kind, pid: 501))
+        #expect(h.at(2000, .tick).heartbeats.first?.warmInterpreters == 0, "started, still importing")
+        h.at(2100, .warmReady(pid: 501))
+        #expect(h.at(3000, .tick).heartbeats.first?.warmInterpreters == 1)
+    }
+
+    @Test func aLaunchTakesAReadyInterpreterBeforeAnOlderOneStillImporting() {
+        let h = Harness()
+        _ = filled(h)
+        h.at(1100, .warmReady(pid: 501))
+        #expect(h.at(1200, controller: Self.launch(0)).spawns.map(\.warmPID) == [501])
+        h.at(1200, .spawned(rankRef(0), pid: 501))
+        #expect(h.core.warm.readyCount == 0)
+        // None ready: the oldest, whose launch then waits for its imports.
+        #expect(h.at(1300, controller: Self.launch(1)).spawns.map(\.warmPID) == [500])
     }
 
     @Test func theAgentsExitStopsAndAwaitsItsWaitingInterpreters() {

@@ -17,6 +17,10 @@ struct TorchWarmTests {
     static func starts(_ c: ControllerProcess, _ job: String, attempt n: Int) async throws -> (warm: Int, all: Int) {
         let lines = try await c.cli(["logs", job, "--attempt", "\(n)", "--tail", "10000"]).output.split(separator: "\n")
             .filter { $0.contains(" attempt \(n): steps ") }
+        for line in try await c.cli(["logs", job, "--attempt", "\(n)", "--tail", "10000"]).output.split(separator: "\n")
+        where line.contains(" start-up ") {
+            print("attempt \(n): \(line)")
+        }
         return (lines.filter { $0.contains("(warm interpreter)") }.count, lines.count)
     }
 
@@ -26,9 +30,10 @@ struct TorchWarmTests {
         defer { dir.remove() }
         let c = try await ControllerProcess.start(cluster: try localCluster(dir), stateDirectory: dir.file("state"))
         try await c.waitForReadyNodes(4)
-        let steps = TorchResilienceTests.steps
+        // Long enough for a restart's pools to refill before the job ends (≈ 25 ms a step here).
+        let steps = 400
 
-        let reference = try await c.submit(try TorchResilienceTests.manifest("reference", python: python, dir: dir)).id
+        let reference = try await c.submit(try TorchResilienceTests.manifest("reference", python: python, dir: dir, steps: steps)).id
         let finished = try await c.waitForJob(reference, within: .seconds(180))
         #expect(finished.state == .succeeded, "\(finished.reason ?? "")")
         let expected = try await FaultTests.hashes(c, reference)
@@ -36,12 +41,20 @@ struct TorchWarmTests {
         let table = TorchResilienceTests.reference(TorchResilienceTests.samples(dir.file("reference.samples")), steps: steps)
 
         let job = try await c.submit(try TorchResilienceTests.manifest(
-            "warm", python: python, dir: dir, failure: "maxRestarts: 4, backoff: 0s, stallTimeout: 10s",
-            extra: "warm: {preload: [torch, ringmaster.torch], refillAfter: 2s}")).id
+            "warm", python: python, dir: dir, steps: steps, failure: "maxRestarts: 4, backoff: 0s, stallTimeout: 10s",
+            extra: "warm: {preload: [ringmaster.torch.warm], refillAfter: 2s}")).id
         // The first attempt starts cold (no pool yet); its nodes and a spare fill their pools meanwhile.
         _ = try await TorchResilienceTests.commit(c, job, attempt: 1, atLeast: 40)
         try await c.chaos(["kill-rank", job, "--rank", "1"])
         _ = try await TorchResilienceTests.commit(c, job, attempt: 2)
+        // The pools the restart used refill (after refillAfter), and the spare keeps its own: every node that
+        // may take the next attempt's ranks holds 2 waiting interpreters (`ringmaster nodes`' WARM column).
+        let used = Set(try await c.detail(job).ranks.map(\.node))
+        try await eventually("every pool full", within: .seconds(120), every: .milliseconds(100)) {
+            let nodes = try await c.cliJSON(["nodes"], as: [NodeView].self)
+            let warm = nodes.filter { ($0.warmInterpreters ?? 0) >= 2 }.map(\.id)
+            return used.isSubset(of: warm) && warm.count >= 3
+        }
         let lostNode = try await TorchResilienceTests.node(of: 3, c, job)
         try await c.chaos(["kill-node", job, "--node", lostNode])
 
