@@ -30,6 +30,7 @@ extension RunnerLoop {
             runner.options.quarantined?(node, state == .quarantined)
         case .prepareLaunch(let preparation): prepare(preparation)
         case .launch(let order): launch(order)
+        case .sizeWarmPools(let order): resizeWarmPools(order)
         case .signal(let order): signal(order)
         case .requestCheckpoint(let order):
             for r in order.ranks {

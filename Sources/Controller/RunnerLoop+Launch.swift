@@ -75,7 +75,9 @@ extension RunnerLoop {
                 resumeStep: order.resumeStep, acceleratorKinds: kinds, base: baseEnvironment(),
                 checkpointDirectory: CheckpointFolder.layout(of: job)?.directory)
             let warm = warmSpec(of: job.spec)
-            if let warm { sizeWarmPools(order, spec: job.spec, kind: warm) }
+            if let warm {
+                sizeWarmPools(WarmPoolOrder(job: job.id, placement: placement, spares: order.warmSpares), spec: job.spec, kind: warm)
+            }
             var undelivered: [Int] = []
             for a in placement.ranks {
                 let request = LaunchRequest(

@@ -16,12 +16,12 @@ extension RunnerLoop {
     /// Sizes the pools for an attempt: on each of its nodes as many as the node runs ranks (or `warm.size`), on
     /// each warm spare as many as the busiest node runs; nodes that kept a pool for an earlier attempt and are
     /// in neither list drop it.
-    func sizeWarmPools(_ order: LaunchOrder, spec: JobSpec, kind: WarmSpec) {
+    func sizeWarmPools(_ order: WarmPoolOrder, spec: JobSpec, kind: WarmSpec) {
         var sizes: [NodeID: Int] = [:]
         for a in order.placement.ranks { sizes[a.node, default: 0] += 1 }
         let busiest = sizes.values.max() ?? 1
         if let fixed = spec.warm?.size { for node in sizes.keys { sizes[node] = fixed } }
-        for node in order.warmSpares { sizes[node] = spec.warm?.size ?? busiest }
+        for node in order.spares { sizes[node] = spec.warm?.size ?? busiest }
         let previous = warmPools[order.job]
         for node in previous?.nodes.subtracting(sizes.keys) ?? [] {
             _ = runner.nodes.send(.warmPool(WarmPoolRequest(spec: previous!.kind, size: 0)), to: node)
@@ -36,6 +36,12 @@ extension RunnerLoop {
             _ = runner.nodes.send(.warmPool(WarmPoolRequest(spec: kind, size: size, refillDelayMilliseconds: delay)), to: node)
         }
         warmPools[order.job] = (kind, Set(sizes.keys))
+    }
+
+    /// A running attempt's warm spares changed (a node became ready).
+    func resizeWarmPools(_ order: WarmPoolOrder) {
+        guard let spec = (try? store.job(order.job))??.spec, let kind = warmSpec(of: spec) else { return }
+        sizeWarmPools(order, spec: spec, kind: kind)
     }
 
     /// The job ended: its interpreters go everywhere they were kept.

@@ -55,6 +55,8 @@ public struct AttemptRun: Sendable {
     public var inspecting = false
     /// The `checkpoint-now` asked before its nodes' time limit.
     public var timeLimit: TimeLimitRequest?
+    /// The idle nodes keeping the job's warm interpreters (`warm.spares`).
+    public var warmSpares: [NodeID] = []
 
     public var hang: HangDetector
 

@@ -132,14 +132,15 @@ extension JobSupervisor {
             recovery!.resumeStep = resume
         }
         let hang = HangDetector(stallTimeout: spec.failure.stallTimeout, intervals: intervals)
-        let run = AttemptRun(number: number, placement: placement, launchedAt: now, resumeStep: resume, hang: hang,
+        var run = AttemptRun(number: number, placement: placement, launchedAt: now, resumeStep: resume, hang: hang,
                              recovery: recovery)
+        run.warmSpares = warmSpares(besides: placement, fleet)
         phase = .running(run)
         let token = AttemptToken.generate(using: &fleet.random)
         let port = 20000 + Int(fleet.random.next() % 10000)
         fleet.emit(.launch(LaunchOrder(job: id, attempt: number, placement: placement, resumeStep: resume,
                                        imported: check.imported == nil ? nil : importFrom, token: token, masterPort: port,
-                                       recovering: recovery != nil, warmSpares: warmSpares(besides: placement, fleet))))
+                                       recovering: recovery != nil, warmSpares: run.warmSpares)))
         if check.imported != nil { importFrom = nil }
     }
 
@@ -152,6 +153,18 @@ extension JobSupervisor {
             .filter { !used.contains($0.id) && $0.capacity > 0 }
             .sorted { ($0.spare ? 0 : 1, $0.id.rawValue) < ($1.spare ? 0 : 1, $1.id.rawValue) }
             .prefix(warm.spares).map(\.id)
+    }
+
+    /// A node changed state: when the running attempt's warm spares are not what they would be now (a spare lost,
+    /// or back with a fresh agent and no pool), the pools follow. An attempt on its way out is left alone: the
+    /// next one sizes its own.
+    mutating func refreshWarmSpares(_ fleet: inout FleetState) {
+        guard spec.warm != nil, case .running(var run) = phase, run.failure == nil, run.stop == nil else { return }
+        let spares = warmSpares(besides: run.placement, fleet)
+        guard spares != run.warmSpares else { return }
+        run.warmSpares = spares
+        phase = .running(run)
+        fleet.emit(.sizeWarmPools(WarmPoolOrder(job: id, placement: run.placement, spares: spares)))
     }
 
     /// The attempt exists and its launches went out (ranks on nodes without a channel are that node's loss).

@@ -167,6 +167,7 @@ public struct Supervisor: Sendable {
             for job in order { withJob(job) { $0.nodeLost(id, state: state, cause: cause, &$1) } }
         }
         if state == .ready { fleet.needsSchedule = true }
+        for job in order { withJob(job) { $0.refreshWarmSpares(&$1) } }
     }
 
     /// Excludes `node` until an operator releases it.

@@ -31,6 +31,19 @@ public struct LaunchOrder: Hashable, Sendable {
     public var warmSpares: [NodeID] = []
 }
 
+/// The warm pools of a running attempt: its nodes' and its warm spares' (`warm:`).
+public struct WarmPoolOrder: Hashable, Sendable {
+    public var job: JobID
+    public var placement: Placement
+    public var spares: [NodeID]
+
+    public init(job: JobID, placement: Placement, spares: [NodeID]) {
+        self.job = job
+        self.placement = placement
+        self.spares = spares
+    }
+}
+
 /// Ranks to stop: a signal with the SIGTERM → SIGKILL grace.
 public struct SignalOrder: Hashable, Sendable {
     public var job: JobID
@@ -62,6 +75,8 @@ public enum SupervisorAction: Sendable {
     case setNodeState(NodeID, NodeState, reason: String)
     case prepareLaunch(LaunchPreparation)
     case launch(LaunchOrder)
+    /// Size the job's warm pools again (its warm spares changed while the attempt runs).
+    case sizeWarmPools(WarmPoolOrder)
     case signal(SignalOrder)
     case requestCheckpoint(CheckpointOrder)
     /// Nodes whose time limit is near hold no attempt any more: their node source may move them.

@@ -10,7 +10,9 @@ import SystemUtilities
 /// schedule of kill-rank, kill-node and hang-rank, first with cold restarts, then with warm interpreters
 /// (`warm: {preload: [ringmaster.torch.warm], spares: 2}`), side by side: per failure kind the time from the
 /// failure to the job's first step after it (detection + recovery; the last step before a kill is at most one
-/// step time earlier), lost steps, and ETTR (steps × the undisturbed step time ÷ wall time).
+/// step time earlier), lost steps, and ETTR (steps × the undisturbed step time ÷ wall time, the wall from the
+/// submit: the warm run's pools filling at its start count against it). The schedule starts once the job steps
+/// and, warm, every node (2 of the attempt, 2 spares) holds 2 ready interpreters.
 struct TorchGoodputBenchmark: Sendable {
     var minutes: Double
     var meanInterval: Double
@@ -114,6 +116,16 @@ struct TorchGoodputBenchmark: Sendable {
         progress("\(mode) run")
         let done = Mutex(false)
         let injector = Thread { [self] in
+            // The schedule starts once the job trains (and, warm, every node's pool is full): a failure in the
+            // first seconds would be the first start's, which no restart mode changes.
+            let since = Date()
+            while !done.withLock({ $0 }), Date().timeIntervalSince(since) < 300 {
+                let job = (try? client.get("/v1/jobs", as: [JobView].self))?.first { $0.name == name }
+                let pools = (try? client.get("/v1/nodes", as: [NodeView].self))?.compactMap(\.warmInterpreters).reduce(0, +) ?? 0
+                if job?.step != nil, !warm || pools >= 8 { break }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            progress("\(mode): failures start")
             var rng = SplitMix64(seed: seed)
             while !done.withLock({ $0 }) {
                 let deadline = Date().addingTimeInterval(rng.exponential(mean: meanInterval))

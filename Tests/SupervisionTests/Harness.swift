@@ -31,6 +31,7 @@ struct Harness {
     /// Steps whose commit the fake shell cannot write (the marker's disk or the store is full).
     var failCommits = Set<Int>()
     var commits: [Int] = []
+    var warmPools: [WarmPoolOrder] = []
 
     static let origin = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -103,6 +104,7 @@ struct Harness {
         case .stopped: stopped = true
         case .requestCheckpoint(let order): checkpointRequests.append(order)
         case .vacated(let nodes): vacated.append(nodes)
+        case .sizeWarmPools(let order): warmPools.append(order)
         case .finished, .waiting, .closeStaleAttempt, .pruneCheckpoints, .cleanUpNode, .answerCancel, .answerRelease: break
         }
         return []

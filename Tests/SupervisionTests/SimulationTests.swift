@@ -323,7 +323,7 @@ struct Simulation {
                 if let l = live[id], !l.ranks.isEmpty { fail("attempt \(number) of \(id) finished with ranks \(l.ranks.sorted()) live") }
                 live[id] = nil
             }
-        case .closeStaleAttempt, .requestCheckpoint, .vacated: break
+        case .closeStaleAttempt, .requestCheckpoint, .vacated, .sizeWarmPools: break
         case .commitCheckpoint(let id, _, let step, _):
             committed[id, default: []].insert(step)
             corrupt[id]?.remove(step)
