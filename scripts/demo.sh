@@ -123,6 +123,28 @@ print(f"parameter hashes   {'identical to the failure-free run on all 4 ranks' i
 sys.exit(0 if same else 1)
 PY
   [ $? = 0 ] || summary=1
+  step "PyTorch warm: Manifests/jobs/torch-warm.yaml (the same job, warm interpreters) with a node killed after checkpoint 150"
+  warm_job=$("$rm_" submit Manifests/jobs/torch-warm.yaml | awk '{print $2}')
+  [ -n "$warm_job" ] || exit 1
+  kill_node_after "$warm_job" local-0 150 streamed
+  python3 - "$rm_" "$torch_ref" "$warm_job" <<'PY'
+import json, subprocess, sys
+rm, reference, job = sys.argv[1:4]
+def cli(*args): return subprocess.run([rm, *args], capture_output=True, text=True).stdout
+def hashes(j): return sorted(l.split("] ", 1)[-1] for l in cli("logs", j, "--tail", "10000").splitlines() if "parameter-hash" in l)
+events = json.loads(cli("events", "--job", job, "--json"))
+payload = lambda e: json.loads(e.get("payload") or "{}")
+for p in (payload(e) for e in events if e["kind"] == "recovery.complete"):
+    print(f"recovery           {p['recoverySeconds']:.2f} s from detection to the first step; resumed at step "
+          f"{int(p['resumeStep'])}, {int(p['lostSteps'])} steps lost")
+restarted = [l for l in cli("logs", job, "--attempt", "2", "--tail", "10000").splitlines() if " attempt 2: steps " in l]
+warm = sum("(warm interpreter)" in l for l in restarted)
+print(f"warm interpreters  {warm} of the restart's {len(restarted)} ranks started in one")
+same = hashes(job) == hashes(reference) and len(hashes(job)) == 4
+print(f"parameter hashes   {'identical to the failure-free run on all 4 ranks' if same else 'DIFFERENT from the failure-free run'}")
+sys.exit(0 if same else 1)
+PY
+  [ $? = 0 ] || summary=1
 else
   step "PyTorch: skipped (no CPU PyTorch wheel in /opt/wheels for scripts/torch-venv.sh)"
 fi

@@ -10,7 +10,10 @@ def _ringmaster_warm():
     import importlib, json, os
     for name in sys.argv[1:]:
         importlib.import_module(name)
-    os.write(0, b"r")
+    try:
+        os.write(0, b"r")
+    except OSError:
+        pass  # taken for a launch before it was ready: the agent wrote the launch and closed its end
     line = sys.stdin.buffer.readline()
     if not line.strip():
         return None

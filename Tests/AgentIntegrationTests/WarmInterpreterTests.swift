@@ -79,4 +79,38 @@ import Testing
         }
         await h.close()
     }
+
+    /// A launch into an interpreter still importing its preload (the launch comes before its ready byte): the
+    /// launch waits for the imports and runs. The preload module marks that it started, then holds until the
+    /// test opens its gate, after the launch was sent.
+    @Test func aLaunchIntoAnInterpreterStillImportingWaitsForItsImports() async throws {
+        let h = try await LocalModeTests.Harness(nodes: 1, heartbeat: .milliseconds(100))
+        let modules = h.dir.file("modules")
+        try FileManager.default.createDirectory(atPath: modules, withIntermediateDirectories: true)
+        let (started, gate) = (h.dir.file("preload-started"), h.dir.file("preload-gate"))
+        try """
+            import os, time
+            open(\(String(reflecting: started)), "w").close()
+            deadline = time.monotonic() + 60
+            while not os.path.exists(\(String(reflecting: gate))) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            """.write(toFile: modules + "/held_preload.py", atomically: true, encoding: .utf8)
+        try Self.probe.write(toFile: h.dir.file("probe.py"), atomically: true, encoding: .utf8)
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let env = ["PATH": path, "PYTHONPATH": modules]
+        let kind = WarmSpec(python: "python3", preload: ["held_preload", "decimal"], env: env, cwd: h.dir.path)
+        #expect(h.manager.send(.warmPool(WarmPoolRequest(spec: kind, size: 1, refillDelayMilliseconds: 0)), to: "local-0"))
+        try await eventually("the interpreter importing", within: .seconds(60), every: .milliseconds(10)) {
+            FileManager.default.fileExists(atPath: started)
+        }
+        let ref = RankRef(job: "job", attempt: 1, rank: 0)
+        #expect(h.manager.send(.launch(LaunchRequest(rank: ref, argv: ["python3", "probe.py", "0"], env: env, cwd: h.dir.path,
+                                                     logDir: h.dir.file("logs"), warm: kind)), to: "local-0"))
+        _ = try await h.started(ref)
+        FileManager.default.createFile(atPath: gate, contents: nil)
+        let out = try await output(h, ref)
+        #expect(out["preloaded"] == .bool(true))
+        #expect(try await h.exited(ref, within: .seconds(60)).status == 0)
+        await h.close()
+    }
 }
