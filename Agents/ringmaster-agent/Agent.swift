@@ -127,6 +127,12 @@ final class Agent {
                 kill(-pid, signal)
             case .relay(let ref, let line):
                 if ranks[ref]?.relay(line) != true { agentLog("\(line) for \(ref) not delivered: the rank has no report address") }
+            case .rekey(let old, let new):
+                if let rank = ranks.removeValue(forKey: old) {
+                    rank.ref = new
+                    ranks[new] = rank
+                    rankByPID[rank.pid] = new
+                }
             case .closeRank(let ref):
                 ranks.removeValue(forKey: ref)?.close()
             case .log(let line):

@@ -9,7 +9,8 @@ import Glibc
 
 /// The descriptors of one rank the agent started: output pipes, log files, report socket.
 final class RankIO {
-    let ref: RankRef
+    /// The rank's reference: a rank that rejoins the next attempt in process is filed under a new one.
+    var ref: RankRef
     let pid: pid_t
     /// Read ends of the rank's stdout and stderr pipes (-1 once closed).
     var fds: [Int32]

@@ -14,9 +14,11 @@ public enum AgentAction: Hashable, Sendable {
     case startWarm(WarmSpec)
     /// `kill(-pid, signal)`: the signal goes to the rank's whole process group.
     case signalGroup(pid: Int32, signal: Int32)
-    /// One request line (`checkpoint-now STEP`) to the rank, sent from its report socket to the address the
+    /// One request (`checkpoint-now STEP`, `abandon …`, `rejoin …`) to the rank, sent from its report socket to the address the
     /// rank's reports come from.
     case relay(RankRef, line: String)
+    /// The rank is filed under a new reference (an in-process rejoin): its descriptors follow it.
+    case rekey(RankRef, to: RankRef)
     /// The rank is gone: close its pipes, its log files and its report socket (and remove the socket file).
     case closeRank(RankRef)
     /// One diagnostic line on the agent's stderr (the protocol owns stdout).

@@ -1,7 +1,7 @@
 import AgentProtocol
 import RingmasterModel
 
-/// Controller messages: launch, signal, ping, requests relayed to ranks; and protocol violations.
+/// Controller messages: launch, signal, ping, requests relayed to ranks, rejoins; and protocol violations.
 extension AgentCore {
     /// Acts on complete controller lines in order, pausing at a launch until the shell says how it went.
     mutating func readControllerMessages(now: Duration) {
@@ -24,6 +24,10 @@ extension AgentCore {
                 relay(request)
             case .message(.warmPool(let request)):
                 resizeWarmPool(request, now: now)
+            case .message(.abandon(let request)):
+                relay(request)
+            case .message(.rejoin(let request)):
+                rejoin(request)
             }
         }
     }

@@ -16,6 +16,11 @@ public struct KillSchedule: Hashable, Sendable {
         deadlines[rank] = nil
     }
 
+    /// A rank filed under a new reference keeps its deadline.
+    public mutating func rekey(_ rank: RankRef, to new: RankRef) {
+        if let d = deadlines.removeValue(forKey: rank) { deadlines[new] = d }
+    }
+
     public func deadline(of rank: RankRef) -> Duration? { deadlines[rank] }
 
     /// The earliest deadline, if any.

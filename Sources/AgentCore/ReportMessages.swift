@@ -12,6 +12,7 @@ extension RankReport {
         case .checkpointFailed(let n, let reason): (.checkpoint(CheckpointReport(rank: rank, step: n, failure: reason)), false)
         case .section(let name, let seconds): (.section(SectionReport(rank: rank, name: name, seconds: seconds)), false)
         case .sectionEnd: (.section(SectionReport(rank: rank, name: nil, seconds: nil)), false)
+        case .held(let n, let digest): (.held(RankHeld(rank: rank, step: n, digest: digest)), false)
         }
     }
 }

@@ -80,6 +80,8 @@ public enum ControllerMessage: Hashable, Sendable {
     case ping(Ping)
     case checkpointNow(CheckpointNowRequest)
     case warmPool(WarmPoolRequest)
+    case abandon(AbandonRequest)
+    case rejoin(RejoinRequest)
 }
 
 // MARK: - Agent → controller
@@ -323,6 +325,7 @@ public enum AgentMessage: Hashable, Sendable {
     case steps(StepBatch)
     case checkpoint(CheckpointReport)
     case section(SectionReport)
+    case held(RankHeld)
     case error(ProtocolErrorReport)
 
     public var typeName: String {
@@ -336,6 +339,7 @@ public enum AgentMessage: Hashable, Sendable {
         case .steps: "steps"
         case .checkpoint: "checkpoint"
         case .section: "section"
+        case .held: "held"
         case .error: "error"
         }
     }
@@ -357,6 +361,8 @@ extension ControllerMessage: Codable {
         case "ping": self = .ping(try Ping(from: decoder))
         case "checkpoint-now": self = .checkpointNow(try CheckpointNowRequest(from: decoder))
         case "warm-pool": self = .warmPool(try WarmPoolRequest(from: decoder))
+        case "abandon": self = .abandon(try AbandonRequest(from: decoder))
+        case "rejoin": self = .rejoin(try RejoinRequest(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: c, debugDescription: "unknown controller message type '\(type)'")
@@ -381,6 +387,12 @@ extension ControllerMessage: Codable {
         case .warmPool(let m):
             try c.encode("warm-pool", forKey: .type)
             try m.encode(to: encoder)
+        case .abandon(let m):
+            try c.encode("abandon", forKey: .type)
+            try m.encode(to: encoder)
+        case .rejoin(let m):
+            try c.encode("rejoin", forKey: .type)
+            try m.encode(to: encoder)
         }
     }
 }
@@ -399,6 +411,7 @@ extension AgentMessage: Codable {
         case "steps": self = .steps(try StepBatch(from: decoder))
         case "checkpoint": self = .checkpoint(try CheckpointReport(from: decoder))
         case "section": self = .section(try SectionReport(from: decoder))
+        case "held": self = .held(try RankHeld(from: decoder))
         case "error": self = .error(try ProtocolErrorReport(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
@@ -419,6 +432,7 @@ extension AgentMessage: Codable {
         case .steps(let m): try m.encode(to: encoder)
         case .checkpoint(let m): try m.encode(to: encoder)
         case .section(let m): try m.encode(to: encoder)
+        case .held(let m): try m.encode(to: encoder)
         case .error(let m): try m.encode(to: encoder)
         }
     }

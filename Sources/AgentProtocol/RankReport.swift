@@ -1,7 +1,8 @@
 /// One line a rank sends to `RINGMASTER_CONTROL`: `step N`, `checkpoint N`, `checkpoint-failed N REASON`
 /// (this rank could not write its shard of step N, e.g. a full disk: the step is never committed),
 /// `metric NAME VALUE`, `section NAME SECONDS` (the rank will be silent up to SECONDS: an evaluation, a
-/// long save) and `section end`.
+/// long save), `section end` and `held N DIGEST` (the rank abandoned its step for an in-process rejoin and
+/// holds the state after step N; DIGEST is 1 to 64 hex digits).
 public enum RankReport: Hashable, Sendable {
     case step(Int)
     case checkpoint(Int)
@@ -9,6 +10,7 @@ public enum RankReport: Hashable, Sendable {
     case metric(name: String, value: Double)
     case section(name: String, seconds: Double)
     case sectionEnd
+    case held(Int, digest: String)
 
     /// The longest reason of a `checkpoint-failed` report kept (characters).
     public static let maxReason = 1024
@@ -42,6 +44,11 @@ public enum RankReport: Hashable, Sendable {
             guard words.count == 3, let v = Double(words[2]), v.isFinite else { return nil }
             guard Self.isName(words[1]) else { return nil }
             self = .metric(name: String(words[1]), value: v)
+        case "held":
+            guard words.count == 3, let n = Int(words[1]), n >= 0, (1...64).contains(words[2].count),
+                  words[2].allSatisfy({ $0.isHexDigit })
+            else { return nil }
+            self = .held(n, digest: String(words[2]))
         case "section":
             if words.count == 2, words[1] == "end" {
                 self = .sectionEnd

@@ -147,7 +147,7 @@ struct APIRoutes: Sendable {
     }
 
     static let failureKinds: Set<EventKind> = [.failureDetected, .recoveryTeardown, .recoveryDecision, .recoveryRelaunch,
-                                               .recoveryComplete, .jobState]
+                                               .recoveryComplete, .recoveryRejoin, .jobState]
 
     private func job(_ context: BasicRequestContext) async throws -> JobRecord {
         let id = try context.parameters.require("id")

@@ -40,7 +40,7 @@ public enum FailureTimeline {
                     out[i].phases.append(FailurePhase(name: "backoff", start: e.time, seconds: delay))
                 }
                 out[i].events.append(e.id ?? 0)
-            case .recoveryRelaunch:
+            case .recoveryRelaunch, .recoveryRejoin:
                 guard let i = open[job] else { continue }
                 out[i].events.append(e.id ?? 0)
             case .recoveryComplete:

@@ -39,6 +39,14 @@ extension RunnerLoop {
                     runner.note(.text(order.job, "checkpoint-now for rank \(r.rank) not sent: \(r.node) has no open channel"))
                 }
             }
+        case .abandon(let order):
+            let milliseconds = Int(order.deadline.seconds * 1000)
+            for r in order.ranks {
+                let ref = RankRef(job: order.job, attempt: order.attempt, rank: r.rank)
+                if !runner.nodes.send(.abandon(AbandonRequest(rank: ref, deadlineMilliseconds: milliseconds)), to: r.node) {
+                    runner.note(.text(order.job, "abandon for rank \(r.rank) not sent: \(r.node) has no open channel"))
+                }
+            }
         case .vacated(let nodes): runner.options.vacated?(nodes)
         case .finishAttempt(let id, let number, let state, let reason): finishAttempt(id, number, state, reason)
         case .closeStaleAttempt(let id, let number, let reason):

@@ -16,7 +16,8 @@ extension RunnerLoop {
         func refuse(_ error: String, _ hint: String? = nil) {
             reply.resume(returning: .failure(APIErrorBody(error: error, hint: hint)))
         }
-        guard let a = core.jobs[id]?.attempt, !a.stopping, let r = resources[id], r.number == a.number else {
+        // An attempt gathering its survivors for an in-process rejoin still runs them: a second failure may come.
+        guard let a = core.jobs[id]?.attempt, !a.stopping || a.rejoin != nil, let r = resources[id], r.number == a.number else {
             return refuse("job \(id) has no running attempt to inject into", "`ringmaster jobs` shows which jobs run")
         }
         var rng = SplitMix64(seed: request.seed ?? core.draw())

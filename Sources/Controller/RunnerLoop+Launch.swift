@@ -79,12 +79,22 @@ extension RunnerLoop {
                 sizeWarmPools(WarmPoolOrder(job: job.id, placement: placement, spares: order.warmSpares), spec: job.spec, kind: warm)
             }
             var undelivered: [Int] = []
+            let survivors = Set(order.rejoin?.survivors ?? [])
             for a in placement.ranks {
-                let request = LaunchRequest(
-                    rank: RankRef(job: job.id, attempt: record.number, rank: a.rank), argv: job.spec.command,
-                    env: environment.variables(rank: a.rank), cwd: job.spec.workdir,
-                    logDir: agentLogDirectory(job: job.id, attempt: record.number, node: a.node), warm: warm)
-                if !runner.nodes.send(.launch(request), to: a.node) { undelivered.append(a.rank) }
+                let ref = RankRef(job: job.id, attempt: record.number, rank: a.rank)
+                var env = environment.variables(rank: a.rank)
+                if let rejoin = job.spec.warm?.rejoin { env[RejoinVariables.deadline] = String(format: "%g", rejoin.seconds) }
+                if order.rejoin != nil { env[RejoinVariables.source] = "peers" }
+                let message: ControllerMessage
+                if let from = order.rejoin?.from, survivors.contains(a.rank) {
+                    message = .rejoin(RejoinRequest(rank: RankRef(job: job.id, attempt: from, rank: a.rank), to: ref,
+                                                    env: RejoinVariables.changing(env)))
+                } else {
+                    message = .launch(LaunchRequest(
+                        rank: ref, argv: job.spec.command, env: env, cwd: job.spec.workdir,
+                        logDir: agentLogDirectory(job: job.id, attempt: record.number, node: a.node), warm: warm))
+                }
+                if !runner.nodes.send(message, to: a.node) { undelivered.append(a.rank) }
             }
             followUps.append(.launched(job.id, attempt: order.attempt, rendezvous: rendezvous.address, undelivered: undelivered))
         } catch let error as StoreError where error.isTransient && !recorded {

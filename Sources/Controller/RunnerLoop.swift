@@ -193,6 +193,8 @@ final class RunnerLoop {
             } else {
                 supervise(.sectionEnded(report.rank))
             }
+        case .held(let h):
+            supervise(.held(h.rank, step: h.step, digest: h.digest))
         case .hello, .heartbeat, .error:
             break
         }

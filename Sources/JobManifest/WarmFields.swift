@@ -1,11 +1,11 @@
 import RingmasterModel
 
-/// The `warm:` section of a job manifest: `{preload: [torch], size: N, spares: N}`, for a command that runs a
+/// The `warm:` section of a job manifest: `{preload: [torch], size: N, spares: N, refillAfter: D, rejoin: D}`, for a command that runs a
 /// Python script or module.
 struct WarmFields {
     let reader: ManifestReader
 
-    static let allowed = ["python", "preload", "size", "spares", "refillAfter"]
+    static let allowed = ["python", "preload", "size", "spares", "refillAfter", "rejoin"]
 
     /// nil when the section is wrong (every problem reported); the command is checked too, as it decides
     /// whether a launch can go into a warm interpreter at all.
@@ -34,8 +34,10 @@ struct WarmFields {
         let size = map.field("size").map { $0.int(min: 1, max: ManifestLimits.perNode, hint: "interpreters kept per node") }
         let spares = map.field("spares").map { $0.int(min: 0, max: 64, hint: "idle nodes that keep a pool") } ?? 1
         let refill = map.field("refillAfter").map { $0.duration(allowZero: true) } ?? .seconds(5)
-        guard ok, let python, let preload, size != .some(nil), let spares, let refill else { return nil }
-        return WarmPolicy(python: python, preload: preload, size: size ?? nil, spares: spares, refillAfter: refill)
+        let rejoin = map.field("rejoin").map { $0.duration(allowZero: false) }
+        guard ok, let python, let preload, size != .some(nil), let spares, let refill, rejoin != .some(nil) else { return nil }
+        return WarmPolicy(python: python, preload: preload, size: size ?? nil, spares: spares, refillAfter: refill,
+                          rejoin: rejoin ?? nil)
     }
 
     /// Dotted module names (`torch`, `ringmaster.torch`).

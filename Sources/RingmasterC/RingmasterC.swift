@@ -16,6 +16,7 @@ import Foundation
 //   int32_t rm_broadcast(rm_group_t g, void *buf, int64_t count, int32_t dtype, int32_t root, int64_t timeout_ms, char *err, size_t errlen);
 //   int32_t rm_barrier(rm_group_t g, int64_t timeout_ms, char *err, size_t errlen);
 //   void rm_group_leave(rm_group_t g);
+//   void rm_group_abort(rm_group_t g);        /* any thread, also during an operation */
 //
 // dtype: 1 float32, 2 float64, 3 float16, 4 bfloat16, 5 int32, 6 int64 (`DataType`); op: 1 sum, 2 avg,
 // 3 min, 4 max (`ReduceOp`); kind: 0 tensor, 1 data, 2 pipeline; timeout_ms <= 0: the default.
@@ -181,4 +182,18 @@ public func rm_group_leave(_ g: UnsafeMutableRawPointer?) {
     let b = Unmanaged<GroupBox>.fromOpaque(g)
     b.takeUnretainedValue().group.close()
     b.release()
+}
+
+/// Ends the operation running on the group (from any thread) and every later one: they fail with `closed`
+/// (code 7). Aborting the world aborts its sub-groups and stops its listener. The handle must still be
+/// left (`rm_group_leave`).
+@_cdecl("rm_group_abort")
+public func rm_group_abort(_ g: UnsafeMutableRawPointer?) {
+    guard let b = box(g) else { return }
+    if let groups = b.groups {
+        for group in [groups.tensor, groups.data, groups.pipeline] { group.abort() }
+        b.group.abort(stopConnector: true)
+    } else {
+        b.group.abort()
+    }
 }

@@ -18,6 +18,9 @@ public struct EventKind: StringIdentifier {
     public static let recoveryTeardown = EventKind(rawValue: "recovery.teardown")
     public static let recoveryRelaunch = EventKind(rawValue: "recovery.relaunch")
     public static let recoveryComplete = EventKind(rawValue: "recovery.complete")
+    /// An in-process rejoin: the survivors asked to abandon their step, then the step they resume from (or
+    /// why the recovery falls back to a cold restart).
+    public static let recoveryRejoin = EventKind(rawValue: "recovery.rejoin")
     /// Data parallelism reduced to fit the remaining nodes, and restored once they return.
     public static let recoveryShrink = EventKind(rawValue: "recovery.shrink")
     public static let recoveryGrow = EventKind(rawValue: "recovery.grow")

@@ -13,8 +13,14 @@ public struct WarmPolicy: Hashable, Codable, Sendable {
     /// A pool fills this long after it was asked for or last used: the interpreters' imports would otherwise
     /// take the cores from ranks that just started.
     public var refillAfter: Duration
+    /// In-process rejoin (`warm.rejoin`): when a rank fails, the attempt's survivors abandon their step and
+    /// join the next attempt without exiting, if each answers within this long (the script uses
+    /// `ringmaster.torch.elastic`); nil: survivors are stopped and started again, as without `warm:`.
+    public var rejoin: Duration?
 
-    public init(python: String, preload: [String], size: Int? = nil, spares: Int = 1, refillAfter: Duration = .seconds(5)) {
+    public init(python: String, preload: [String], size: Int? = nil, spares: Int = 1, refillAfter: Duration = .seconds(5),
+                rejoin: Duration? = nil) {
+        self.rejoin = rejoin
         self.python = python
         self.preload = preload
         self.size = size

@@ -154,6 +154,13 @@ public struct SimulatedAgent: Sendable {
             if ended, let how = rank.termination { inputs.append(.rankExited(ref, how, finalReports: [])) }
         case .relay(let ref, let line):
             ranks[ref]?.relayed(line)
+        case .rekey(let old, let new):
+            // Virtual ranks never answer `abandon`, so the controller never asks one to rejoin; kept consistent anyway.
+            if var rank = ranks.removeValue(forKey: old) {
+                rank.ref = new
+                ranks[new] = rank
+                byPID[rank.pid] = new
+            }
         case .closeRank(let ref):
             if let rank = ranks.removeValue(forKey: ref) { byPID[rank.pid] = nil }
         case .log(let line):

@@ -11,7 +11,7 @@ import Glibc
 /// it, SIGKILL ends it at once, and SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1/2 and SIGALRM end it by that
 /// signal (pending while it is stopped, as the kernel holds them). Pure: the time is an input.
 public struct VirtualRank: Hashable, Sendable {
-    public let ref: RankRef
+    public internal(set) var ref: RankRef
     public let pid: Int32
     public let program: VirtualRankProgram
     /// The newest step reported.

@@ -23,6 +23,23 @@ public struct RecoveryContext: Hashable, Sendable {
     public var relaunchedAt: Instant?
     public var resumeStep: Int?
     public var summary: String
+    /// The survivors that rejoin the next attempt in process, and the step they resume from.
+    public var rejoin: RejoinHandOff?
+}
+
+/// Survivors of a failed attempt waiting in process for the next one.
+public struct RejoinHandOff: Hashable, Sendable {
+    public var from: Int
+    public var survivors: [RankAssignment]
+    public var step: Int
+}
+
+/// The survivors of a failed attempt asked to abandon their step, and what they answered.
+public struct RejoinGather: Hashable, Sendable {
+    public var survivors: [RankAssignment]
+    public var deadline: Instant
+    public var held: [Int: HeldState] = [:]
+    public var answered: Bool { held.count >= survivors.count }
 }
 
 /// The supervisor's view of one live attempt: which ranks started and are gone, its first failure,
@@ -57,6 +74,10 @@ public struct AttemptRun: Sendable {
     public var timeLimit: TimeLimitRequest?
     /// The idle nodes keeping the job's warm interpreters (`warm.spares`).
     public var warmSpares: [NodeID] = []
+    /// An in-process rejoin being gathered after the attempt's failure.
+    public var rejoin: RejoinGather?
+    /// The survivors handed on to the next attempt (gone from this one without exiting).
+    public var adopted: RejoinHandOff?
 
     public var hang: HangDetector
 

@@ -122,7 +122,8 @@ extension JobSupervisor {
             committed.remove(step)
             fleet.emit(.markCheckpointCorrupt(id, step: step, reason: check.problems[step] ?? "its marker names another job"))
         }
-        let resume = check.imported ?? resumeCandidates.first { check.problems[$0] == nil }
+        let handOff = recovery?.rejoin
+        let resume = handOff?.step ?? check.imported ?? resumeCandidates.first { check.problems[$0] == nil }
         if let imported = check.imported { committed.insert(imported) }
         attempts = number
         if number > 1 { restarts += 1 }
@@ -140,7 +141,8 @@ extension JobSupervisor {
         let port = 20000 + Int(fleet.random.next() % 10000)
         fleet.emit(.launch(LaunchOrder(job: id, attempt: number, placement: placement, resumeStep: resume,
                                        imported: check.imported == nil ? nil : importFrom, token: token, masterPort: port,
-                                       recovering: recovery != nil, warmSpares: run.warmSpares)))
+                                       recovering: recovery != nil, warmSpares: run.warmSpares,
+                                       rejoin: handOff.map { RejoinLaunch(from: $0.from, survivors: $0.survivors.map(\.rank)) })))
         if check.imported != nil { importFrom = nil }
     }
 
@@ -207,6 +209,8 @@ extension JobSupervisor {
         fleet.record(.launchDeferred(error: error, retry: retry), job: id, attempt: number)
         fleet.emit(.note(id, "launching attempt \(number) of \(id) deferred: \(error)"))
         if var context = a.recovery {
+            if let handOff = context.rejoin { dropHandOff(handOff, "the attempt could not be recorded: \(error)", &fleet) }
+            context.rejoin = nil
             context.relaunchedAt = nil
             phase = .backoff(Recovery(context: context, previous: a.placement, exclude: a.lostNodes, avoid: []))
         } else {
@@ -229,6 +233,7 @@ extension JobSupervisor {
     /// The shell could not create the attempt: the job fails with the reason.
     mutating func launchFailed(attempt number: Int, error: String, _ fleet: inout FleetState) {
         guard let a = attempt, a.number == number, !a.delivered else { return }
+        if let handOff = a.recovery?.rejoin { dropHandOff(handOff, "the attempt could not be launched: \(error)", &fleet) }
         fleet.emit(.note(id, "launching \(id) failed: \(error)"))
         end(.failed, "launch failed: \(error)", &fleet)
         for request in a.cancelRequests { fleet.emit(.answerCancel(request: request, .success(id))) }

@@ -14,6 +14,7 @@ extension JobSupervisor {
     mutating func detect(_ failure: Failure, _ fleet: inout FleetState) {
         guard var a = attempt else { return }
         guard a.failure == nil, a.stop == nil else {
+            if failedDuringRejoin(failure, &fleet) { return }
             if let first = a.failure, a.stop == nil { refineCause(first: first, later: failure, &fleet) }
             return
         }
@@ -27,6 +28,7 @@ extension JobSupervisor {
         fleet.emit(.setJobState(id, .recovering, reason: failure.description))
         fleet.emit(.note(id, "attempt \(a.number) of \(id) failed (\(failure)); stopping its other ranks"))
         cancelHangTimer(a, &fleet)
+        if startRejoin(failure, &fleet) { return }
         // Hung ranks may be stopped (SIGSTOP) or wedged and would only die at the SIGKILL after the grace
         // period; their state is lost anyway.
         signalSurvivors(failure.kind == .hang ? SIGKILL : SIGTERM, &fleet)
@@ -146,9 +148,18 @@ extension JobSupervisor {
         fleet.emit(.note(id, "\(id): \(decision.summary)"))
         switch decision.action {
         case .fail(let cause):
+            if let handOff = a.adopted { dropHandOff(handOff, "the job fails", &fleet) }
             end(.failed, cause, &fleet)
         case .restart:
-            let context = RecoveryContext(failure: failure, lastStep: a.step, teardownDoneAt: now, summary: decision.summary)
+            var context = RecoveryContext(failure: failure, lastStep: a.step, teardownDoneAt: now, summary: decision.summary)
+            if let handOff = a.adopted {
+                if decision.delay <= 0 {
+                    context.rejoin = handOff
+                } else {
+                    dropHandOff(handOff, String(format: "the restart waits %.2f s (failures in a row back off)", decision.delay),
+                                &fleet)
+                }
+            }
             let recovery = Recovery(context: context, previous: a.placement, exclude: decision.exclude, avoid: decision.avoid)
             phase = .backoff(recovery)
             if decision.delay <= 0 {
@@ -165,13 +176,22 @@ extension JobSupervisor {
     /// failed attempt's nodes minus excluded and no-longer-ready ones, spares first for displaced ranks),
     /// or wait for nodes.
     mutating func relaunch(_ fleet: inout FleetState) {
-        guard case .backoff(let r) = phase, !fleet.shuttingDown else { return }
+        guard case .backoff(var r) = phase, !fleet.shuttingDown else { return }
         let slots = fleet.freeSlots(for: spec)
         let usable = Set(slots.map(\.id))
         let exclude = r.exclude.union(r.previous.nodes.filter { !usable.contains($0) })
         let placer = Placer(job: spec)
         var replacement = try? placer.replace(r.previous, excluding: exclude.union(r.avoid), nodes: slots)
         if replacement == nil { replacement = try? placer.replace(r.previous, excluding: exclude, nodes: slots) }
+        if let handOff = r.context.rejoin {
+            let kept = replacement.map { p in handOff.survivors.allSatisfy { p.placement.ranks[$0.rank].node == $0.node } } ?? false
+            if !kept {
+                dropHandOff(handOff, replacement == nil ? "no nodes can take the lost ranks now"
+                    : "the placement moves a survivor to another node", &fleet)
+                r.context.rejoin = nil
+                phase = .backoff(r)
+            }
+        }
         guard let replacement else {
             let missing = exclude.union(r.avoid).map(\.rawValue).sorted().joined(separator: ", ")
             let why = "waiting for nodes to replace \(missing) after \(r.context.failure)"
@@ -228,6 +248,7 @@ extension JobSupervisor {
                 "job \(id) already \(state.rawValue)", hint: "only pending or running jobs can be cancelled"))))
         case .backoff, .waitingForNodes, .pending, .preparing:
             if case .backoff = phase { fleet.emit(.cancelTimer(.relaunch(id))) }
+            if case .preparing(_, _, let r?) = phase, let handOff = r.rejoin { dropHandOff(handOff, "the job is cancelled", &fleet) }
             if case .waitingForNodes = phase, spec.failure.minDataParallel != nil { fleet.emit(.cancelTimer(.shrink(id))) }
             end(.cancelled, "cancelled by user", &fleet)
             fleet.emit(.answerCancel(request: request, .success(id)))
@@ -236,7 +257,13 @@ extension JobSupervisor {
 
     /// The controller stops: a live attempt is told to stop (the job resumes at the next start).
     mutating func shutdown(_ fleet: inout FleetState) {
-        guard var a = attempt, a.stop == nil else { return }
+        if case .preparing(_, _, let r?) = phase, let handOff = r.rejoin { dropHandOff(handOff, "the controller shuts down", &fleet) }
+        guard var a = attempt, a.stop == nil || a.rejoin != nil else { return }
+        if a.rejoin != nil {
+            fleet.emit(.cancelTimer(.rejoin(id, attempt: a.number)))
+            fleet.record(.rejoinDecided(step: nil, reason: "the controller shuts down"), job: id, attempt: a.number)
+            a.rejoin = nil
+        }
         a.stop = .controllerShutdown
         phase = .running(a)
         if a.failure == nil { cancelHangTimer(a, &fleet) }

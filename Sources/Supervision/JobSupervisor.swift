@@ -110,6 +110,7 @@ public struct JobSupervisor: Sendable {
             detect(Failure(kind: kind, node: node, rank: rank.rank, exitStatus: status, signal: signal,
                            cause: "rank \(rank.rank) on \(node): \(how)", detectedAt: fleet.now), &fleet)
         }
+        if attempt?.rejoin != nil { decideRejoin(&fleet) }  // the failed rank is gone: the survivors may have answered
         finishIfDone(&fleet)
     }
 

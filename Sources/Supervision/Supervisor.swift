@@ -94,6 +94,8 @@ public struct Supervisor: Sendable {
         case .checkpointReported(let rank, let step): withJob(rank.job) { $0.checkpointReported(rank, step: step, &$1) }
         case .checkpointFailed(let rank, let step, let reason):
             withJob(rank.job) { $0.checkpointFailed(rank, step: step, reason: reason, &$1) }
+        case .held(let rank, let step, let digest):
+            withJob(rank.job) { $0.held(rank, HeldState(step: step, digest: digest), &$1) }
         case .checkpointCommitted(let id, let step, let error):
             withJob(id) { $0.checkpointCommitted(step: step, error: error, &$1) }
         case .sectionOpened(let rank, let name, let seconds):
@@ -131,6 +133,7 @@ public struct Supervisor: Sendable {
         case .relaunch(let id): withJob(id) { $0.relaunchTimer(&$1) }
         case .hang(let id, let attempt): withJob(id) { $0.hangTimer(attempt: attempt, &$1) }
         case .shrink: fleet.needsSchedule = true
+        case .rejoin(let id, let attempt): withJob(id) { $0.rejoinTimer(attempt: attempt, &$1) }
         }
     }
 

@@ -29,6 +29,29 @@ public struct LaunchOrder: Hashable, Sendable {
     /// Idle nodes that keep warm interpreters for the job (`warm.spares`; inventory spares first), to take a
     /// lost node's ranks without starting interpreters; empty without `warm:`.
     public var warmSpares: [NodeID] = []
+    /// An in-process rejoin: these ranks of attempt `from` are live and join this attempt without being started
+    /// (the shell sends them `rejoin`); the others start in their place. The resume step is the survivors'.
+    public var rejoin: RejoinLaunch?
+}
+
+/// The survivors a new attempt adopts (an in-process rejoin).
+public struct RejoinLaunch: Hashable, Sendable {
+    public var from: Int
+    public var survivors: [Int]
+
+    public init(from: Int, survivors: [Int]) {
+        self.from = from
+        self.survivors = survivors
+    }
+}
+
+/// `abandon` to each of the attempt's surviving ranks, through its node's agent: they leave their step and
+/// answer `held` within `deadline`.
+public struct AbandonOrder: Hashable, Sendable {
+    public var job: JobID
+    public var attempt: Int
+    public var ranks: [RankAssignment]
+    public var deadline: Duration
 }
 
 /// The warm pools of a running attempt: its nodes' and its warm spares' (`warm:`).
@@ -79,6 +102,7 @@ public enum SupervisorAction: Sendable {
     case sizeWarmPools(WarmPoolOrder)
     case signal(SignalOrder)
     case requestCheckpoint(CheckpointOrder)
+    case abandon(AbandonOrder)
     /// Nodes whose time limit is near hold no attempt any more: their node source may move them.
     case vacated([NodeID])
     /// The attempt's final state; its resources (rendezvous, log files) can go.

@@ -50,6 +50,10 @@ public struct SupervisorEvent: Hashable, Sendable {
         case checkpointFailed(step: Int, cause: String, newest: Int?, inARow: Int)
         /// `job.waiting`: the attempt could not be recorded (the store cannot be written); it is tried again.
         case launchDeferred(error: String, retry: TimeInterval)
+        /// `recovery.rejoin`: the survivors were asked to abandon their step and answer within `seconds`.
+        case rejoinAsked(survivors: [Int], seconds: TimeInterval)
+        /// `recovery.rejoin`: the step the survivors resume from in process, or (nil) why the recovery is cold.
+        case rejoinDecided(step: Int?, reason: String)
     }
 
     public init(time: Instant, job: JobID? = nil, attempt: Int? = nil, node: NodeID? = nil, rank: Int? = nil, _ detail: Detail) {
@@ -75,6 +79,7 @@ public struct SupervisorEvent: Hashable, Sendable {
         case .released: .nodeReleased
         case .waiting, .launchDeferred: .jobWaiting
         case .checkpointFailed: .checkpointFailed
+        case .rejoinAsked, .rejoinDecided: .recoveryRejoin
         }
     }
 
@@ -125,6 +130,13 @@ public struct SupervisorEvent: Hashable, Sendable {
         case .launchDeferred(let error, let retry):
             return "\(jobName) could not launch attempt \(attemptName): \(error); "
                 + String(format: "trying again in %.0f s", retry)
+        case .rejoinAsked(let survivors, let seconds):
+            return "\(jobName): asking the \(survivors.count) surviving ranks of attempt \(attemptName) to abandon their step "
+                + String(format: "and rejoin in process (they answer within %.0f s)", seconds)
+        case .rejoinDecided(let step?, let reason):
+            return "\(jobName): the survivors of attempt \(attemptName) rejoin in process at step \(step): \(reason)"
+        case .rejoinDecided(nil, let reason):
+            return "\(jobName): no in-process rejoin for attempt \(attemptName): \(reason); restarting cold from the newest checkpoint"
         }
     }
 
@@ -153,6 +165,10 @@ public struct SupervisorEvent: Hashable, Sendable {
             if let newest { p["resumeStep"] = .number(Double(newest)) }
             return p
         case .launchDeferred(_, let retry): return ["retrySeconds": .number(retry)]
+        case .rejoinAsked(let survivors, let seconds):
+            return ["survivors": .number(Double(survivors.count)), "deadlineSeconds": .number(seconds)]
+        case .rejoinDecided(let step, _):
+            return step.map { ["rejoin": .text("true"), "resumeStep": .number(Double($0))] } ?? ["rejoin": .text("false")]
         case .recoveryComplete(_, let p):
             return ["recoverySeconds": .number(p.total), "teardownSeconds": .number(p.teardown),
                     "backoffSeconds": .number(p.backoff), "relaunchSeconds": .number(p.relaunch),

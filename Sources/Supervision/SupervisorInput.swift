@@ -87,6 +87,8 @@ public enum TimerID: Hashable, Sendable {
     case hang(JobID, attempt: Int)
     /// A job waiting for nodes after a failure may shrink now.
     case shrink(JobID)
+    /// The survivors of the job's attempt had their time to answer an `abandon`.
+    case rejoin(JobID, attempt: Int)
 }
 
 /// Everything the supervisor reacts to. Each comes with the time it was seen.
@@ -120,6 +122,8 @@ public enum SupervisorInput: Sendable {
     case checkpointReported(RankRef, step: Int)
     /// A rank could not write its shard of `step` (`checkpoint-failed N REASON`: a full disk, permissions).
     case checkpointFailed(RankRef, step: Int, reason: String)
+    /// A rank that abandoned its step holds the state after `step` (`held STEP DIGEST`).
+    case held(RankRef, step: Int, digest: String)
     /// The shell wrote the step's COMMITTED marker and store row (nil error) or could not.
     case checkpointCommitted(JobID, step: Int, error: String?)
     case sectionOpened(RankRef, name: String, seconds: Double)

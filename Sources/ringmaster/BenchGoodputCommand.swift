@@ -22,8 +22,9 @@ struct BenchGoodput: AsyncParsableCommand {
             quarter and the slope over the second half (JSON: every sample).
 
             --workload torch: the PyTorch job of Manifests/jobs/scripts/torch_resilient.py (4-rank DDP over the ring
-            hook, checkpoint every 10 steps) under one seeded schedule of kill-rank, kill-node and hang-rank, run twice
-            side by side — cold restarts, then warm interpreters (`warm:`) — printing per failure kind the time from
+            hook, checkpoint every 10 steps) under one seeded schedule of kill-rank, kill-node and hang-rank, run once
+            per --modes side by side — cold restarts, warm interpreters (`warm:`), in-process rejoin (`warm.rejoin`) —
+            printing per failure kind the time from
             the failure to the first step after it, lost steps, and ETTR. Goals: kill-rank ≤ 2 s, kill-node ≤ 3 s,
             ETTR ≥ 0.95 with a failure every 60 s. Needs the CPU torch venv (scripts/torch-venv.sh).
             """)
@@ -34,6 +35,9 @@ struct BenchGoodput: AsyncParsableCommand {
 
     @Option(help: "The job under failures: demo (ringmaster-train, 3-D parallel) or torch (cold versus warm restarts).")
     var workload: Workload = .demo
+
+    @Option(help: "The torch workload's recovery modes, comma-separated: cold, warm, rejoin.")
+    var modes = "cold,warm,rejoin"
 
     @Option(help: "The torch workload's interpreter (with torch installed).")
     var python = "/var/tmp/ringmaster-torch-venv/bin/python"
@@ -99,7 +103,15 @@ struct BenchGoodput: AsyncParsableCommand {
         }
         let root = URL(fileURLWithPath: script).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().path
-        let bench = TorchGoodputBenchmark(minutes: minutes, meanInterval: every, seed: seed, python: python, script: script,
+        var chosen: [TorchRecovery] = []
+        for word in modes.split(separator: ",") {
+            guard let mode = TorchRecovery(rawValue: word.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--modes: `\(word)` is not one of cold, warm, rejoin")
+            }
+            chosen.append(mode)
+        }
+        guard !chosen.isEmpty else { throw ValidationError("--modes: name at least one of cold, warm, rejoin") }
+        let bench = TorchGoodputBenchmark(minutes: minutes, meanInterval: every, seed: seed, modes: chosen, python: python, script: script,
                                           packagePath: root + "/python",
                                           progress: { [json] in if !json { Output.line(Human.time(Date()) + "  " + $0) } })
         let r = try await bench.run(ringmaster: exe)
@@ -109,16 +121,16 @@ struct BenchGoodput: AsyncParsableCommand {
             return String(format: "%.2f / %.2f s (n=%d), lost %d", k.gap.p50, k.gap.p99, k.gap.count, k.lostSteps)
         }
         var rows: [[String]] = [
-            ["ETTR", String(format: "%.3f", r.cold.ettr), String(format: "%.3f", r.warm.ettr), "≥ 0.95 (a failure / 60 s)"],
-            ["failures, wall time", "\(r.cold.failures) in \(Int(r.cold.wallSeconds)) s", "\(r.warm.failures) in \(Int(r.warm.wallSeconds)) s", "-"],
+            ["ETTR"] + r.modes.map { String(format: "%.3f", $0.ettr) } + ["≥ 0.95 (a failure / 60 s)"],
+            ["failures, wall time"] + r.modes.map { "\($0.failures) in \(Int($0.wallSeconds)) s" } + ["-"],
         ]
         for (kind, goal) in [("kill-rank", "≤ 2 s"), ("kill-node", "≤ 3 s"), ("hang-rank", "-")] {
-            rows.append(["\(kind): failure → first step p50 / p99", gap(r.cold, kind), gap(r.warm, kind), goal])
+            rows.append(["\(kind): failure → first step p50 / p99"] + r.modes.map { gap($0, kind) } + [goal])
         }
-        rows.append(["lost steps", "\(r.cold.lostSteps)", "\(r.warm.lostSteps)", "-"])
+        rows.append(["lost steps"] + r.modes.map { "\($0.lostSteps)" } + ["-"])
         print("")
-        print(String(format: "undisturbed step %.1f ms; %d steps per run", r.stepSeconds * 1000, r.cold.steps))
-        print(Output.table(["MEASURE", "COLD", "WARM", "GOAL"], rows))
+        print(String(format: "undisturbed step %.1f ms; %d steps per run", r.stepSeconds * 1000, r.modes.first?.steps ?? 0))
+        print(Output.table(["MEASURE"] + r.modes.map { $0.mode.uppercased() } + ["GOAL"], rows))
     }
 
     /// `relative` in the checkout around the current directory or the executable (`.build/release/ringmaster`).

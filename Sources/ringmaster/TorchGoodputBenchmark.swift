@@ -7,16 +7,35 @@ import SystemUtilities
 
 /// `ringmaster bench goodput --workload torch`: the PyTorch job of `Manifests/jobs/scripts/torch_resilient.py`
 /// (4-rank DDP, gradients over the ring hook, async checkpoints every 10 steps) under the same seeded Poisson
-/// schedule of kill-rank, kill-node and hang-rank, first with cold restarts, then with warm interpreters
-/// (`warm: {preload: [ringmaster.torch.warm], spares: 2}`), side by side: per failure kind the time from the
+/// schedule of kill-rank, kill-node and hang-rank, with cold restarts, with warm interpreters
+/// (`warm: {preload: [ringmaster.torch.warm], spares: 2}`) and with in-process rejoin besides (`warm.rejoin`),
+/// side by side: per failure kind the time from the
 /// failure to the job's first step after it (detection + recovery; the last step before a kill is at most one
 /// step time earlier), lost steps, and ETTR (steps × the undisturbed step time ÷ wall time, the wall from the
 /// submit: the warm run's pools filling at its start count against it). The schedule starts once the job steps
 /// and, warm, every node (2 of the attempt, 2 spares) holds 2 ready interpreters.
+enum TorchRecovery: String, Codable, Sendable, CaseIterable {
+    /// Every rank of the failed attempt stops; the next attempt's ranks start new interpreters.
+    case cold
+    /// The same, the new ranks in interpreters that imported torch ahead.
+    case warm
+    /// The survivors rejoin in process; the lost ranks start warm and take a peer's state.
+    case rejoin
+
+    var manifestLine: String {
+        switch self {
+        case .cold: ""
+        case .warm: "warm: {preload: [ringmaster.torch.warm], spares: 2}"
+        case .rejoin: "warm: {preload: [ringmaster.torch.warm], spares: 2, rejoin: 20s}"
+        }
+    }
+}
+
 struct TorchGoodputBenchmark: Sendable {
     var minutes: Double
     var meanInterval: Double
     var seed: UInt64
+    var modes: [TorchRecovery] = TorchRecovery.allCases
     var python: String
     var script: String
     /// The folder holding the `ringmaster` package (`python/`).
@@ -45,11 +64,10 @@ struct TorchGoodputBenchmark: Sendable {
 
     struct Result: Codable, Sendable {
         var stepSeconds: Double
-        var cold: ModeFigures
-        var warm: ModeFigures
+        var modes: [ModeFigures]
     }
 
-    func manifest(name: String, steps: Int, checkpoints: String, warm: Bool) -> String {
+    func manifest(name: String, steps: Int, checkpoints: String, mode: TorchRecovery) -> String {
         """
         name: \(name)
         command: ["\(python)", "\(script)", --steps, "\(steps)", --checkpoint-every, "10"]
@@ -57,7 +75,7 @@ struct TorchGoodputBenchmark: Sendable {
         parallelism: {data: 4}
         checkpoint: {every: 10, keep: 3, dir: \(checkpoints)}
         failure: {maxRestarts: 1000, backoff: 200ms, stallTimeout: auto, quarantineAfter: 1000}
-        \(warm ? "warm: {preload: [ringmaster.torch.warm], spares: 2}" : "")
+        \(mode.manifestLine)
         """
     }
 
@@ -82,7 +100,7 @@ struct TorchGoodputBenchmark: Sendable {
     private func stepSeconds(client: ControllerClient, folder: String) throws -> Double {
         progress("baseline: 400 failure-free steps (cold)")
         let job = try client.post("/v1/jobs", body: SubmitRequest(
-            manifest: manifest(name: "baseline", steps: 400, checkpoints: folder + "/checkpoints", warm: false),
+            manifest: manifest(name: "baseline", steps: 400, checkpoints: folder + "/checkpoints", mode: .cold),
             path: folder + "/baseline.yaml"), as: JobView.self)
         var marks: [(Date, Int)] = []
         try pollUntil(seconds: 600, "the baseline to pass step 350") {
@@ -102,16 +120,15 @@ struct TorchGoodputBenchmark: Sendable {
         let steps = Int(minutes * 60 / step)
         progress(String(format: "undisturbed %.1f ms/step; each run: %d steps (≈ %.1f min), a failure every %.0f s on average",
                         step * 1000, steps, Double(steps) * step / 60, meanInterval))
-        var figures: [ModeFigures] = []
-        for warm in [false, true] {
-            figures.append(try chaosRun(client: client, folder: folder, warm: warm, steps: steps, stepSeconds: step))
-        }
-        return Result(stepSeconds: step, cold: figures[0], warm: figures[1])
+        let figures = try modes.map { try chaosRun(client: client, folder: folder, mode: $0, steps: steps, stepSeconds: step) }
+        return Result(stepSeconds: step, modes: figures)
     }
 
     /// One run under the seeded schedule (the same for both modes).
-    private func chaosRun(client: ControllerClient, folder: String, warm: Bool, steps: Int, stepSeconds: Double) throws -> ModeFigures {
-        let mode = warm ? "warm" : "cold"
+    private func chaosRun(client: ControllerClient, folder: String, mode recovery: TorchRecovery, steps: Int,
+                          stepSeconds: Double) throws -> ModeFigures {
+        let mode = recovery.rawValue
+        let warm = recovery != .cold
         let name = "torch-\(mode)"
         progress("\(mode) run")
         let done = Mutex(false)
@@ -143,7 +160,7 @@ struct TorchGoodputBenchmark: Sendable {
         injector.start()
         var events: [EventView] = []
         let start = Date()
-        let final = try client.submitAndFollow(manifest(name: name, steps: steps, checkpoints: folder + "/checkpoints-\(mode)", warm: warm),
+        let final = try client.submitAndFollow(manifest(name: name, steps: steps, checkpoints: folder + "/checkpoints-\(mode)", mode: recovery),
                                                path: folder + "/\(name).yaml") { e in
             events.append(e)
             if e.kind == "recovery.complete" { progress("\(mode): \(e.message)") }

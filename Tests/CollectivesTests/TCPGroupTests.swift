@@ -41,6 +41,39 @@ import Testing
         for r in results { #expect(try r.get() == []) }
     }
 
+    /// A rank blocked in a collective on a hung peer (rank 2 never joins the second reduction) is freed by
+    /// `abort` from another thread: the operation and every later one throw `closed`, not the 30 s timeout.
+    /// Whether the abort lands before or during the reduction, the outcome is the same.
+    @Test func abortFromAnotherThreadEndsACollectiveThatWaitsOnAHungPeer() async throws {
+        let server = try RendezvousServer(attempt: 7, token: "good", worldSize: 3)
+        defer { server.shutdown() }
+        let groups = try await Self.join(3, server: server, token: "good").map { try $0.get() }
+        defer { groups.forEach { $0.close() } }
+        let results = await onRankThreads(3) { r -> String in
+            var x = [Float](repeating: 1, count: 1000)
+            try groups[r].allReduce(&x)  // every link is up
+            if r == 2 {
+                groups[0].abort()
+                groups[1].abort()
+                return "hung"
+            }
+            do {
+                try groups[r].allReduce(&x)
+                return "reduced"
+            } catch let e as CollectiveError {
+                guard case .closed = e else { return "\(e)" }
+            }
+            do {
+                try groups[r].barrier()
+                return "barrier passed"
+            } catch let e as CollectiveError {
+                guard case .closed = e else { return "later: \(e)" }
+                return "closed"
+            }
+        }
+        #expect(try results.map { try $0.get() } == ["closed", "closed", "hung"])
+    }
+
     @Test func wrongTokenAndStaleAttemptAreRefusedAtTheRendezvous() async throws {
         let server = try RendezvousServer(attempt: 7, token: "good", worldSize: 2)
         defer { server.shutdown() }

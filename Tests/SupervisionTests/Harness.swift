@@ -32,6 +32,7 @@ struct Harness {
     var failCommits = Set<Int>()
     var commits: [Int] = []
     var warmPools: [WarmPoolOrder] = []
+    var abandons: [AbandonOrder] = []
 
     static let origin = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -105,6 +106,7 @@ struct Harness {
         case .requestCheckpoint(let order): checkpointRequests.append(order)
         case .vacated(let nodes): vacated.append(nodes)
         case .sizeWarmPools(let order): warmPools.append(order)
+        case .abandon(let order): abandons.append(order)
         case .finished, .waiting, .closeStaleAttempt, .pruneCheckpoints, .cleanUpNode, .answerCancel, .answerRelease: break
         }
         return []

@@ -307,6 +307,7 @@ struct Simulation {
         case .prepareLaunch(let p):
             return [.prepared(p.job, attempt: p.attempt, LaunchCheck())]
         case .launch(let order): return launch(order)
+        case .abandon: break  // no simulated job allows an in-process rejoin
         case .signal(let order):
             var out: [SupervisorInput] = []
             for r in order.ranks {

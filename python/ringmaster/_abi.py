@@ -76,6 +76,7 @@ _SIGNATURES = {
     "rm_broadcast": (_i32, [_ptr, _ptr, _i64, _i32, _i32, _i64, ctypes.c_char_p, _size]),
     "rm_barrier": (_i32, [_ptr, _i64, ctypes.c_char_p, _size]),
     "rm_group_leave": (None, [_ptr]),
+    "rm_group_abort": (None, [_ptr]),
 }
 
 

@@ -117,6 +117,14 @@ class Group:
         if handle is not None:
             self._lib.rm_group_leave(handle)
 
+    def abort(self) -> None:
+        """Ends the operation another thread is blocked in on this group (and its sub-groups, for the world)
+        and every later one: they raise ``CollectiveError`` of kind ``closed``. Safe from any thread;
+        the group must still be closed. A no-op on a closed group."""
+        handle = self._handle
+        if handle is not None:
+            self._lib.rm_group_abort(handle)
+
     @property
     def closed(self) -> bool:
         return self._handle is None

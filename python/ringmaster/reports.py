@@ -51,6 +51,7 @@ _counts = {"sent": 0, "dropped": 0, "unconfigured": 0}
 _warned_non_finite = False
 _stepped_pid: Optional[int] = None  # the process that reported a step (a forked child is not it)
 _requested: Optional[int] = None  # the step a checkpoint-now request names, not reached yet
+_listener_pid: Optional[int] = None  # the process whose requests thread reads the socket (ringmaster.requests)
 
 
 @atexit.register
@@ -143,7 +144,7 @@ def checkpoint_requested(step: int) -> bool:
     if not os.environ.get("RINGMASTER_CONTROL"):
         return False
     sock = _get_socket()
-    while True:
+    while _listener_pid != os.getpid():  # else the requests thread reads the socket and notes the request
         try:
             data = sock.recv(512)
         except OSError:  # nothing waiting (EAGAIN), or the socket is unusable
@@ -151,15 +152,21 @@ def checkpoint_requested(step: int) -> bool:
         for line in data.decode("utf-8", "replace").splitlines():
             words = line.split()
             if len(words) == 2 and words[0] == "checkpoint-now" and words[1].isdigit():
-                asked = int(words[1])
-                if asked >= current:
-                    _requested = asked if _requested is None else max(_requested, asked)
-    if _requested is not None and _requested < current:
-        _requested = None
-    if _requested == current:
-        _requested = None
-        return True
+                _note_checkpoint_now(int(words[1]))
+    with _lock:
+        if _requested is not None and _requested < current:
+            _requested = None
+        if _requested == current:
+            _requested = None
+            return True
     return False
+
+
+def _note_checkpoint_now(asked: int) -> None:
+    """A ``checkpoint-now`` request (read here or by the requests thread); an older one is superseded."""
+    global _requested
+    with _lock:
+        _requested = asked if _requested is None else max(_requested, asked)
 
 
 def checkpoint_failed(n: int, reason: str) -> bool:

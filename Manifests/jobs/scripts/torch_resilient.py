@@ -15,7 +15,10 @@ uninterrupted run, bit for bit:
   DDP puts its parameter in a bucket — DDP rebuilds its buckets in the first iteration of every
   process, which is step 0 in an uninterrupted run but the resume step after a restart.
 - dropout draws from torch's global generator, which the checkpoint restores; the DataLoader gets
-  its own generator, so creating its iterator after ``restore`` draws nothing from the global one.
+  its own generator, so creating its iterator after ``restore`` draws nothing from the global one;
+- the loop runs inside ``ringmaster.torch.elastic.attempts``: in a job with ``warm: {rejoin: …}`` a rank
+  that loses a peer keeps its process and rejoins the next attempt, and a replacement rank takes the
+  state of a data-parallel peer's memory instead of the checkpoint's.
 
 Flags: ``--steps N --checkpoint-every K`` (0: never) ``--print-hash`` (``parameter-hash rank R
 <sha256 of every parameter's bytes in order>`` at the end) ``--sample-log PATH`` (appends ``step S
@@ -55,6 +58,9 @@ import ringmaster
 import ringmaster.torch as rt
 
 VOCAB, CONTEXT = 32, 32
+# DDP's buffers (a constant mask) synchronised at construction only; torch 2.13 renamed the option.
+NO_BUFFER_SYNC = ({"forward_sync_buffers": False} if "forward_sync_buffers" in DDP.__init__.__code__.co_varnames
+                  else {"broadcast_buffers": False})
 WIDTH, HEADS, LAYERS, HIDDEN = 32, 2, 2, 64
 
 
@@ -140,17 +146,10 @@ def main() -> int:
     env = ringmaster.env()
     if "MASTER_ADDR" not in os.environ:  # a plain local run: one process
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT="29512", RANK="0", WORLD_SIZE="1")
-    dist.init_process_group("gloo", init_method="env://")
-    profile["process group"] = lap()
     torch.manual_seed(args.seed)
 
     dataset = Corpus(args.dataset, args.seed)
     model = TinyGPT()
-    ddp = DDP(model)  # broadcasts rank 0's initial parameters over gloo
-    profile["model + DDP"] = lap()
-    if env.world_size > 1 or env.inside_ringmaster:
-        ddp.register_comm_hook(rt.ring_group(), rt.ring_allreduce_hook)
-    profile["ring group"] = lap()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = 10
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -161,46 +160,64 @@ def main() -> int:
                                          generator=torch.Generator().manual_seed(args.seed))
     directory = env.checkpoint_dir or os.path.join(tempfile.gettempdir(), "ringmaster-torch-resilient")
     ckpt = rt.Checkpointer(directory, async_save=True)
-    state = {"model": ddp, "optimizer": opt, "schedule": schedule, "sampler": sampler}
-    start = ckpt.restore(state)
-    profile["restore"] = lap()
-    print(f"rank {env.rank}/{env.world_size} attempt {env.attempt}: steps {start}..{args.steps}"
-          f"{' (warm interpreter)' if WARM_START else ''}", flush=True)
-
+    state = {"model": model, "optimizer": opt, "schedule": schedule, "sampler": sampler}
     log = os.open(args.sample_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if args.sample_log else None
     loss = torch.zeros(())
-    for step, (x, y, ids) in zip(range(start, args.steps), loader):
-        logits = ddp(x)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        schedule.step()
-        if log is not None:  # one write per line: a killed rank leaves whole lines
-            os.write(log, f"step {step} rank {env.rank} attempt {env.attempt} ids {','.join(map(str, ids.tolist()))}\n"
-                     .encode())
-        ringmaster.step(step + 1)
-        ringmaster.metric("loss", loss.item())
-        done = step + 1
-        if step == start:  # where a (re)start's time goes, after its first step
-            profile["first step"] = lap()
-            print(f"rank {env.rank} attempt {env.attempt} start-up {sum(profile.values()):.2f} s: "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in profile.items()), flush=True)
-        # Periodic, or the step a controller's checkpoint-now names (a Slurm time limit is near).
-        if args.checkpoint_every and (done % args.checkpoint_every == 0 or ringmaster.checkpoint_requested(done)):
-            ckpt.save(done, state)
-        if args.eval_every and done % args.eval_every == 0 and done < args.steps:
-            with ringmaster.section("eval", args.eval_timeout):
-                model.eval()
-                with torch.no_grad():
-                    x, y, _ = dataset[0:8]
-                    held_out = nn.functional.cross_entropy(model(x).reshape(-1, VOCAB), y.reshape(-1)).item()
-                model.train()
-                time.sleep(args.eval_seconds)  # a long evaluation: silent for longer than the stall timeout
-            print(f"rank {env.rank}: eval after step {done}: loss {held_out:.4f} ({args.eval_seconds:g} s)", flush=True)
+    # One attempt, plus one per in-process rejoin (a job with `warm: {rejoin: …}`): a lost peer ends the
+    # attempt at the `with`, and this process joins the next one with its imports and its state.
+    for attempt in rt.elastic.attempts(state, ckpt):
+        with attempt:
+            if attempt.number > 1:  # the profile of a rejoin starts when the new attempt's environment came
+                lap()
+            env = ringmaster.env()
+            dist.init_process_group("gloo", init_method="env://")
+            profile["process group"] = lap()
+            # Broadcasts rank 0's parameters over gloo; the buffers (a constant mask) are not synchronised per
+            # step, so gloo is not used after this and only the ring collectives see a lost peer.
+            ddp = DDP(model, **NO_BUFFER_SYNC)
+            profile["model + DDP"] = lap()
+            if env.world_size > 1 or env.inside_ringmaster:
+                ddp.register_comm_hook(rt.ring_group(), rt.ring_allreduce_hook)
+            profile["ring group"] = lap()
+            start = attempt.restore()
+            profile["restore"] = lap()
+            print(f"rank {env.rank}/{env.world_size} attempt {env.attempt}: steps {start}..{args.steps}"
+                  f"{' (rejoined in process)' if attempt.number > 1 else ' (warm interpreter)' if WARM_START else ''}",
+                  flush=True)
+            for step, (x, y, ids) in zip(range(start, args.steps), loader):
+                logits = ddp(x)
+                loss = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                schedule.step()
+                if log is not None:  # one write per line: a killed rank leaves whole lines
+                    os.write(log, f"step {step} rank {env.rank} attempt {env.attempt} ids {','.join(map(str, ids.tolist()))}\n"
+                             .encode())
+                attempt.step(step + 1)
+                ringmaster.metric("loss", loss.item())
+                done = step + 1
+                if step == start:  # where a (re)start's time goes, after its first step
+                    profile["first step"] = lap()
+                    print(f"rank {env.rank} attempt {env.attempt} start-up {sum(profile.values()):.2f} s: "
+                          + ", ".join(f"{k} {v:.2f}" for k, v in profile.items()), flush=True)
+                    profile = {}
+                # Periodic, or the step a controller's checkpoint-now names (a Slurm time limit is near).
+                if args.checkpoint_every and (done % args.checkpoint_every == 0 or ringmaster.checkpoint_requested(done)):
+                    ckpt.save(done, state)
+                if args.eval_every and done % args.eval_every == 0 and done < args.steps:
+                    with ringmaster.section("eval", args.eval_timeout):
+                        model.eval()
+                        with torch.no_grad():
+                            x, y, _ = dataset[0:8]
+                            held_out = nn.functional.cross_entropy(model(x).reshape(-1, VOCAB), y.reshape(-1)).item()
+                        model.train()
+                        time.sleep(args.eval_seconds)  # a long evaluation: silent for longer than the stall timeout
+                    print(f"rank {env.rank}: eval after step {done}: loss {held_out:.4f} ({args.eval_seconds:g} s)", flush=True)
     ckpt.close()
     if log is not None:
         os.close(log)
+    env = ringmaster.env()
     print(f"rank {env.rank}: trained to step {args.steps}, last loss {loss.item():.4f}, "
           f"checkpoint stall {ckpt.stats.stall_seconds:.3f} s over {ckpt.stats.saves} saves", flush=True)
     if args.print_hash:

@@ -36,6 +36,11 @@ public final class ProcessGroup: @unchecked Sendable {
     /// Scratch for the small-message algorithm (grown, kept).
     private var smallScratch = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
     private var smallScratchBytes = 64
+    /// The links' descriptors and whether `abort` was called, for `abort` from another thread: it cannot take
+    /// `lock`, which a blocked operation holds.
+    let abortLock = PosixLock()
+    var abortFDs: [Int32] = []
+    var aborted = false
 
     func scratch(_ bytes: Int) -> UnsafeMutableRawPointer {
         if bytes > smallScratchBytes {
@@ -107,10 +112,16 @@ public final class ProcessGroup: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
+        if abortLock.withLock({ aborted }) {
+            failure = .closed
+            throw .closed
+        }
         let deadline = Deadline.after(timeout ?? options.timeout)
         do {
             return try body(deadline)
         } catch {
+            // An operation ended by `abort` fails as closed, whatever its sockets made of it.
+            let error = abortLock.withLock({ aborted }) ? CollectiveError.closed : error
             failure = error
             for case let link? in links { AbortFrame.send(error, from: worldRank, on: link) }
             throw error
@@ -123,6 +134,10 @@ public final class ProcessGroup: @unchecked Sendable {
         let fd = try connector.connect(group: name, to: members[peer], deadline: deadline)
         let l = Link(fd: fd, peer: peer, peerGlobal: members[peer])
         links[peer] = l
+        abortLock.withLock {
+            abortFDs.append(fd)
+            if aborted { Socket.shutdownOnly(fd) }
+        }
         return l
     }
 
@@ -150,6 +165,7 @@ public final class ProcessGroup: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if failure == nil { failure = .closed }
+        abortLock.withLock { abortFDs = [] }  // closed with the links: their numbers may be reused
         links = Array(repeating: nil, count: size)
         if ownsConnector { connector.shutdown() }
     }

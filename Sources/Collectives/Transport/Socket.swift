@@ -198,6 +198,12 @@ enum Socket {
         }
     }
 
+    /// Wakes every thread blocked on `fd` (poll, recv, send: they see the end of the stream) without
+    /// closing it: its owner still closes it, so the number cannot be reused meanwhile.
+    static func shutdownOnly(_ fd: Int32) {
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     /// Wakes a thread blocked in accept(2) on `fd`, then closes it.
     static func shutdownAndClose(_ fd: Int32) {
         shutdown(fd, Int32(SHUT_RDWR))

@@ -117,6 +117,23 @@ def _cpu_copy(value: Any, reuse: Any = None) -> Any:
     return copy.deepcopy(value)
 
 
+def apply_state(state: MutableMapping[str, Any], loaded: Mapping[str, Any]) -> None:
+    """Loads ``loaded`` (what ``Checkpointer.entries`` made, from a shard or a peer) into ``state``'s objects,
+    and the RNG states when it holds them."""
+    for name in list(state):
+        obj = _unwrap(state[name])
+        value = loaded[name]
+        if hasattr(obj, "load_state_dict") and hasattr(obj, "state_dict"):
+            obj.load_state_dict(value)
+        elif isinstance(obj, torch.Tensor):
+            with torch.no_grad():
+                obj.copy_(value)
+        else:
+            state[name] = value
+    if RNG_BLOB in loaded:
+        rng.restore(loaded[RNG_BLOB])
+
+
 _live: "weakref.WeakSet[Checkpointer]" = weakref.WeakSet()
 
 
@@ -171,7 +188,13 @@ class Checkpointer:
 
     # ---- save ----------------------------------------------------------------------------------
 
-    def _entries(self, step: int, state: Mapping[str, Any]):
+    @staticmethod
+    def entries(step: int, state: Mapping[str, Any]) -> Dict[str, Any]:
+        """What a shard of ``step`` holds, by name (live objects' state dicts, not copies), with the RNG states."""
+        return Checkpointer._entries(step, state)[0]
+
+    @staticmethod
+    def _entries(step: int, state: Mapping[str, Any]):
         """(blobs, kinds, data position) of ``state`` at ``step``; blobs still reference live objects."""
         blobs: Dict[str, Any] = {}
         kinds: Dict[str, str] = {}
@@ -329,18 +352,7 @@ class Checkpointer:
                                   f"(it has {', '.join(sorted(n for n in names if not n.startswith(_RESERVED)))}) — "
                                   f"save and restore the same names")
         loaded = {name: self._load(folder, name) for name in list(state) + [RNG_BLOB] if name in names}
-        for name in list(state):
-            obj = _unwrap(state[name])
-            value = loaded[name]
-            if hasattr(obj, "load_state_dict") and hasattr(obj, "state_dict"):
-                obj.load_state_dict(value)
-            elif isinstance(obj, torch.Tensor):
-                with torch.no_grad():
-                    obj.copy_(value)
-            else:
-                state[name] = value
-        if RNG_BLOB in loaded:
-            rng.restore(loaded[RNG_BLOB])
+        apply_state(state, loaded)
         return step
 
     def _load(self, folder: str, name: str) -> Any:

@@ -20,7 +20,8 @@ from ..collectives import Group
 from ..durations import Duration
 from ..errors import CollectiveError
 
-__all__ = ["ring_group", "ring_allreduce_hook", "DTYPE_NAMES", "allreduce_tensor"]
+__all__ = ["ring_group", "ring_allreduce_hook", "DTYPE_NAMES", "allreduce_tensor", "abort_ring_groups",
+           "leave_ring_groups"]
 
 DTYPE_NAMES = {
     torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16",
@@ -39,6 +40,22 @@ def ring_group(timeout: Optional[Duration] = None) -> Group:
             world = Group.join(timeout=timeout)
             _groups[pid] = (world, world.subgroup("data"))
         return _groups[pid][1]
+
+
+def abort_ring_groups() -> None:
+    """Ends any collective this process is blocked in on its ring groups (from any thread)."""
+    with _lock:
+        world = _groups.get(os.getpid(), (None, None))[0]
+    if world is not None:
+        world.abort()
+
+
+def leave_ring_groups() -> None:
+    """Leaves this process's ring groups: the next ``ring_group()`` joins the (new) attempt's world."""
+    with _lock:
+        world, _ = _groups.pop(os.getpid(), (None, None))
+    if world is not None:
+        world.close()
 
 
 def _dtype_name(tensor: torch.Tensor) -> str:
