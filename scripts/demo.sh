@@ -38,18 +38,22 @@ step "ringmaster submit Manifests/jobs/smoke.yaml --wait   (all-reduce over worl
 
 quiet() { grep --line-buffered -v -e ' rank.started ' -e ' rank.exited ' -e ' checkpoint.committed ' -e ' attempt.stepping '; }
 
-# kill_node_after JOB NODE STEP FILTER: streams JOB's events through FILTER, kills NODE once checkpoint STEP
-# is committed, and returns when the job has ended.
-kill_node_after() {
-  "$rm_" events -f --job "$1" | $4 &
+# inject_after JOB STEP FILTER CHAOS_ARGS…: streams JOB's events through FILTER, runs `ringmaster chaos
+# CHAOS_ARGS…` once checkpoint STEP is committed, and returns when the job has ended.
+inject_after() {
+  local job=$1 at=$2 filter=$3
+  shift 3
+  "$rm_" events -f --job "$job" | $filter &
   local events=$!
   for _ in $(seq 1 1200); do
-    "$rm_" events --job "$1" | grep -q "checkpoint step $3 of" && break
+    "$rm_" events --job "$job" | grep -q "checkpoint step $at of" && break
     sleep 0.1
   done
-  "$rm_" chaos kill-node "$1" --node "$2" >/dev/null
+  "$rm_" chaos "$@" >/dev/null
   wait "$events"
 }
+# kill_node_after JOB NODE STEP FILTER: inject_after with `chaos kill-node JOB --node NODE`.
+kill_node_after() { inject_after "$1" "$3" "$4" kill-node "$1" --node "$2"; }
 streamed() { grep --line-buffered -v -e ' rank.started ' -e ' rank.exited '; }
 
 step "the reference: Manifests/jobs/demo-3d.yaml without failures (reference trainer, data 2 × pipeline 2 × tensor 2)"
@@ -97,7 +101,8 @@ PY
 summary=$?
 
 # The PyTorch job: the whole loop for a torch DDP script (ringmaster Python package, ring hook, resumable
-# sampler, async step checkpoints), once without failures and once with a node killed.
+# sampler, async step checkpoints), once without failures, then with a node killed cold and warm, and a rank
+# killed with in-process rejoin.
 if scripts/torch-venv.sh /var/tmp/ringmaster-torch-venv >/dev/null 2>&1; then
   /var/tmp/ringmaster-torch-venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps ./python
   step "PyTorch: Manifests/jobs/torch-resilient.yaml without failures (DDP over 4 ranks on 2 nodes, gradients over the ring)"
@@ -108,42 +113,19 @@ if scripts/torch-venv.sh /var/tmp/ringmaster-torch-venv >/dev/null 2>&1; then
   torch_job=$("$rm_" submit Manifests/jobs/torch-resilient.yaml | awk '{print $2}')
   [ -n "$torch_job" ] || exit 1
   kill_node_after "$torch_job" local-1 100 streamed
-  python3 - "$rm_" "$torch_ref" "$torch_job" <<'PY'
-import json, subprocess, sys
-rm, reference, job = sys.argv[1:4]
-def cli(*args): return subprocess.run([rm, *args], capture_output=True, text=True).stdout
-def hashes(j): return sorted(l.split("] ", 1)[-1] for l in cli("logs", j, "--tail", "10000").splitlines() if "parameter-hash" in l)
-events = json.loads(cli("events", "--job", job, "--json"))
-payload = lambda e: json.loads(e.get("payload") or "{}")
-for p in (payload(e) for e in events if e["kind"] == "recovery.complete"):
-    print(f"recovery           {p['recoverySeconds']:.2f} s from detection to the first step; resumed at step "
-          f"{int(p['resumeStep'])}, {int(p['lostSteps'])} steps lost")
-same = hashes(job) == hashes(reference) and len(hashes(job)) == 4
-print(f"parameter hashes   {'identical to the failure-free run on all 4 ranks' if same else 'DIFFERENT from the failure-free run'}")
-sys.exit(0 if same else 1)
-PY
+  python3 scripts/torch_demo_summary.py "$rm_" "$torch_ref" "$torch_job"
   [ $? = 0 ] || summary=1
   step "PyTorch warm: Manifests/jobs/torch-warm.yaml (the same job, warm interpreters) with a node killed after checkpoint 150"
   warm_job=$("$rm_" submit Manifests/jobs/torch-warm.yaml | awk '{print $2}')
   [ -n "$warm_job" ] || exit 1
   kill_node_after "$warm_job" local-0 150 streamed
-  python3 - "$rm_" "$torch_ref" "$warm_job" <<'PY'
-import json, subprocess, sys
-rm, reference, job = sys.argv[1:4]
-def cli(*args): return subprocess.run([rm, *args], capture_output=True, text=True).stdout
-def hashes(j): return sorted(l.split("] ", 1)[-1] for l in cli("logs", j, "--tail", "10000").splitlines() if "parameter-hash" in l)
-events = json.loads(cli("events", "--job", job, "--json"))
-payload = lambda e: json.loads(e.get("payload") or "{}")
-for p in (payload(e) for e in events if e["kind"] == "recovery.complete"):
-    print(f"recovery           {p['recoverySeconds']:.2f} s from detection to the first step; resumed at step "
-          f"{int(p['resumeStep'])}, {int(p['lostSteps'])} steps lost")
-restarted = [l for l in cli("logs", job, "--attempt", "2", "--tail", "10000").splitlines() if " attempt 2: steps " in l]
-warm = sum("(warm interpreter)" in l for l in restarted)
-print(f"warm interpreters  {warm} of the restart's {len(restarted)} ranks started in one")
-same = hashes(job) == hashes(reference) and len(hashes(job)) == 4
-print(f"parameter hashes   {'identical to the failure-free run on all 4 ranks' if same else 'DIFFERENT from the failure-free run'}")
-sys.exit(0 if same else 1)
-PY
+  python3 scripts/torch_demo_summary.py "$rm_" "$torch_ref" "$warm_job" --warm
+  [ $? = 0 ] || summary=1
+  step "PyTorch rejoin: Manifests/jobs/torch-rejoin.yaml (warm, survivors rejoin in process) with rank 1 killed after checkpoint 100"
+  rejoin_job=$("$rm_" submit Manifests/jobs/torch-rejoin.yaml | awk '{print $2}')
+  [ -n "$rejoin_job" ] || exit 1
+  inject_after "$rejoin_job" 100 streamed kill-rank "$rejoin_job" --rank 1
+  python3 scripts/torch_demo_summary.py "$rm_" "$torch_ref" "$rejoin_job" --warm --rejoin
   [ $? = 0 ] || summary=1
 else
   step "PyTorch: skipped (no CPU PyTorch wheel in /opt/wheels for scripts/torch-venv.sh)"

@@ -11,8 +11,11 @@ import SystemUtilities
 /// (`warm: {preload: [ringmaster.torch.warm], spares: 2}`) and with in-process rejoin besides (`warm.rejoin`),
 /// side by side: per failure kind the time from the
 /// failure to the job's first step after it (detection + recovery; the last step before a kill is at most one
-/// step time earlier), lost steps, and ETTR (steps × the undisturbed step time ÷ wall time, the wall from the
-/// submit: the warm run's pools filling at its start count against it). The schedule starts once the job steps
+/// step time earlier), lost steps, and ETTR: 1 − (the failures' gaps + lost steps × the undisturbed step time) ÷
+/// the time from the job's first step to its end — the training time the failures cost, which does not drift
+/// with the machine's speed between the baseline and the run — beside the cruder steps × the baseline's step time
+/// ÷ the wall from the submit (the first start and the warm pools filling count against it, and a run that steps
+/// faster than the baseline reads above 1). The schedule starts once the job steps
 /// and, warm, every node (2 of the attempt, 2 spares) holds 2 ready interpreters.
 enum TorchRecovery: String, Codable, Sendable, CaseIterable {
     /// Every rank of the failed attempt stops; the next attempt's ranks start new interpreters.
@@ -55,6 +58,8 @@ struct TorchGoodputBenchmark: Sendable {
     struct ModeFigures: Codable, Sendable {
         var mode: String
         var ettr: Double
+        var wallETTR: Double
+        var trainingSeconds: Double
         var wallSeconds: Double
         var steps: Int
         var failures: Int
@@ -200,7 +205,12 @@ struct TorchGoodputBenchmark: Sendable {
             byKind[kind] = KindFigures(gap: Quantiles(gaps[kind]!), detection: Quantiles(detection[kind] ?? []),
                                        recovery: Quantiles(recovery[kind] ?? []), lostSteps: lost[kind] ?? 0)
         }
-        return ModeFigures(mode: mode, ettr: Double(steps) * stepSeconds / wall, wallSeconds: wall, steps: steps,
-                           failures: gaps.values.map(\.count).reduce(0, +), byKind: byKind, lostSteps: lost.values.reduce(0, +))
+        let lostSteps = lost.values.reduce(0, +)
+        let first = events.first { $0.kind == "attempt.stepping" }?.time
+        let training = first.flatMap { t in events.last.map { $0.time.timeIntervalSince(t) } } ?? wall
+        let downtime = gaps.values.joined().reduce(0, +) + Double(lostSteps) * stepSeconds
+        return ModeFigures(mode: mode, ettr: max(0, 1 - downtime / max(training, 1e-9)),
+                           wallETTR: Double(steps) * stepSeconds / wall, trainingSeconds: training, wallSeconds: wall,
+                           steps: steps, failures: gaps.values.map(\.count).reduce(0, +), byKind: byKind, lostSteps: lostSteps)
     }
 }
