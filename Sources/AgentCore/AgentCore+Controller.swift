@@ -74,10 +74,15 @@ extension AgentCore {
     /// `checkpoint-now STEP` to the rank's report socket; a rank that is gone (or never reported, so has no
     /// address to answer) loses nothing but the request.
     mutating func relay(_ request: CheckpointNowRequest) {
-        guard ranks[request.rank] != nil else {
-            actions.append(.log("checkpoint-now for \(request.rank): no such rank here"))
+        relay("checkpoint-now \(request.step)", to: request.rank)
+    }
+
+    /// One request line to a live rank's report address; for a rank that is gone, a log line naming it.
+    mutating func relay(_ line: String, to rank: RankRef) {
+        guard ranks[rank] != nil else {
+            actions.append(.log("\(line.prefix { $0 != " " }) for \(rank): no such rank here"))
             return
         }
-        actions.append(.relay(request.rank, line: "checkpoint-now \(request.step)"))
+        actions.append(.relay(rank, line: line))
     }
 }

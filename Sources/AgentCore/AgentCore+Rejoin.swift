@@ -6,11 +6,7 @@ import RingmasterModel
 extension AgentCore {
     /// `abandon ATTEMPT DEADLINE_MS` to the rank's report socket; a rank that is gone loses nothing.
     mutating func relay(_ request: AbandonRequest) {
-        guard ranks[request.rank] != nil else {
-            actions.append(.log("abandon for \(request.rank): no such rank here"))
-            return
-        }
-        actions.append(.relay(request.rank, line: "abandon \(request.rank.attempt) \(max(0, request.deadlineMilliseconds))"))
+        relay("abandon \(request.rank.attempt) \(max(0, request.deadlineMilliseconds))", to: request.rank)
     }
 
     /// Files the live rank under the new attempt, answers `started` for it there and relays the new
